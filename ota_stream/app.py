@@ -1,0 +1,85 @@
+"""The Faust app: wires settings, the ingest producer, the ClickHouse sink agent and the HTTP views.
+
+Run it with `faust -A ota_stream.app worker` or `ota-stream worker`.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.types import StreamT
+
+from ota_stream.agents.sink import ClickHouseSink
+from ota_stream.config import Settings, load_settings
+from ota_stream.models import TimeWindow
+from ota_stream.publisher import EventPublisher
+from ota_stream.storage.service import Storage
+from ota_stream.storage.writer import EventWriter
+from ota_stream import metrics
+from ota_stream.web import analytics, health, ingest
+from ota_stream.web.errors import error_middleware
+
+
+def faust_options(settings: Settings) -> dict[str, object]:
+    options: dict[str, object] = {
+        "broker": settings.kafka_url,
+        "datadir": str(settings.data_dir / "faust"),
+        "web_bind": settings.server_host,
+        "web_port": settings.server_port,
+        "web_application_options": {"middlewares": [error_middleware]},
+        "topic_partitions": settings.kafka_topic_partitions,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_commit_interval": settings.kafka_commit_interval_seconds,
+        "broker_session_timeout": settings.kafka_session_timeout_seconds,
+        "broker_heartbeat_interval": max(1.0, settings.kafka_session_timeout_seconds / 4),
+        "broker_rebalance_timeout": settings.kafka_session_timeout_seconds * 2,
+        "producer_acks": -1,
+        "autodiscover": False,
+    }
+    if settings.kafka_sasl_mechanisms:
+        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        options["broker_credentials"] = faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password,
+            mechanism=settings.kafka_sasl_mechanisms.value,
+        )
+    return options
+
+
+def create_app(settings: Settings) -> faust.App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
+    app = faust.App(settings.kafka_consumer_group, **faust_options(settings))
+    events_topic = app.topic(
+        settings.kafka_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.kafka_topic_partitions,
+        internal=True,  # Faust creates it, with this partition count, before subscribing
+    )
+    dead_letters = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
+
+    storage = Storage(settings)
+    publisher = EventPublisher(settings)
+    app.add_dependency(publisher)
+    writer = EventWriter(storage.clickhouse, on_retry=lambda exc, attempt: metrics.INSERT_RETRIES.inc())
+    sink = ClickHouseSink(writer, publisher, settings.batch_size, settings.flush_interval_seconds)
+
+    @app.agent(events_topic, name="clickhouse-sink")
+    async def clickhouse_sink(stream: StreamT) -> None:
+        await storage.ready()
+        await sink.run(stream)
+
+    @app.task
+    async def prepare() -> None:
+        """Create the dead-letter topic and migrate at start, so that analytics answer at once."""
+        await dead_letters.maybe_declare()
+        await storage.ready()
+
+    ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
+    analytics.register(app, storage.ready)
+    health.register(app, storage, publisher, sink.stats, settings.kafka_topic)
+    return app
+
+
+app = create_app(load_settings())

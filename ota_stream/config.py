@@ -1,0 +1,170 @@
+"""Settings from environment variables (spec §6).
+
+A bad value stops the process at start with a message that names the variable: see `load_settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+class SecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+class Compression(StrEnum):
+    NONE = "none"
+    GZIP = "gzip"
+    SNAPPY = "snappy"
+    LZ4 = "lz4"
+    ZSTD = "zstd"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class Settings(BaseSettings):
+    """Every knob of a worker. Field `foo_bar` reads the environment variable `FOO_BAR`."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # HTTP
+    server_port: Annotated[int, Field(ge=1, le=65535)] = 6400
+    server_host: str = "127.0.0.1"
+
+    # Kafka
+    kafka_brokers: str = "localhost:9092"
+    kafka_topic: str = "ota-events"
+    kafka_dlq_topic: str = ""  # empty means "<KAFKA_TOPIC>-dlq"
+    kafka_topic_partitions: Annotated[int, Field(ge=1, le=1024)] = 4
+    kafka_consumer_group: str = "ota-analytics-consumer"
+    kafka_security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanisms: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_batch_size: Annotated[int, Field(ge=1, le=64 * 1024 * 1024)] = 64 * 1024
+    kafka_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 5
+    kafka_compression_type: Compression = Compression.LZ4
+    kafka_commit_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 1.0
+    kafka_session_timeout_seconds: Annotated[float, Field(ge=1, le=600)] = 10.0
+    ingest_ack_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    # ClickHouse
+    clickhouse_url: str | None = None
+    clickhouse_database: str = "analytics"
+    clickhouse_username: str | None = None
+    clickhouse_password: SecretStr | None = None
+
+    # Pipeline
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    flush_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 1.0
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    data_dir: Path = Path("./var")
+
+    # Live windows (spec §4)
+    live_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
+    live_retention_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
+
+    log_level: LogLevel = LogLevel.INFO
+
+    @field_validator("clickhouse_database")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError("must be a plain identifier: letters, digits and underscores")
+        return value
+
+    @field_validator("kafka_topic", "kafka_dlq_topic", "kafka_consumer_group")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        if value and not _TOPIC.match(value):
+            raise ValueError("must be 1-200 characters from [A-Za-z0-9._-]")
+        return value
+
+    @field_validator("kafka_brokers")
+    @classmethod
+    def _brokers(cls, value: str) -> str:
+        for broker in value.split(","):
+            host, _, port = broker.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port[,host:port...], got {broker.strip()!r}")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("chdb", "http", "https"):
+            raise ValueError("must start with chdb://, http:// or https://")
+        if parts.scheme == "chdb" and not parts.path:
+            raise ValueError("chdb:// needs an absolute path, e.g. chdb:///var/lib/ota/clickhouse")
+        if parts.scheme != "chdb" and not parts.hostname:
+            raise ValueError("needs a host, e.g. http://localhost:8123")
+        return value
+
+    @cached_property
+    def dlq_topic(self) -> str:
+        return self.kafka_dlq_topic or f"{self.kafka_topic}-dlq"
+
+    @cached_property
+    def clickhouse_dsn(self) -> str:
+        """CLICKHOUSE_URL, or the embedded chDB under DATA_DIR."""
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def kafka_url(self) -> str:
+        """The broker list as Faust wants it: kafka://host:port;host:port."""
+        return "kafka://" + ";".join(b.strip() for b in self.kafka_brokers.split(","))
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [b.strip() for b in self.kafka_brokers.split(",")]
+
+
+class ConfigurationError(SystemExit):
+    """Raised at start-up for a bad environment variable: the process exits with status 1."""
+
+
+def describe(error: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for item in error.errors():
+        variable = str(item["loc"][0]).upper() if item["loc"] else "?"
+        shown = "***" if "PASSWORD" in variable else repr(item.get("input"))
+        lines.append(f"  {variable}: {item['msg']} (got {shown})")
+    return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read the environment, or exit with a message naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe(exc)) from None

@@ -1,0 +1,56 @@
+"""Our own Prometheus metrics (spec §5). Labels carry only bounded values: reasons, endpoints, outcomes."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from prometheus_client import Counter, Gauge, Histogram
+
+INGEST_ACCEPTED = Counter("ota_ingest_accepted_total", "Events acknowledged by Kafka and answered 202.")
+INGEST_REJECTED = Counter(
+    "ota_ingest_rejected_total", "Events or requests rejected at ingest.", ["reason"]
+)  # reason: invalid_json, validation, too_large, unsupported_media_type, kafka_unavailable
+EVENTS_PROCESSED = Counter("ota_pipeline_events_processed_total", "Events written to ClickHouse.")
+DUPLICATES_DROPPED = Counter(
+    "ota_pipeline_duplicates_dropped_total", "Events dropped as duplicates of an (tenant_id, event_id)."
+)
+BATCHES_FLUSHED = Counter("ota_pipeline_batches_flushed_total", "Batches written to ClickHouse.")
+FLUSH_LATENCY = Histogram(
+    "ota_pipeline_flush_latency_seconds",
+    "Time to write one batch to ClickHouse, retries included.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+INSERT_RETRIES = Counter("ota_pipeline_insert_retries_total", "ClickHouse write attempts that failed.")
+DEAD_LETTERED = Counter(
+    "ota_pipeline_dead_lettered_total", "Messages sent to the dead-letter topic.", ["reason"]
+)  # reason: invalid_json, invalid_event
+CONSUMER_LAG = Gauge("ota_pipeline_consumer_lag", "Messages of KAFKA_TOPIC not yet processed by this worker.")
+QUERY_LATENCY = Histogram(
+    "ota_query_latency_seconds",
+    "Analytics query latency by endpoint.",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class RateMeter:
+    """Events per second over a sliding window, for /health."""
+
+    def __init__(self, window_seconds: float = 10.0) -> None:
+        self.window = window_seconds
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, count: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._samples.append((now, count))
+        self._trim(now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._trim(now)
+        return sum(count for _, count in self._samples) / self.window
+
+    def _trim(self, now: float) -> None:
+        while self._samples and self._samples[0][0] < now - self.window:
+            self._samples.popleft()

@@ -1,0 +1,1 @@
+"""ClickHouse access: the client, migrations, the event writer and the analytics queries."""

@@ -1,0 +1,108 @@
+"""One clickhouse-connect client for embedded chDB (`chdb:///path`) or a server (`http(s)://host:port`).
+
+The two differ only in the DSN. Calls block, so each runs in a worker thread: chDB releases the GIL in queries
+and is thread-safe, and the HTTP client runs without a session so that concurrent queries are allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from ota_stream.config import Settings
+
+Row = Sequence[Any]
+
+
+@dataclass(frozen=True)
+class ClickHouseConfig:
+    dsn: str
+    database: str
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClickHouseConfig:
+        password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
+        return cls(settings.clickhouse_dsn, settings.clickhouse_database, settings.clickhouse_username, password)
+
+    @property
+    def embedded(self) -> bool:
+        return urlsplit(self.dsn).scheme == "chdb"
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Arguments for `clickhouse_connect.get_client`, without the database."""
+        kwargs: dict[str, Any] = {"dsn": self.dsn}
+        if not self.embedded:
+            kwargs["autogenerate_session_id"] = False
+            if self.username:
+                kwargs["username"] = self.username
+            if self.password:
+                kwargs["password"] = self.password
+        return kwargs
+
+
+class ClickHouse:
+    """Async facade over a blocking clickhouse-connect client bound to the configured database."""
+
+    def __init__(self, config: ClickHouseConfig) -> None:
+        self.config = config
+        self._client: Client | None = None
+
+    def connect(self) -> None:
+        """Create the database if needed and open a client bound to it (blocking)."""
+        if self._client is not None:
+            return
+        if self.config.embedded:
+            os.makedirs(urlsplit(self.config.dsn).path, exist_ok=True)
+        bootstrap = clickhouse_connect.get_client(**self.config.client_kwargs())
+        bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{self.config.database}`")
+        self._client = clickhouse_connect.get_client(**self.config.client_kwargs(), database=self.config.database)
+        if not self.config.embedded:
+            bootstrap.close()
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("ClickHouse.connect() has not run")
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None and not self.config.embedded:
+            self._client.close()
+        self._client = None
+
+    # Blocking calls, for migrations and the CLI.
+    def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self.client.query(sql, parameters=parameters).result_rows)
+
+    def command_sync(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        return self.client.command(sql, parameters=parameters)
+
+    def insert_sync(
+        self, table: str, rows: Sequence[Row], columns: Sequence[str], settings: dict[str, Any] | None = None
+    ) -> None:
+        self.client.insert(table, list(rows), column_names=list(columns), settings=settings or {})
+
+    # Async calls, for the worker.
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return await asyncio.to_thread(self.query_rows, sql, parameters)
+
+    async def insert(
+        self, table: str, rows: Sequence[Row], columns: Sequence[str], settings: dict[str, Any] | None = None
+    ) -> None:
+        await asyncio.to_thread(self.insert_sync, table, rows, columns, settings)
+
+    async def ping(self) -> float:
+        """Run SELECT 1 and return its round trip in milliseconds; raises when ClickHouse is unusable."""
+        started = time.perf_counter()
+        await self.query("SELECT 1")
+        return (time.perf_counter() - started) * 1000

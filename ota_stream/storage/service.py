@@ -1,0 +1,42 @@
+"""Opening ClickHouse once per worker: connect, then apply pending migrations, before the first use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ota_stream.config import Settings
+from ota_stream.storage.client import ClickHouse, ClickHouseConfig
+from ota_stream.storage.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+
+class Storage:
+    """Lazily opened, so that Faust commands that never touch ClickHouse never lock the chDB folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clickhouse = ClickHouse(ClickHouseConfig.from_settings(settings))
+        self._lock = asyncio.Lock()
+        self._opened = False
+
+    async def ready(self) -> ClickHouse:
+        if not self._opened:
+            async with self._lock:
+                if not self._opened:
+                    await asyncio.to_thread(self._open)
+                    self._opened = True
+        return self.clickhouse
+
+    def _open(self) -> None:
+        self.clickhouse.connect()
+        applied = migrate(self.clickhouse, self.settings.retention_days)
+        log.info("ClickHouse ready at %s (%d migrations applied now)", self._where(), len(applied))
+
+    def _where(self) -> str:
+        return "embedded chDB" if self.clickhouse.config.embedded else "a ClickHouse server"
+
+    def close(self) -> None:
+        self.clickhouse.close()
+        self._opened = False

@@ -1,0 +1,1 @@
+"""HTTP views on Faust's web server: ingest, analytics, health."""

@@ -1,0 +1,44 @@
+"""Reading request bodies within a size limit, and decoding JSON into the API's errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ota_stream.web.errors import ApiError
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+def require_content_type(request: web.Request, allowed: tuple[str, ...]) -> str:
+    content_type = request.content_type.lower()
+    if content_type not in allowed:
+        raise ApiError(415, f"Content-Type must be {' or '.join(allowed)}, got {content_type or 'none'}")
+    return content_type
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it passes `limit` bytes (declared or streamed)."""
+    too_large = ApiError(413, f"the request body is over {limit // KIB} KiB")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * KIB):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes) -> Any:
+    if not body.strip():
+        raise ApiError(400, "the request body is empty; expected JSON")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"the request body is not valid JSON: {exc}") from None

@@ -1,0 +1,89 @@
+"""The one error shape of the API (spec §2), and the middleware that guarantees it.
+
+`{"error": {"code", "message", "details": [{"field", "message"}]}}`, for our own errors, for aiohttp's (404,
+405, 413) and, as a last resort, for a bug: that is logged and answered 500 in the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ota_stream.models import FieldError
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_CODES = {
+    400: "invalid_json",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+class ApiError(Exception):
+    """Raised by a view to answer with the error shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: Iterable[FieldError] = (),
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _CODES.get(status, "error")
+        self.message = message
+        self.details = list(details)
+        self.headers = dict(headers or {})
+
+    def response(self) -> web.Response:
+        body = {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": [d.as_dict() for d in self.details],
+            }
+        }
+        return json_response(body, self.status, self.headers)
+
+
+def invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, f"{field}: {message}", [FieldError(field, message)])
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.reason if exc.status != 413 else "the request body is too large"
+        response = ApiError(exc.status, message).response()
+    except Exception:
+        log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request_id)
+        response = ApiError(500, "internal error; see the worker log", code="internal_error").response()
+    response.headers["X-Request-ID"] = request_id[:64]
+    return response

@@ -1,0 +1,73 @@
+"""`GET /health` (spec §5): ClickHouse round trip, Kafka producer and consumer lag, pipeline rate."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from faust import App
+from faust.web import View
+
+from ota_stream import metrics
+from ota_stream.agents.sink import SinkStats
+from ota_stream.models import format_timestamp
+from ota_stream.publisher import EventPublisher
+from ota_stream.storage.service import Storage
+from ota_stream.web.errors import json_response
+
+PING_TIMEOUT_SECONDS = 2.0
+
+
+def consumer_lag(app: App, topic: str) -> int | None:
+    """Messages of `topic` on this worker's partitions that are not yet committed; None before assignment."""
+    consumer = app.consumer
+    try:
+        assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
+    except Exception:
+        return None
+    lag = 0
+    for tp in assigned:
+        committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - faust keeps no public accessor
+        lag += max(0, consumer.highwater(tp) - (committed + 1 if committed is not None else 0))
+    return lag
+
+
+async def _clickhouse_status(storage: Storage) -> dict[str, Any]:
+    try:
+        ch = await asyncio.wait_for(storage.ready(), PING_TIMEOUT_SECONDS)
+        elapsed = await asyncio.wait_for(ch.ping(), PING_TIMEOUT_SECONDS)
+    except Exception as exc:
+        return {"status": "unhealthy", "response_time_ms": None, "error": type(exc).__name__}
+    return {"status": "healthy", "response_time_ms": round(elapsed, 2)}
+
+
+def register(app: App, storage: Storage, publisher: EventPublisher, stats: SinkStats, topic: str) -> None:
+    @app.page("/health")
+    class Health(View):
+        async def get(self, request: web.Request) -> web.Response:
+            clickhouse = await _clickhouse_status(storage)
+            lag = consumer_lag(app, topic)
+            if lag is not None:
+                metrics.CONSUMER_LAG.set(lag)
+            kafka_ok = publisher.ready
+            kafka = {
+                "status": "healthy" if kafka_ok else "unhealthy",
+                "producer_ready": kafka_ok,
+                "consumer_lag": lag,
+            }
+            failing = [clickhouse["status"] != "healthy", not kafka_ok].count(True)
+            status = ("healthy", "degraded", "unhealthy")[failing]
+            body = {
+                "status": status,
+                "timestamp": format_timestamp(datetime.now(UTC)),
+                "services": {"clickhouse": clickhouse, "kafka": kafka},
+                "metrics": {
+                    "events_processed": stats.processed,
+                    "events_per_second": round(stats.rate.rate(), 2),
+                    "duplicates_dropped": stats.duplicates,
+                    "dead_lettered": stats.dead_lettered,
+                },
+            }
+            return json_response(body, 503 if status == "unhealthy" else 200)

@@ -1,0 +1,157 @@
+"""`POST /events` and `POST /events/batch` (spec §2).
+
+202 is answered only after Kafka has acknowledged the event (acks=all, idempotent producer). Invalid input gets
+the documented 4xx; a broker that does not answer gets 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+from faust import App
+from faust.web import View
+
+from ota_stream import metrics
+from ota_stream.models import FieldError, InvalidEvent, OtaEvent, TimeWindow, format_timestamp, parse_event
+from ota_stream.publisher import EventPublisher, KafkaUnavailable
+from ota_stream.web.body import MIB, KIB, decode_json, read_limited, require_content_type
+from ota_stream.web.errors import ApiError, json_response
+
+SINGLE_LIMIT = 64 * KIB
+BATCH_LIMIT = 4 * MIB
+MAX_BATCH_EVENTS = 1000
+RETRY_AFTER_SECONDS = "5"
+JSON = ("application/json",)
+JSON_OR_NDJSON = ("application/json", "application/x-ndjson")
+
+
+class Ingest:
+    """Validation and publishing, shared by the two routes."""
+
+    def __init__(self, publisher: EventPublisher, window: TimeWindow) -> None:
+        self.publisher = publisher
+        self.window = window
+
+    def validate(self, data: Any) -> OtaEvent:
+        return parse_event(data, self.window.bounds())
+
+    async def publish(self, events: list[OtaEvent]) -> None:
+        try:
+            await self.publisher.publish([(event.partition_key, event.to_json()) for event in events])
+        except KafkaUnavailable as exc:
+            metrics.INGEST_REJECTED.labels("kafka_unavailable").inc(len(events))
+            raise ApiError(
+                503, "Kafka is unavailable; retry later", headers={"Retry-After": RETRY_AFTER_SECONDS}
+            ) from exc
+        metrics.INGEST_ACCEPTED.inc(len(events))
+
+    async def one(self, request: web.Request) -> web.Response:
+        event = self.validate(await _read_json(request, JSON, SINGLE_LIMIT))
+        await self.publish([event])
+        body = {"status": "accepted", "event_id": event.event_id, "timestamp": format_timestamp(event.timestamp)}
+        return json_response(body, 202)
+
+    async def batch(self, request: web.Request) -> web.Response:
+        content_type = require_content_type(request, JSON_OR_NDJSON)
+        body = await _read_body(request, BATCH_LIMIT)
+        items = _ndjson_items(body) if content_type == "application/x-ndjson" else _array_items(body)
+        if len(items) > MAX_BATCH_EVENTS:
+            _reject("too_large")
+            raise ApiError(413, f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(items)}")
+        accepted: list[OtaEvent] = []
+        rejected: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            try:
+                if isinstance(item, _Undecodable):
+                    raise InvalidEvent([FieldError("$", item.message)])
+                accepted.append(self.validate(item))
+            except InvalidEvent as exc:
+                rejected.append({"index": index, "errors": [e.as_dict() for e in exc.errors]})
+        if rejected:
+            metrics.INGEST_REJECTED.labels("validation").inc(len(rejected))
+        if accepted:
+            await self.publish(accepted)
+        return json_response({"accepted": len(accepted), "rejected": rejected}, 202)
+
+
+class _Undecodable:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _reject(reason: str) -> None:
+    metrics.INGEST_REJECTED.labels(reason).inc()
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    try:
+        return await read_limited(request, limit)
+    except ApiError:
+        _reject("too_large")
+        raise
+
+
+async def _read_json(request: web.Request, allowed: tuple[str, ...], limit: int) -> Any:
+    try:
+        require_content_type(request, allowed)
+    except ApiError:
+        _reject("unsupported_media_type")
+        raise
+    body = await _read_body(request, limit)
+    try:
+        return decode_json(body)
+    except ApiError:
+        _reject("invalid_json")
+        raise
+
+
+def _array_items(body: bytes) -> list[Any]:
+    try:
+        data = decode_json(body)
+    except ApiError:
+        _reject("invalid_json")
+        raise
+    if not isinstance(data, list):
+        _reject("validation")
+        raise ApiError(422, "a batch must be a JSON array of events", [FieldError("$", "expected an array")])
+    if not data:
+        _reject("validation")
+        raise ApiError(422, "a batch must hold at least one event", [FieldError("$", "empty array")])
+    return data
+
+
+def _ndjson_items(body: bytes) -> list[Any]:
+    items: list[Any] = []
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            items.append(_Undecodable(f"not valid JSON: {exc}"))
+    if not items:
+        _reject("validation")
+        raise ApiError(422, "a batch must hold at least one event", [FieldError("$", "no lines")])
+    return items
+
+
+def register(app: App, ingest: Ingest) -> None:
+    @app.page("/events")
+    class Events(View):
+        async def post(self, request: web.Request) -> web.Response:
+            return await _validated(ingest.one, request)
+
+    @app.page("/events/batch")
+    class EventsBatch(View):
+        async def post(self, request: web.Request) -> web.Response:
+            return await ingest.batch(request)
+
+
+async def _validated(handler: Any, request: web.Request) -> web.Response:
+    try:
+        return await handler(request)
+    except InvalidEvent as exc:
+        _reject("validation")
+        raise ApiError(422, "the event is invalid", exc.errors) from None

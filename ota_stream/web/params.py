@@ -1,0 +1,82 @@
+"""Query parameters of the analytics routes (spec §3), with a 422 naming the parameter when one is bad."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+
+from multidict import MultiMapping
+
+from ota_stream.models import parse_rfc3339
+from ota_stream.storage.queries.scope import Scope
+from ota_stream.web.errors import invalid
+
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+COMMON = frozenset({"tenant_id", "org_id", "app_id", "days", "from", "to"})
+MAX_DAYS = 365
+
+
+def identifier(query: Mapping[str, str], name: str, required: bool = False) -> str | None:
+    value = query.get(name)
+    if value is None:
+        if required:
+            raise invalid(name, "is required")
+        return None
+    if not _IDENTIFIER.match(value):
+        raise invalid(name, "must be 1-64 characters from [A-Za-z0-9._-]")
+    return value
+
+
+def text(query: Mapping[str, str], name: str, max_length: int = 128) -> str | None:
+    value = query.get(name)
+    if value is not None and not 1 <= len(value) <= max_length:
+        raise invalid(name, f"must be 1-{max_length} characters")
+    return value
+
+
+def choice(query: Mapping[str, str], name: str, choices: Collection[str], default: str | None) -> str | None:
+    value = query.get(name, default)
+    if value is not None and value not in choices:
+        raise invalid(name, f"must be one of {', '.join(sorted(choices))}")
+    return value
+
+
+def _timestamp(query: Mapping[str, str], name: str) -> datetime | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError as exc:
+        raise invalid(name, str(exc)) from None
+
+
+def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime | None = None) -> Scope:
+    """Parse tenant_id, org_id, app_id and the window; any parameter not known to the route is a 422."""
+    for name in query:
+        if name not in COMMON and name not in extra:
+            raise invalid(name, "unknown parameter")
+    for name in set(query):
+        if isinstance(query, MultiMapping) and len(query.getall(name)) > 1:
+            raise invalid(name, "given more than once")
+    tenant_id = identifier(query, "tenant_id", required=True)
+    assert tenant_id is not None
+    now = now or datetime.now(UTC)
+    start, end = _timestamp(query, "from"), _timestamp(query, "to")
+    if "days" in query:
+        if start is not None or end is not None:
+            raise invalid("days", "give either days or from/to, not both")
+        raw = query["days"]
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+            raise invalid("days", f"must be a whole number from 1 to {MAX_DAYS}")
+        start, end = now - timedelta(days=int(raw)), now
+    elif start is not None or end is not None:
+        if start is None:
+            raise invalid("from", "is required when to is given")
+        end = end or now
+        if end < start:
+            raise invalid("to", "must not be before from")
+    else:
+        start, end = now - timedelta(days=30), now
+    return Scope(tenant_id, start, end, identifier(query, "org_id"), identifier(query, "app_id"))
