@@ -1,0 +1,41 @@
+# ota-stream: `make dev` runs Kafka + one worker on embedded chDB; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install dev test lint kafka-up kafka-down migrate clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	scripts/kafka/kafka.sh resolve
+	touch $(STAMP)
+
+install: $(STAMP)
+
+dev: install
+	scripts/dev.sh
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check ota_stream tests bench
+	$(BIN)/ruff format --check ota_stream tests bench
+	$(BIN)/mypy
+
+kafka-up: install
+	scripts/kafka/kafka.sh up
+
+kafka-down:
+	scripts/kafka/kafka.sh down
+
+migrate: install
+	$(BIN)/ota-stream migrate
+
+clean: kafka-down
+	rm -rf var .cache $(VENV)

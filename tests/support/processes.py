@@ -1,0 +1,180 @@
+"""Real processes for end-to-end tests: the local Kafka broker and ota-stream workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+KAFKA_SCRIPT = ROOT / "scripts" / "kafka" / "kafka.sh"
+BIN = Path(sys.executable).parent
+
+
+def free_port(pairs: int = 1) -> int:
+    """A port p such that p .. p+pairs-1 are free on 127.0.0.1 (the broker uses p and p+1)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + pairs >= 65535:
+            continue
+        if all(_is_free(port + i) for i in range(pairs)):
+            return port
+    raise RuntimeError("no free port")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except AssertionError:
+            raise  # a wrong value will not become right by waiting
+        except Exception as exc:  # keep polling; report the last error on timeout
+            last_error = exc
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}")
+
+
+@dataclass
+class Kafka:
+    directory: Path
+    port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, command: str) -> None:
+        env = {**os.environ, "KAFKA_DIR": str(self.directory), "KAFKA_PORT": str(self.port)}
+        subprocess.run([str(KAFKA_SCRIPT), command], env=env, check=True, timeout=300)
+
+    def up(self) -> None:
+        self._run("up")
+
+    def down(self) -> None:
+        self._run("down")
+
+
+@dataclass
+class Worker:
+    """One `ota-stream worker` process with its own data folder and port."""
+
+    data_dir: Path
+    kafka: Kafka
+    topic: str
+    group: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BROKERS": self.kafka.bootstrap,
+            "KAFKA_TOPIC": self.topic,
+            "KAFKA_CONSUMER_GROUP": self.group,
+            "KAFKA_SESSION_TIMEOUT_SECONDS": "6",
+            "DATA_DIR": str(self.data_dir),
+            "SERVER_PORT": str(self.port),
+            "FLUSH_INTERVAL_SECONDS": "0.2",
+            **self.env,
+            **(overrides or {}),
+        }
+
+    def start(self, overrides: Mapping[str, str] | None = None, wait: bool = True) -> None:
+        assert self.process is None, "already running"
+        self.port = self.port or free_port()
+        self.starts += 1
+        self.log_path = self.data_dir / f"worker-{self.starts}.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "ota-stream"), "worker"],
+            env=self.environment(overrides),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.data_dir,
+            start_new_session=True,
+        )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+            body = requests.get(f"{self.url}/health", timeout=2).json()
+            return body["services"]["clickhouse"]["status"] == "healthy" and body["services"]["kafka"][
+                "producer_ready"
+            ]
+
+        try:
+            wait_for(ready, timeout, "the worker to become healthy")
+        except TimeoutError:
+            raise TimeoutError(f"worker not ready:\n{self.log_tail()}") from None
+
+    def health(self) -> dict[str, Any]:
+        return requests.get(f"{self.url}/health", timeout=5).json()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        self.process = None
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
