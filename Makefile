@@ -24,8 +24,8 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check ota_stream tests bench
-	$(BIN)/ruff format --check ota_stream tests bench
+	$(BIN)/ruff check ota_stream tests $(wildcard bench)
+	$(BIN)/ruff format --check ota_stream tests $(wildcard bench)
 	$(BIN)/mypy
 
 kafka-up: install

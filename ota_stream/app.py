@@ -5,22 +5,25 @@ Run it with `faust -A ota_stream.app worker` or `ota-stream worker`.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import faust
+from faust import Stream
 from faust.types import StreamT
 
+from ota_stream import metrics
 from ota_stream.agents.sink import ClickHouseSink
 from ota_stream.config import Settings, load_settings
 from ota_stream.models import TimeWindow
 from ota_stream.publisher import EventPublisher
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
-from ota_stream import metrics
 from ota_stream.web import analytics, health, ingest
 from ota_stream.web.errors import error_middleware
 
 
-def faust_options(settings: Settings) -> dict[str, object]:
-    options: dict[str, object] = {
+def faust_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
         "broker": settings.kafka_url,
         "datadir": str(settings.data_dir / "faust"),
         "web_bind": settings.server_host,
@@ -68,7 +71,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(events_topic, name="clickhouse-sink")
     async def clickhouse_sink(stream: StreamT) -> None:
         await storage.ready()
-        await sink.run(stream)
+        await sink.run(cast(Stream, stream))  # the concrete stream has take_events
 
     @app.task
     async def prepare() -> None:

@@ -44,5 +44,7 @@ def migrate() -> None:
     for migration in applied:
         click.echo(f"applied {migration.version:03d}_{migration.name}")
     click.echo(f"{len(applied)} migration(s) applied; database {settings.clickhouse_database} is current")
+
+
 if __name__ == "__main__":
     main()

@@ -20,7 +20,9 @@ def adoption(worker: Worker, **params: Any) -> dict[str, Any]:
     return response.json()["data"]
 
 
-def wait_processed(worker: Worker, processed: int, duplicates: int | None = None, timeout: float = 90) -> None:
+def wait_processed(
+    worker: Worker, processed: int, duplicates: int | None = None, timeout: float = 90
+) -> None:
     def done() -> bool:
         metrics = worker.health()["metrics"]
         assert metrics["events_processed"] <= processed, metrics

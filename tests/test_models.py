@@ -129,7 +129,10 @@ def test_not_an_object() -> None:
 def test_timestamp_limits_are_24h_ahead_and_retention_behind() -> None:
     parse_event(base(timestamp=format_timestamp(NOW + timedelta(hours=23, minutes=59))), WINDOW)
     parse_event(base(timestamp=format_timestamp(NOW - timedelta(days=364))), WINDOW)
-    assert "future" in errors(base(timestamp=format_timestamp(NOW + timedelta(hours=24, seconds=1))))["timestamp"]
+    assert (
+        "future"
+        in errors(base(timestamp=format_timestamp(NOW + timedelta(hours=24, seconds=1))))["timestamp"]
+    )
     assert "retention" in errors(base(timestamp=format_timestamp(NOW - timedelta(days=366))))["timestamp"]
 
 

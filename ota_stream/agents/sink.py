@@ -10,8 +10,10 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
-from faust.types import EventT, StreamT
+from faust import Stream
+from faust.types import EventT
 from pydantic import ValidationError
 
 from ota_stream import metrics
@@ -55,7 +57,9 @@ def decode(events: Sequence[EventT]) -> tuple[list[SourcedEvent], list[Poison]]:
             parsed = OtaEvent.model_validate_json(value)
         except ValidationError as exc:
             kind = "invalid_json" if exc.errors()[0]["type"] == "json_invalid" else "invalid_event"
-            reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in exc.errors()[:10])
+            reason = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in exc.errors()[:10]
+            )
             poison.append(Poison(message.key, value, f"{kind}: {reason}", kind, source))
             continue
         good.append(SourcedEvent(parsed, message.partition, message.offset))
@@ -72,7 +76,7 @@ class ClickHouseSink:
         self.flush_seconds = flush_seconds
         self.stats = SinkStats()
 
-    async def run(self, stream: StreamT) -> None:
+    async def run(self, stream: Stream) -> None:
         async for events in stream.take_events(self.batch_size, within=self.flush_seconds):
             await self.process(events)
 
@@ -80,11 +84,7 @@ class ClickHouseSink:
         started = time.perf_counter()
         batch, poison = decode(events)
         for item in poison:
-            await retry_forever(
-                lambda item=item: self.publisher.dead_letter(item.key, item.value, item.reason, item.source),
-                "dead-letter publish",
-                self.writer.backoff,
-            )
+            await retry_forever(partial(self._dead_letter, item), "dead-letter publish", self.writer.backoff)
             metrics.DEAD_LETTERED.labels(item.kind).inc()
             log.warning("dead-lettered %s: %s", item.source, item.reason[:200])
         result = await self.writer.write(batch)
@@ -96,3 +96,6 @@ class ClickHouseSink:
         self.stats.duplicates += result.duplicates
         self.stats.dead_lettered += len(poison)
         self.stats.rate.add(len(batch))
+
+    async def _dead_letter(self, item: Poison) -> None:
+        await self.publisher.dead_letter(item.key, item.value, item.reason, item.source)

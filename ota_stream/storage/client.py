@@ -32,7 +32,9 @@ class ClickHouseConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseConfig:
         password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
-        return cls(settings.clickhouse_dsn, settings.clickhouse_database, settings.clickhouse_username, password)
+        return cls(
+            settings.clickhouse_dsn, settings.clickhouse_database, settings.clickhouse_username, password
+        )
 
     @property
     def embedded(self) -> bool:
@@ -65,7 +67,9 @@ class ClickHouse:
             os.makedirs(urlsplit(self.config.dsn).path, exist_ok=True)
         bootstrap = clickhouse_connect.get_client(**self.config.client_kwargs())
         bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{self.config.database}`")
-        self._client = clickhouse_connect.get_client(**self.config.client_kwargs(), database=self.config.database)
+        self._client = clickhouse_connect.get_client(
+            **self.config.client_kwargs(), database=self.config.database
+        )
         if not self.config.embedded:
             bootstrap.close()
 
@@ -82,7 +86,7 @@ class ClickHouse:
 
     # Blocking calls, for migrations and the CLI.
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return list(self.client.query(sql, parameters=parameters).result_rows)
+        return [tuple(row) for row in self.client.query(sql, parameters=parameters).result_rows]
 
     def command_sync(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         return self.client.command(sql, parameters=parameters)

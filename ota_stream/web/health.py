@@ -28,8 +28,8 @@ def consumer_lag(app: App, topic: str) -> int | None:
     except Exception:
         return None
     lag = 0
-    for tp in assigned:
-        committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - faust keeps no public accessor
+    for tp in assigned:  # faust keeps committed offsets in a private map, with no accessor
+        committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
         lag += max(0, consumer.highwater(tp) - (committed + 1 if committed is not None else 0))
     return lag
 

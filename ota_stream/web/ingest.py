@@ -16,7 +16,7 @@ from faust.web import View
 from ota_stream import metrics
 from ota_stream.models import FieldError, InvalidEvent, OtaEvent, TimeWindow, format_timestamp, parse_event
 from ota_stream.publisher import EventPublisher, KafkaUnavailable
-from ota_stream.web.body import MIB, KIB, decode_json, read_limited, require_content_type
+from ota_stream.web.body import KIB, MIB, decode_json, read_limited, require_content_type
 from ota_stream.web.errors import ApiError, json_response
 
 SINGLE_LIMIT = 64 * KIB
@@ -50,7 +50,11 @@ class Ingest:
     async def one(self, request: web.Request) -> web.Response:
         event = self.validate(await _read_json(request, JSON, SINGLE_LIMIT))
         await self.publish([event])
-        body = {"status": "accepted", "event_id": event.event_id, "timestamp": format_timestamp(event.timestamp)}
+        body = {
+            "status": "accepted",
+            "event_id": event.event_id,
+            "timestamp": format_timestamp(event.timestamp),
+        }
         return json_response(body, 202)
 
     async def batch(self, request: web.Request) -> web.Response:

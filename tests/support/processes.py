@@ -136,9 +136,10 @@ class Worker:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
             body = requests.get(f"{self.url}/health", timeout=2).json()
-            return body["services"]["clickhouse"]["status"] == "healthy" and body["services"]["kafka"][
-                "producer_ready"
-            ]
+            return (
+                body["services"]["clickhouse"]["status"] == "healthy"
+                and body["services"]["kafka"]["producer_ready"]
+            )
 
         try:
             wait_for(ready, timeout, "the worker to become healthy")

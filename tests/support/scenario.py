@@ -14,7 +14,12 @@ from typing import Any
 import requests
 
 Event = dict[str, Any]
-ERRORS = [("E_NETWORK", "download"), ("E_DISK_FULL", "install"), ("E_CHECKSUM", "verify"), ("E_TIMEOUT", None)]
+ERRORS = [
+    ("E_NETWORK", "download"),
+    ("E_DISK_FULL", "install"),
+    ("E_CHECKSUM", "verify"),
+    ("E_TIMEOUT", None),
+]
 
 
 def rfc3339(value: datetime) -> str:
@@ -73,7 +78,10 @@ class Scenario:
                 release = {"current_version": current, "target_version": target}
             perf: dict[str, Any] = {}
             if event_type == "update_downloaded":
-                perf = {"download_speed_mbps": round(rng.uniform(1, 80), 3), "package_size_bytes": rng.randint(1, 9) * 10**6}
+                perf = {
+                    "download_speed_mbps": round(rng.uniform(1, 80), 3),
+                    "package_size_bytes": rng.randint(1, 9) * 10**6,
+                }
             if event_type == "update_installed":
                 perf = {"install_duration_seconds": round(rng.uniform(1, 120), 3)}
             error: dict[str, Any] = {}
@@ -82,7 +90,12 @@ class Scenario:
                 error = {"error_code": code, "error_message": "failed"}
                 if stage:
                     error["failure_stage"] = stage
-            groups = {"device_info": info, "release_info": release, "performance_metrics": perf, "error_info": error}
+            groups = {
+                "device_info": info,
+                "release_info": release,
+                "performance_metrics": perf,
+                "error_info": error,
+            }
             for group, values in groups.items():
                 if not values:
                     continue

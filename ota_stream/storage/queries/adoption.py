@@ -34,7 +34,9 @@ async def adoption(ch: ClickHouse, scope: Scope, target_version: str | None = No
     if target_version is not None:
         where += " AND target_version = {target_version:String}"
         params["target_version"] = target_version
-    [(successful, failed, rollbacks, devices)] = await ch.query(TOTALS.format(table=TABLE, where=where), params)
+    [(successful, failed, rollbacks, devices)] = await ch.query(
+        TOTALS.format(table=TABLE, where=where), params
+    )
     hourly = await ch.query(HOURLY.format(table=TABLE, where=where), params)
     total = successful + failed
     return {

@@ -13,7 +13,7 @@ def ch_datetime(value: datetime) -> str:
 
 
 def rate(part: int, whole: int) -> float:
-    """`round(100 × a / b, 2)`, and 0 when b is 0 (spec §3)."""
+    """`round(100 * a / b, 2)`, and 0 when b is 0 (spec §3)."""
     return round(100 * part / whole, 2) if whole else 0.0
 
 
