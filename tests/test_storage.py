@@ -18,7 +18,7 @@ from ota_stream.models import TimeWindow, parse_event
 from ota_stream.retry import Backoff
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.events_table import COLUMNS, TABLE, SourcedEvent, to_row
-from ota_stream.storage.migrations import discover, migrate
+from ota_stream.storage.migrations import MigrationError, discover, migrate
 from ota_stream.storage.writer import INSERT_SETTINGS, EventWriter, dedup_token
 
 CHDB_DIR = Path(tempfile.mkdtemp(prefix="ota-chdb-"))
@@ -72,10 +72,19 @@ def test_migrations_apply_once_and_are_recorded(ch: ClickHouse) -> None:
     assert "toIntervalDay(365)" in ttl
 
 
-def test_rerunning_a_recorded_migrations_statements_is_harmless(ch: ClickHouse) -> None:
+def test_a_failed_migration_drops_what_it_created(ch: ClickHouse, tmp_path: Path) -> None:
     for migration in discover():
-        for statement in migration.statements(365):
-            ch.command_sync(statement)
+        (tmp_path / f"{migration.version:03d}_{migration.name}.sql").write_text(migration.sql)
+    (tmp_path / "900_broken.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS half_done (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS half_done_mv TO half_done AS SELECT 1 AS x FROM ota_events_raw;\n"
+        "SELECT no_such_function();\n"
+    )
+    with pytest.raises(MigrationError, match="900_broken"):
+        migrate(ch, retention_days=365, directory=tmp_path)
+    tables = {row[0] for row in ch.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
+    assert "half_done" not in tables and "half_done_mv" not in tables
+    assert 900 not in {row[0] for row in ch.query_rows("SELECT version FROM schema_migrations")}
 
 
 def test_writer_drops_duplicates_within_and_across_batches(ch: ClickHouse) -> None:

@@ -88,8 +88,10 @@ class ClickHouse:
     def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.client.query(sql, parameters=parameters).result_rows]
 
-    def command_sync(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
-        return self.client.command(sql, parameters=parameters)
+    def command_sync(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> Any:
+        return self.client.command(sql, parameters=parameters, settings=settings)
 
     def insert_sync(
         self, table: str, rows: Sequence[Row], columns: Sequence[str], settings: dict[str, Any] | None = None

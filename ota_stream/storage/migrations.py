@@ -1,7 +1,14 @@
 """Ordered SQL migrations from `schema/NNN_name.sql`, applied once each and recorded in `schema_migrations`.
 
-Statements are written to be idempotent (IF NOT EXISTS), so a migration interrupted half-way is simply applied
-again. The only template value is `{retention_days}`, an integer from validated settings, never user input.
+Template values come from settings and the server clock, never from user input:
+- `{retention_days}`: RETENTION_DAYS.
+- `{since_cutoff}`: `ingested_at >= <cutoff>` inside a materialized view, where <cutoff> is the server's time
+  when the migration started.
+- `BACKFILL <view>;` is not SQL: the runner inserts into the view's target what the view's SELECT gives for
+  rows with `ingested_at < <cutoff>`. Unlike POPULATE, rows inserted while the migration runs are neither lost
+  nor counted twice: each lands on exactly one side of the cutoff.
+
+A migration that fails drops the objects it creates, so that running it again starts clean.
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ from ota_stream.storage.client import ClickHouse
 log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_CREATE = re.compile(r"^CREATE\s+(TABLE|MATERIALIZED VIEW|VIEW)\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
+_VIEW = re.compile(r"^CREATE\s+MATERIALIZED\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+TO\s+(\w+)\s+AS\s+(SELECT\b.*)$",
+                   re.IGNORECASE | re.DOTALL)
+_BACKFILL = re.compile(r"^BACKFILL\s+(\w+)$", re.IGNORECASE)
+BACKFILL_SETTINGS = {"insert_deduplicate": 0}  # INSERT SELECT blocks may be alike; never drop one as a duplicate
 MIGRATIONS_TABLE = "schema_migrations"
 
 
@@ -80,11 +92,12 @@ def migrate(ch: ClickHouse, retention_days: int, directory: Path | None = None) 
         if migration.version in done:
             continue
         log.info("applying migration %03d_%s", migration.version, migration.name)
-        for statement in migration.statements(retention_days):
-            try:
-                ch.command_sync(statement)
-            except Exception as exc:
-                raise MigrationError(f"{migration.version:03d}_{migration.name}: {exc}") from exc
+        statements = migration.statements(retention_days)
+        try:
+            _apply(ch, statements, cutoff=ch.query_rows("SELECT toString(now64(3, 'UTC'))")[0][0])
+        except Exception as exc:
+            _drop_created(ch, statements)
+            raise MigrationError(f"{migration.version:03d}_{migration.name}: {exc}") from exc
         ch.insert_sync(
             MIGRATIONS_TABLE,
             [(migration.version, migration.name, migration.checksum)],
@@ -94,3 +107,31 @@ def migrate(ch: ClickHouse, retention_days: int, directory: Path | None = None) 
         )
         applied.append(migration)
     return applied
+
+
+def _apply(ch: ClickHouse, statements: list[str], cutoff: str) -> None:
+    views = {m.group(1): (m.group(2), m.group(3)) for m in map(_VIEW.match, statements) if m}
+    for statement in statements:
+        backfill = _BACKFILL.match(statement)
+        if backfill is None:
+            ch.command_sync(_since(statement, ">=", cutoff))
+            continue
+        name = backfill.group(1)
+        if name not in views:
+            raise MigrationError(f"BACKFILL {name}: no CREATE MATERIALIZED VIEW {name} in this migration")
+        target, select = views[name]
+        ch.command_sync(f"INSERT INTO {target} {_since(select, '<', cutoff)}", settings=BACKFILL_SETTINGS)
+
+
+def _since(sql: str, operator: str, cutoff: str) -> str:
+    return sql.replace("{since_cutoff}", f"ingested_at {operator} toDateTime64('{cutoff}', 3, 'UTC')")
+
+
+def _drop_created(ch: ClickHouse, statements: list[str]) -> None:
+    """Undo a failed migration: drop what it creates, views before the tables they write to."""
+    created = [(m.group(1).upper(), m.group(2)) for m in map(_CREATE.match, statements) if m]
+    for kind, name in sorted(created, key=lambda item: item[0] == "TABLE"):
+        try:
+            ch.command_sync(f"DROP {'TABLE' if kind == 'TABLE' else 'VIEW'} IF EXISTS {name}")
+        except Exception:
+            log.exception("could not drop %s after a failed migration", name)

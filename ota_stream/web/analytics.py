@@ -12,7 +12,11 @@ from faust.web import View
 
 from ota_stream import metrics
 from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.queries.active_devices import active_devices
 from ota_stream.storage.queries.adoption import adoption
+from ota_stream.storage.queries.failures import GROUP_BY, failures
+from ota_stream.storage.queries.performance import performance
+from ota_stream.storage.queries.versions import SEGMENTS, versions
 from ota_stream.web import params
 from ota_stream.web.errors import json_response
 
@@ -24,8 +28,32 @@ async def _adoption(ch: ClickHouse, request: web.Request) -> Any:
     return await adoption(ch, scope, params.text(request.query, "target_version"))
 
 
+async def _versions(ch: ClickHouse, request: web.Request) -> Any:
+    scope = params.scope(request.query, extra={"segment"})
+    return await versions(ch, scope, params.choice(request.query, "segment", SEGMENTS, None))
+
+
+async def _active_devices(ch: ClickHouse, request: web.Request) -> Any:
+    return await active_devices(ch, params.scope(request.query))
+
+
+async def _failures(ch: ClickHouse, request: web.Request) -> Any:
+    scope = params.scope(request.query, extra={"group_by"})
+    group_by = params.choice(request.query, "group_by", GROUP_BY, "error_code")
+    assert group_by is not None
+    return await failures(ch, scope, group_by)
+
+
+async def _performance(ch: ClickHouse, request: web.Request) -> Any:
+    return await performance(ch, params.scope(request.query))
+
+
 ROUTES: dict[str, Query] = {
     "adoption": _adoption,
+    "versions": _versions,
+    "active-devices": _active_devices,
+    "failures": _failures,
+    "performance": _performance,
 }
 
 
@@ -38,7 +66,7 @@ def register(app: App, storage: Callable[[], Awaitable[ClickHouse]]) -> None:
 def _register_one(app: App, storage: Callable[[], Awaitable[ClickHouse]], name: str, query: Query) -> None:
     latency = metrics.QUERY_LATENCY.labels(name)
 
-    @app.page(f"/analytics/{name}", name=f"analytics_{name}")
+    @app.page(f"/analytics/{name}", name=f"analytics_{name.replace('-', '_')}")
     class Analytics(View):
         async def get(self, request: web.Request) -> web.Response:
             started = time.perf_counter()

@@ -1,10 +1,17 @@
-"""The tenant scope and time window every analytics query is filtered by."""
+"""The tenant scope and time window of an analytics query, and how a window splits between views and raw.
+
+A view holds whole buckets (hours or days). A window [start, end] rarely falls on bucket edges, so it is cut in
+three: the whole buckets inside it come from the view, and the partial buckets at each end from the raw table.
+All of it is constant SQL; every value is bound as a server-side parameter.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal
+
+Bucket = Literal["hour", "day"]
 
 
 def ch_datetime(value: datetime) -> str:
@@ -17,9 +24,30 @@ def rate(part: int, whole: int) -> float:
     return round(100 * part / whole, 2) if whole else 0.0
 
 
+def _floor(value: datetime, bucket: Bucket) -> datetime:
+    if bucket == "hour":
+        return value.replace(minute=0, second=0, microsecond=0)
+    return datetime.combine(value.date(), time(), UTC)
+
+
+def _ceil(value: datetime, bucket: Bucket) -> datetime:
+    floor = _floor(value, bucket)
+    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+    return floor if floor == value else floor + step
+
+
+@dataclass(frozen=True)
+class Hybrid:
+    """WHERE clauses for the view part and the raw part of one window, and their parameters."""
+
+    view_where: str
+    raw_where: str
+    params: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Scope:
-    """tenant_id is required; org_id and app_id narrow it. The window is [start, end]."""
+    """tenant_id is required; org_id and app_id narrow it. The window is [start, end], in UTC."""
 
     tenant_id: str
     start: datetime
@@ -27,8 +55,7 @@ class Scope:
     org_id: str | None = None
     app_id: str | None = None
 
-    def where(self, time_column: str = "timestamp") -> tuple[str, dict[str, Any]]:
-        """A WHERE clause of constant SQL with every value bound as a parameter."""
+    def dims(self) -> tuple[str, dict[str, Any]]:
         clauses = ["tenant_id = {tenant_id:String}"]
         params: dict[str, Any] = {"tenant_id": self.tenant_id}
         if self.org_id is not None:
@@ -37,8 +64,33 @@ class Scope:
         if self.app_id is not None:
             clauses.append("app_id = {app_id:String}")
             params["app_id"] = self.app_id
-        clauses.append(f"{time_column} >= {{start:DateTime64(3, 'UTC')}}")
-        clauses.append(f"{time_column} <= {{end:DateTime64(3, 'UTC')}}")
-        params["start"] = ch_datetime(self.start)
-        params["end"] = ch_datetime(self.end)
         return " AND ".join(clauses), params
+
+    def hybrid(self, bucket: Bucket, use_views: bool = True) -> Hybrid:
+        """Whole buckets from the view (column `hour` or `date`), the edges from raw `timestamp`.
+
+        With `use_views=False`, or a window holding no whole bucket, everything comes from raw.
+        """
+        full_start, full_end = _ceil(self.start, bucket), _floor(self.end, bucket)
+        if not use_views or full_start >= full_end:
+            full_start = full_end = self.start
+        dims, params = self.dims()
+        if bucket == "hour":
+            view_range = "hour >= {full_start:DateTime('UTC')} AND hour < {full_end:DateTime('UTC')}"
+            params["full_start"] = full_start.strftime("%Y-%m-%d %H:%M:%S")
+            params["full_end"] = full_end.strftime("%Y-%m-%d %H:%M:%S")
+        else:
+            view_range = "date >= {full_start:Date} AND date < {full_end:Date}"
+            params["full_start"] = full_start.strftime("%Y-%m-%d")
+            params["full_end"] = full_end.strftime("%Y-%m-%d")
+        params.update(
+            start=ch_datetime(self.start),
+            end=ch_datetime(self.end),
+            raw_head_end=ch_datetime(full_start),
+            raw_tail_start=ch_datetime(full_end),
+        )
+        raw_range = (
+            "((timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {raw_head_end:DateTime64(3, 'UTC')})"
+            " OR (timestamp >= {raw_tail_start:DateTime64(3, 'UTC')} AND timestamp <= {end:DateTime64(3, 'UTC')}))"
+        )
+        return Hybrid(f"{dims} AND {view_range}", f"{dims} AND {raw_range}", params)

@@ -1,0 +1,29 @@
+"""`/analytics/active-devices`: distinct devices per UTC day and over the window (spec §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.queries.scope import Scope
+
+# ROLLUP adds one row with date NULL: the distinct devices of the whole window, not the sum of the days.
+DAILY = """
+SELECT if(isNull(date), NULL, toString(date)) AS day, uniqExactMerge(devices) AS active
+FROM (
+    SELECT date, devices FROM daily_devices WHERE {view_where}
+    UNION ALL
+    SELECT toDate(timestamp) AS date, uniqExactState(device_id) FROM ota_events_raw WHERE {raw_where} GROUP BY date
+)
+GROUP BY ROLLUP(date)
+ORDER BY date
+SETTINGS group_by_use_nulls = 1
+"""
+
+
+async def active_devices(ch: ClickHouse, scope: Scope, use_views: bool = True) -> dict[str, Any]:
+    hybrid = scope.hybrid("day", use_views)
+    rows = await ch.query(DAILY.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where), hybrid.params)
+    daily = [{"date": day, "active_devices": n} for day, n in rows if day is not None]
+    total = next((n for day, n in rows if day is None), 0)
+    return {"daily_active_devices": daily, "total_active_devices": total}

@@ -1,0 +1,65 @@
+"""`/analytics/versions`: the current version spread across devices active in the window (spec §3).
+
+A device's current version is the version-after of its latest versioned event in the window, by timestamp and
+then by event_id, so that ties resolve the same way in the view, in the raw table and in tests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.queries.scope import Scope, rate
+
+UNKNOWN = "unknown"
+# segment parameter -> position in the `latest` tuple (version, os, model, manufacturer, os_version)
+SEGMENTS = {"device_os": 2, "device_model": 3, "device_manufacturer": 4, "device_os_version": 5}
+
+LATEST_TUPLE = """CAST((
+    assumeNotNull(if(event_type = 'update_installed', target_version, current_version)),
+    ifNull(device_os, ''), ifNull(device_model, ''), ifNull(device_manufacturer, ''), ifNull(device_os_version, '')
+) AS Tuple(String, String, String, String, String))"""
+
+SPREAD = """
+SELECT latest.1 AS version, {segment} AS segment, count() AS devices
+FROM (
+    SELECT device_id, argMaxMerge(state) AS latest
+    FROM (
+        SELECT device_id, latest AS state FROM device_versions_daily WHERE {view_where}
+        UNION ALL
+        SELECT device_id, argMaxState({latest_tuple}, (timestamp, event_id))
+        FROM ota_events_raw
+        WHERE {raw_where} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
+        GROUP BY device_id
+    )
+    GROUP BY device_id
+)
+GROUP BY version, segment
+"""
+
+
+def _spread(rows: list[tuple[str, int]]) -> dict[str, Any]:
+    total = sum(n for _, n in rows)
+    ordered = sorted(rows, key=lambda row: (-row[1], row[0]))
+    versions = [{"version": v, "device_count": n, "percentage": rate(n, total)} for v, n in ordered]
+    return {"versions": versions, "total_devices": total}
+
+
+async def versions(
+    ch: ClickHouse, scope: Scope, segment: str | None = None, use_views: bool = True
+) -> dict[str, Any]:
+    hybrid = scope.hybrid("day", use_views)
+    segment_sql = f"latest.{SEGMENTS[segment]}" if segment else "''"  # chosen from a fixed map, never the input
+    sql = SPREAD.format(
+        segment=segment_sql, latest_tuple=LATEST_TUPLE, view_where=hybrid.view_where, raw_where=hybrid.raw_where
+    )
+    rows = await ch.query(sql, hybrid.params)
+    if segment is None:
+        return _spread([(version, n) for version, _, n in rows])
+    by_segment: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for version, value, n in rows:
+        by_segment[value or UNKNOWN].append((version, n))
+    segments = [{"segment": key, **_spread(spread)} for key, spread in by_segment.items()]
+    segments.sort(key=lambda s: (-s["total_devices"], s["segment"]))
+    return {"segments": segments}
