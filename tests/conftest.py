@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from ota_stream.storage.client import ClickHouse, ClickHouseConfig
+from ota_stream.storage.migrations import migrate
 from tests.support.processes import Kafka, Worker, free_port, remove, unique_name
+
+# chDB opens one data folder per process: the test session shares one, and each test gets a database of its own.
+CHDB_DIR = Path(tempfile.mkdtemp(prefix="ota-chdb-"))
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +53,29 @@ def worker(make_worker: WorkerFactory) -> Worker:
     started = make_worker()
     started.start()
     return started
+
+
+def open_database(migrations: Path | None = None) -> ClickHouse:
+    client = ClickHouse(ClickHouseConfig(f"chdb://{CHDB_DIR}", f"test_{uuid.uuid4().hex[:12]}"))
+    client.connect()
+    migrate(client, retention_days=365, directory=migrations)
+    return client
+
+
+def drop_database(client: ClickHouse) -> None:
+    client.command_sync(f"DROP DATABASE IF EXISTS `{client.config.database}`")
+    client.close()
+
+
+@pytest.fixture
+def ch() -> Iterator[ClickHouse]:
+    """A migrated database in the session's embedded ClickHouse."""
+    client = open_database()
+    yield client
+    drop_database(client)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_chdb_dir() -> Iterator[None]:
+    yield
+    remove(CHDB_DIR)

@@ -6,9 +6,6 @@ chDB allows one data folder per process, so the session shares one folder and ea
 from __future__ import annotations
 
 import asyncio
-import tempfile
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,22 +13,10 @@ import pytest
 
 from ota_stream.models import TimeWindow, parse_event
 from ota_stream.retry import Backoff
-from ota_stream.storage.client import ClickHouse, ClickHouseConfig
+from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.events_table import COLUMNS, TABLE, SourcedEvent, to_row
 from ota_stream.storage.migrations import MigrationError, discover, migrate
 from ota_stream.storage.writer import INSERT_SETTINGS, EventWriter, dedup_token
-
-CHDB_DIR = Path(tempfile.mkdtemp(prefix="ota-chdb-"))
-
-
-@pytest.fixture
-def ch() -> Iterator[ClickHouse]:
-    client = ClickHouse(ClickHouseConfig(f"chdb://{CHDB_DIR}", f"test_{uuid.uuid4().hex[:12]}"))
-    client.connect()
-    migrate(client, retention_days=365)
-    yield client
-    client.command_sync(f"DROP DATABASE IF EXISTS `{client.config.database}`")
-    client.close()
 
 
 def sourced(n: int, tenant: str = "acme", offset: int = 0, **extra: str) -> list[SourcedEvent]:
@@ -82,7 +67,9 @@ def test_a_failed_migration_drops_what_it_created(ch: ClickHouse, tmp_path: Path
     )
     with pytest.raises(MigrationError, match="900_broken"):
         migrate(ch, retention_days=365, directory=tmp_path)
-    tables = {row[0] for row in ch.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
+    tables = {
+        row[0] for row in ch.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase()")
+    }
     assert "half_done" not in tables and "half_done_mv" not in tables
     assert 900 not in {row[0] for row in ch.query_rows("SELECT version FROM schema_migrations")}
 

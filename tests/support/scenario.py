@@ -45,14 +45,27 @@ class Scenario:
                     for n in range(self.devices_per_app):
                         device = f"{tenant}-{org}-{app}-dev{n}"
                         events.extend(self._lifecycle(rng, now, tenant, org, app, device))
+                        if rng.random() < 0.4:  # a later update of the same device, days after
+                            later = parse_start(events[-1]) + timedelta(days=rng.uniform(1, 5))
+                            if later < now + timedelta(hours=12):
+                                events.extend(self._lifecycle(rng, now, tenant, org, app, device, later))
         return events
 
     def _lifecycle(
-        self, rng: random.Random, now: datetime, tenant: str, org: str, app: str, device: str
+        self,
+        rng: random.Random,
+        now: datetime,
+        tenant: str,
+        org: str,
+        app: str,
+        device: str,
+        start: datetime | None = None,
     ) -> list[Event]:
         # Most activity in the last 20 days; some 40 days old (outside days=30); a little in the future.
         roll = rng.random()
-        if roll < 0.1:
+        if start is not None:
+            pass
+        elif roll < 0.1:
             start = now - timedelta(days=40, hours=rng.uniform(0, 48))
         elif roll < 0.15:
             start = now + timedelta(hours=2, minutes=rng.uniform(0, 60))
@@ -105,6 +118,10 @@ class Scenario:
                     event[group] = dict(values)
             events.append(event)
         return events
+
+
+def parse_start(event: Event) -> datetime:
+    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
 
 
 def field(event: Event, name: str, group: str) -> Any:

@@ -1,0 +1,142 @@
+"""Every analytics number, three ways: from the views, from the raw table alone, and in plain Python.
+
+Runs on real embedded ClickHouse with data written by the real writer (duplicates included), for windows whose
+edges fall inside buckets, on bucket edges, and inside a single hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ota_stream.models import TimeWindow, parse_event
+from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.events_table import SourcedEvent
+from ota_stream.storage.migrations import discover, migrate
+from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
+from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.writer import EventWriter
+from tests.conftest import drop_database, open_database
+from tests.support import expected
+from tests.support.expected import Window, assert_same
+from tests.support.scenario import Event, Scenario, with_duplicates
+
+NOW = datetime.now(UTC).replace(microsecond=123000)
+Query = Callable[..., Awaitable[Any]]
+
+ENDPOINTS: list[tuple[str, Query, Callable[..., Any], dict[str, Any]]] = [
+    ("adoption", adoption.adoption, expected.adoption, {}),
+    ("adoption v1.2.0", adoption.adoption, expected.adoption, {"target_version": "1.2.0"}),
+    ("versions", versions.versions, expected.versions, {}),
+    *[
+        (f"versions by {s}", versions.versions, expected.versions, {"segment": s})
+        for s in ("device_os", "device_model", "device_manufacturer", "device_os_version")
+    ],
+    ("active-devices", active_devices.active_devices, expected.active_devices, {}),
+    *[
+        (f"failures by {g}", failures.failures, expected.failures, {"group_by": g})
+        for g in ("error_code", "failure_stage", "target_version", "device_os", "device_model")
+    ],
+    ("performance", performance.performance, expected.performance, {}),
+]
+
+day_start = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+WINDOWS = {
+    "last 30 days": (NOW - timedelta(days=30), NOW),
+    "whole days": (day_start - timedelta(days=12), day_start - timedelta(days=2)),
+    "a year": (NOW - timedelta(days=365), NOW + timedelta(hours=23)),
+    "inside one hour": (NOW - timedelta(days=3, minutes=50), NOW - timedelta(days=3, minutes=5)),
+    "hours not days": (NOW - timedelta(days=4, hours=7), NOW - timedelta(days=4, hours=1)),
+}
+
+
+def write(ch: ClickHouse, events: list[Event]) -> None:
+    window = TimeWindow(365).bounds(NOW)
+    items = [SourcedEvent(parse_event(e, window), 0, i) for i, e in enumerate(events)]
+    for i in range(0, len(items), 150):  # several inserts, as the sink makes them
+        asyncio.run(EventWriter(ch).write(items[i : i + 150]))
+
+
+def scenario() -> list[Event]:
+    events = Scenario(now=NOW, devices_per_app=12, seed=11).build()
+    return with_duplicates(events, random.Random(5))
+
+
+@pytest.fixture(scope="module")
+def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
+    ch = open_database()
+    events = scenario()
+    write(ch, events)
+    yield ch, events
+    drop_database(ch)
+
+
+def check(ch: ClickHouse, events: list[Event], scope: Scope) -> None:
+    window = Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
+    for name, query, compute, kwargs in ENDPOINTS:
+        from_views = asyncio.run(query(ch, scope, use_views=True, **kwargs))
+        from_raw = asyncio.run(query(ch, scope, use_views=False, **kwargs))
+        want = compute(events, window, *kwargs.values())
+        assert_same(from_raw, want, f"{name} (raw)")
+        assert_same(from_views, want, f"{name} (views)")
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=list(WINDOWS))
+@pytest.mark.parametrize("dims", [{}, {"org_id": "mobile"}, {"org_id": "web", "app_id": "chat"}], ids=str)
+def test_every_endpoint_three_ways(
+    loaded: tuple[ClickHouse, list[Event]], window: str, dims: dict[str, str]
+) -> None:
+    ch, events = loaded
+    start, end = WINDOWS[window]
+    for tenant in ("acme", "globex"):
+        check(ch, events, Scope(tenant, start, end, **dims))
+
+
+def test_the_scenario_exercises_every_number(loaded: tuple[ClickHouse, list[Event]]) -> None:
+    ch, events = loaded
+    scope = Scope("acme", NOW - timedelta(days=30), NOW)
+    got = asyncio.run(failures.failures(ch, scope, "failure_stage"))
+    assert got["total_failures"] > 3 and any(row["key"] == "unknown" for row in got["breakdown"])
+    perf = asyncio.run(performance.performance(ch, scope))
+    assert perf["download_speed_mbps"]["samples"] > 10 and len(perf["daily"]) > 5
+    spread = asyncio.run(versions.versions(ch, scope))
+    assert len(spread["versions"]) == 3
+    devices = asyncio.run(active_devices.active_devices(ch, scope))
+    assert devices["total_active_devices"] < sum(d["active_devices"] for d in devices["daily_active_devices"])
+
+
+def test_tenants_see_only_their_own_data(loaded: tuple[ClickHouse, list[Event]]) -> None:
+    ch, _ = loaded
+    scope = Scope("initech", NOW - timedelta(days=365), NOW)
+    assert asyncio.run(adoption.adoption(ch, scope))["total_updates"] == 0
+    assert asyncio.run(versions.versions(ch, scope)) == {"versions": [], "total_devices": 0}
+    assert asyncio.run(active_devices.active_devices(ch, scope))["total_active_devices"] == 0
+
+
+def test_views_added_to_a_database_with_data_are_backfilled(tmp_path: Path) -> None:
+    """Apply only the raw table, write, then the view migration: the backfill and the views agree with raw."""
+    first, *rest = discover()
+    shutil.copy(
+        Path(__file__).resolve().parents[1] / "schema" / f"{first.version:03d}_{first.name}.sql", tmp_path
+    )
+    ch = open_database(tmp_path)
+    try:
+        events = scenario()
+        old, new = events[: len(events) // 2], events[len(events) // 2 :]
+        write(ch, old)
+        assert {r[0] for r in ch.query_rows("SHOW TABLES")} >= {"ota_events_raw"}
+        applied = migrate(ch, retention_days=365)
+        assert [m.version for m in applied] == [m.version for m in rest]
+        scope = Scope("acme", NOW - timedelta(days=365), NOW + timedelta(hours=23))
+        check(ch, old, scope)
+        write(ch, new)  # after the migration, the views take new rows as they come
+        check(ch, events, scope)
+    finally:
+        drop_database(ch)
