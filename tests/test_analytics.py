@@ -100,7 +100,7 @@ def test_every_endpoint_three_ways(
 
 
 def test_the_scenario_exercises_every_number(loaded: tuple[ClickHouse, list[Event]]) -> None:
-    ch, events = loaded
+    ch, _ = loaded
     scope = Scope("acme", NOW - timedelta(days=30), NOW)
     got = asyncio.run(failures.failures(ch, scope, "failure_stage"))
     assert got["total_failures"] > 3 and any(row["key"] == "unknown" for row in got["breakdown"])

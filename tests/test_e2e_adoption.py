@@ -95,6 +95,18 @@ def test_bad_parameters_get_422_naming_them(worker: Worker) -> None:
         "tenant": {"tenant_id": "t", "tenant": "t"},
     }
     for field, params in cases.items():
-        response = requests.get(f"{worker.url}/analytics/adoption", params=params, timeout=30)
-        assert response.status_code == 422, (field, response.text)
+        for endpoint in ("adoption", "versions", "active-devices", "failures", "performance"):
+            response = requests.get(f"{worker.url}/analytics/{endpoint}", params=params, timeout=30)
+            assert response.status_code == 422, (endpoint, field, response.text)
+            assert response.json()["error"]["details"][0]["field"] == field
+    specific = [
+        ("versions", {"tenant_id": "t", "segment": "device_color"}, "segment"),
+        ("failures", {"tenant_id": "t", "group_by": "device_id"}, "group_by"),
+        ("failures", {"tenant_id": "t", "segment": "device_os"}, "segment"),
+        ("adoption", {"tenant_id": "t", "target_version": "x" * 129}, "target_version"),
+        ("adoption", {"tenant_id": "t", "days": "30", "from": "2026-01-01T00:00:00Z"}, "days"),
+    ]
+    for endpoint, params, field in specific:
+        response = requests.get(f"{worker.url}/analytics/{endpoint}", params=params, timeout=30)
+        assert response.status_code == 422, (endpoint, field, response.text)
         assert response.json()["error"]["details"][0]["field"] == field
