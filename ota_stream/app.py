@@ -18,8 +18,12 @@ from ota_stream.models import TimeWindow
 from ota_stream.publisher import EventPublisher
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
+from ota_stream.tables.live import LiveWindows
 from ota_stream.web import analytics, health, ingest
+from ota_stream.web import live as live_views
 from ota_stream.web.errors import error_middleware
+
+EXPIRY_INTERVAL_SECONDS = 10.0
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
@@ -28,6 +32,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "datadir": str(settings.data_dir / "faust"),
         "web_bind": settings.server_host,
         "web_port": settings.server_port,
+        "canonical_url": settings.canonical_url,
+        "store": "rocksdb://",
         "web_application_options": {"middlewares": [error_middleware]},
         "topic_partitions": settings.kafka_topic_partitions,
         "consumer_auto_offset_reset": "earliest",
@@ -66,7 +72,16 @@ def create_app(settings: Settings) -> faust.App:
     publisher = EventPublisher(settings)
     app.add_dependency(publisher)
     writer = EventWriter(storage.clickhouse, on_retry=lambda exc, attempt: metrics.INSERT_RETRIES.inc())
-    sink = ClickHouseSink(writer, publisher, settings.batch_size, settings.flush_interval_seconds)
+    live = None
+    if settings.live_tables_enabled:
+        live = LiveWindows(
+            app,
+            settings.live_window_seconds,
+            settings.live_retention_seconds,
+            settings.kafka_topic_partitions,
+        )
+        live_views.register(app, live)
+    sink = ClickHouseSink(writer, publisher, live, settings.batch_size, settings.flush_interval_seconds)
 
     @app.agent(events_topic, name="clickhouse-sink")
     async def clickhouse_sink(stream: StreamT) -> None:
@@ -78,6 +93,15 @@ def create_app(settings: Settings) -> faust.App:
         """Create the dead-letter topic and migrate at start, so that analytics answer at once."""
         await dead_letters.maybe_declare()
         await storage.ready()
+
+    if live is not None:
+
+        @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
+        async def expire_live_windows() -> None:
+            active = {
+                tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.kafka_topic
+            }
+            live.expire(active)
 
     ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
     analytics.register(app, storage.ready)

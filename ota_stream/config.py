@@ -6,6 +6,7 @@ A bad value stops the process at start with a message that names the variable: s
 from __future__ import annotations
 
 import re
+import socket
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     # HTTP
     server_port: Annotated[int, Field(ge=1, le=65535)] = 6400
     server_host: str = "127.0.0.1"
+    server_canonical_url: str | None = None  # how other workers reach this one; default http://host:port
 
     # Kafka
     kafka_brokers: str = "localhost:9092"
@@ -88,6 +90,7 @@ class Settings(BaseSettings):
     # Live windows (spec §4)
     live_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
     live_retention_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
+    live_tables_enabled: bool = True
 
     log_level: LogLevel = LogLevel.INFO
 
@@ -138,6 +141,13 @@ class Settings(BaseSettings):
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def canonical_url(self) -> str:
+        if self.server_canonical_url:
+            return self.server_canonical_url
+        host = socket.gethostname() if self.server_host in ("0.0.0.0", "::") else self.server_host
+        return f"http://{host}:{self.server_port}"
 
     @property
     def kafka_url(self) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -139,9 +140,18 @@ class OtaEvent(_Strict):
         return format_timestamp(value)
 
     @property
+    def app_key(self) -> str:
+        """`tenant/org/app`: '/' cannot occur in the ids, so the key is unambiguous."""
+        return f"{self.tenant_id}/{self.org_id}/{self.app_id}"
+
+    @property
     def partition_key(self) -> bytes:
-        """Kafka key: every event of one app goes to one partition, in order."""
-        return f"{self.tenant_id}/{self.org_id}/{self.app_id}".encode()
+        """Kafka key: every event of one app goes to one partition, in order.
+
+        It is the app key serialized as JSON, the way the live tables serialize their keys, so that Faust's
+        `table_route` hashes a key to the same partition that holds its events.
+        """
+        return orjson.dumps(self.app_key)
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()

@@ -142,4 +142,4 @@ def test_flat_and_nested_same_value_is_accepted() -> None:
 
 
 def test_partition_key_groups_an_app() -> None:
-    assert parse_event(base(), WINDOW).partition_key == b"acme/mobile/shop"
+    assert parse_event(base(), WINDOW).partition_key == b'"acme/mobile/shop"'

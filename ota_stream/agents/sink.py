@@ -1,4 +1,5 @@
-"""The ClickHouse sink: consume `ota-events`, batch, dead-letter poison, write exactly once, then ack.
+"""The sink: consume `ota-events`, batch, dead-letter poison, write to ClickHouse exactly once, update the live
+windows, then ack.
 
 Faust's `take_events` acks a batch only after this body has finished with it, so offsets are committed only
 after the insert has succeeded. Redelivered or retried events are dropped by the writer (see storage/writer.py).
@@ -22,6 +23,7 @@ from ota_stream.publisher import EventPublisher
 from ota_stream.retry import retry_forever
 from ota_stream.storage.events_table import SourcedEvent
 from ota_stream.storage.writer import EventWriter
+from ota_stream.tables.live import LiveWindows
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,9 @@ class Poison:
     source: str
 
 
-def decode(events: Sequence[EventT]) -> tuple[list[SourcedEvent], list[Poison]]:
+def decode(events: Sequence[EventT]) -> tuple[list[tuple[SourcedEvent, EventT]], list[Poison]]:
     """Validate each message; the ones that are not events become poison for the dead-letter topic."""
-    good: list[SourcedEvent] = []
+    good: list[tuple[SourcedEvent, EventT]] = []
     poison: list[Poison] = []
     for event in events:
         message = event.message
@@ -62,16 +64,24 @@ def decode(events: Sequence[EventT]) -> tuple[list[SourcedEvent], list[Poison]]:
             )
             poison.append(Poison(message.key, value, f"{kind}: {reason}", kind, source))
             continue
-        good.append(SourcedEvent(parsed, message.partition, message.offset))
+        good.append((SourcedEvent(parsed, message.partition, message.offset), event))
     return good, poison
 
 
 class ClickHouseSink:
     """The agent's body, kept apart from Faust's decorator so that it reads as a pipeline."""
 
-    def __init__(self, writer: EventWriter, publisher: EventPublisher, batch_size: int, flush_seconds: float):
+    def __init__(
+        self,
+        writer: EventWriter,
+        publisher: EventPublisher,
+        live: LiveWindows | None,
+        batch_size: int,
+        flush_seconds: float,
+    ) -> None:
         self.writer = writer
         self.publisher = publisher
+        self.live = live
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.stats = SinkStats()
@@ -87,7 +97,10 @@ class ClickHouseSink:
             await retry_forever(partial(self._dead_letter, item), "dead-letter publish", self.writer.backoff)
             metrics.DEAD_LETTERED.labels(item.kind).inc()
             log.warning("dead-lettered %s: %s", item.source, item.reason[:200])
-        result = await self.writer.write(batch)
+        result = await self.writer.write([item for item, _ in batch])
+        if self.live is not None:
+            originals = {id(item) for item in result.originals}
+            self.live.update([pair for pair in batch if id(pair[0]) in originals])
         metrics.FLUSH_LATENCY.observe(time.perf_counter() - started)
         metrics.BATCHES_FLUSHED.inc()
         metrics.EVENTS_PROCESSED.inc(result.inserted)

@@ -26,10 +26,14 @@ log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _CREATE = re.compile(r"^CREATE\s+(TABLE|MATERIALIZED VIEW|VIEW)\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
-_VIEW = re.compile(r"^CREATE\s+MATERIALIZED\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+TO\s+(\w+)\s+AS\s+(SELECT\b.*)$",
-                   re.IGNORECASE | re.DOTALL)
+_VIEW = re.compile(
+    r"^CREATE\s+MATERIALIZED\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+TO\s+(\w+)\s+AS\s+(SELECT\b.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 _BACKFILL = re.compile(r"^BACKFILL\s+(\w+)$", re.IGNORECASE)
-BACKFILL_SETTINGS = {"insert_deduplicate": 0}  # INSERT SELECT blocks may be alike; never drop one as a duplicate
+BACKFILL_SETTINGS = {
+    "insert_deduplicate": 0
+}  # INSERT SELECT blocks may be alike; never drop one as a duplicate
 MIGRATIONS_TABLE = "schema_migrations"
 
 

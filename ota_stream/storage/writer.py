@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EXISTING_KEYS_SQL = f"""
-SELECT tenant_id, event_id FROM {TABLE}
+SELECT tenant_id, event_id, kafka_partition, kafka_offset FROM {TABLE}
 WHERE tenant_id IN {{tenants:Array(String)}} AND event_id IN {{event_ids:Array(String)}}
 """
 
@@ -42,9 +42,13 @@ INSERT_SETTINGS = {
 
 @dataclass(frozen=True)
 class WriteResult:
+    """What a write did. `originals` are the events that are in ClickHouse from this Kafka position: the ones
+    inserted now, and redelivered ones that an earlier attempt inserted. Client retries are in neither."""
+
     inserted: int
     duplicates: int
     attempts: int
+    originals: list[SourcedEvent]
 
 
 class EventWriter:
@@ -62,25 +66,30 @@ class EventWriter:
         """Insert the batch's new events; returns only once they are durably in ClickHouse."""
         first = first_occurrences(batch)
         attempts = 0
-        existing: set[tuple[str, str]] = set()
+        existing: dict[tuple[str, str], tuple[int, int]] = {}
         if first:
             existing, attempts = await self._retrying(lambda: self._existing_keys(first))
         fresh = [item for item in first if item.dedup_key not in existing]
+        redelivered = [
+            item for item in first if existing.get(item.dedup_key) == (item.partition, item.offset)
+        ]
         if fresh:
             token = dedup_token(fresh)
             rows = [to_row(item) for item in fresh]
             settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
             _, more = await self._retrying(lambda: self.clickhouse.insert(TABLE, rows, COLUMNS, settings))
             attempts += more
-        return WriteResult(inserted=len(fresh), duplicates=len(batch) - len(fresh), attempts=attempts)
+        originals = sorted(fresh + redelivered, key=lambda item: (item.partition, item.offset))
+        return WriteResult(len(fresh), len(batch) - len(fresh), attempts, originals)
 
-    async def _existing_keys(self, items: Sequence[SourcedEvent]) -> set[tuple[str, str]]:
+    async def _existing_keys(self, items: Sequence[SourcedEvent]) -> dict[tuple[str, str], tuple[int, int]]:
+        """(tenant_id, event_id) -> the (partition, offset) it was first written from."""
         parameters = {
             "tenants": sorted({item.event.tenant_id for item in items}),
             "event_ids": [item.event.event_id for item in items],
         }
         rows = await self.clickhouse.query(EXISTING_KEYS_SQL, parameters)
-        return {(tenant, event_id) for tenant, event_id in rows}
+        return {(tenant, event_id): (partition, offset) for tenant, event_id, partition, offset in rows}
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> tuple[T, int]:
         return await retry_forever(operation, "ClickHouse write", self.backoff, self.on_retry)

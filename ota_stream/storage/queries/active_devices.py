@@ -23,7 +23,9 @@ SETTINGS group_by_use_nulls = 1
 
 async def active_devices(ch: ClickHouse, scope: Scope, use_views: bool = True) -> dict[str, Any]:
     hybrid = scope.hybrid("day", use_views)
-    rows = await ch.query(DAILY.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where), hybrid.params)
+    rows = await ch.query(
+        DAILY.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where), hybrid.params
+    )
     daily = [{"date": day, "active_devices": n} for day, n in rows if day is not None]
     total = next((n for day, n in rows if day is None), 0)
     return {"daily_active_devices": daily, "total_active_devices": total}

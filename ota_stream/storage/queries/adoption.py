@@ -22,7 +22,9 @@ STATES = """(
     GROUP BY hour
 )"""
 
-TOTALS = "SELECT sum(installs), sum(failures), sum(rollbacks), uniqExactMerge(installed_devices) FROM {states}"
+TOTALS = (
+    "SELECT sum(installs), sum(failures), sum(rollbacks), uniqExactMerge(installed_devices) FROM {states}"
+)
 
 HOURLY = """
 SELECT formatDateTime(hour, '%Y-%m-%dT%H:%i:%SZ', 'UTC') AS hour_text, sum(installs) AS i, sum(failures) AS f

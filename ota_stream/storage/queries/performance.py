@@ -15,12 +15,16 @@ METRICS = {
     "package_size_bytes": ("package_size", "toNullable(toFloat64(package_size_bytes))"),
 }
 
-_VIEW_COLUMNS = ", ".join(f"{p}_q, toFloat64({p}_sum) AS {p}_sum, toUInt64({p}_n) AS {p}_n" for p, _ in METRICS.values())
+_VIEW_COLUMNS = ", ".join(
+    f"{p}_q, toFloat64({p}_sum) AS {p}_sum, toUInt64({p}_n) AS {p}_n" for p, _ in METRICS.values()
+)
 _RAW_COLUMNS = ", ".join(
     f"quantilesExactState(0.5, 0.95)({e}), sum(ifNull({e}, 0)), count({e})" for _, e in METRICS.values()
 )
 _RAW_PRESENT = " OR ".join(f"{e} IS NOT NULL" for _, e in METRICS.values())
-_MERGED = ", ".join(f"quantilesExactMerge(0.5, 0.95)({p}_q), sum({p}_sum), sum({p}_n)" for p, _ in METRICS.values())
+_MERGED = ", ".join(
+    f"quantilesExactMerge(0.5, 0.95)({p}_q), sum({p}_sum), sum({p}_n)" for p, _ in METRICS.values()
+)
 
 STATES = f"""(
     SELECT date, {_VIEW_COLUMNS} FROM performance_daily WHERE {{view_where}}

@@ -50,9 +50,14 @@ async def versions(
     ch: ClickHouse, scope: Scope, segment: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     hybrid = scope.hybrid("day", use_views)
-    segment_sql = f"latest.{SEGMENTS[segment]}" if segment else "''"  # chosen from a fixed map, never the input
+    segment_sql = (
+        f"latest.{SEGMENTS[segment]}" if segment else "''"
+    )  # chosen from a fixed map, never the input
     sql = SPREAD.format(
-        segment=segment_sql, latest_tuple=LATEST_TUPLE, view_where=hybrid.view_where, raw_where=hybrid.raw_where
+        segment=segment_sql,
+        latest_tuple=LATEST_TUPLE,
+        view_where=hybrid.view_where,
+        raw_where=hybrid.raw_where,
     )
     rows = await ch.query(sql, hybrid.params)
     if segment is None:

@@ -1,0 +1,1 @@
+"""Windowed state in Faust tables (RocksDB through rocksdict), for the live views of spec §4."""

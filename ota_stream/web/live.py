@@ -1,0 +1,46 @@
+"""`GET /live/{tenant_id}/{org_id}/{app_id}/windows?last=N` and `/now` (spec §4).
+
+Faust's `table_route` forwards a request to the worker that owns the app's partition, so any worker answers for
+any app. The app key travels as one path segment group, `tenant/org/app`, which is also the Kafka key.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faust import App
+from faust.web import View
+
+from ota_stream.tables.live import LiveWindows
+from ota_stream.web.errors import invalid, json_response
+
+KEY = r"{key:[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}}"
+DEFAULT_LAST = 10
+
+
+def _last(request: web.Request, most: int) -> int:
+    for name in request.query:
+        if name != "last":
+            raise invalid(name, "unknown parameter")
+    raw = request.query.get("last", str(DEFAULT_LAST))
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise invalid("last", f"must be a whole number from 1 to {most}")
+    return int(raw)
+
+
+def register(app: App, live: LiveWindows) -> None:
+    most = max(1, live.retention // live.size + 1)
+
+    @app.page(f"/live/{KEY}/windows", name="live_windows")
+    class Windows(View):
+        @app.table_route(table=live.table, match_info="key")  # type: ignore[arg-type]
+        async def get(self, request: web.Request, key: str) -> web.Response:
+            last = _last(request, most)
+            return json_response({"data": {"window_seconds": live.size, "windows": live.recent(key, last)}})
+
+    @app.page(f"/live/{KEY}/now", name="live_now")
+    class Now(View):
+        @app.table_route(table=live.table, match_info="key")  # type: ignore[arg-type]
+        async def get(self, request: web.Request, key: str) -> web.Response:
+            for name in request.query:
+                raise invalid(name, "unknown parameter")
+            return json_response({"data": {"window_seconds": live.size, "window": live.current(key)}})
