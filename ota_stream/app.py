@@ -105,7 +105,7 @@ def create_app(settings: Settings) -> faust.App:
 
     ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
     analytics.register(app, storage.ready)
-    health.register(app, storage, publisher, sink.stats, settings.kafka_topic)
+    health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
     return app
 
 

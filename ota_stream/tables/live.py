@@ -107,6 +107,10 @@ class LiveWindows:
             "active_devices": devices.count(window["devices"]),
         }
 
+    def stored(self) -> int:
+        """Windows held in this worker's RocksDB, standby copies included: expiry must bring it down."""
+        return sum(1 for _ in self.table.data)
+
     def expire(self, active_partitions: set[int], now: float | None = None) -> int:
         """Delete expired windows of the partitions this worker owns, with a changelog tombstone for each.
 

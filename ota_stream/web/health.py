@@ -15,9 +15,17 @@ from ota_stream.agents.sink import SinkStats
 from ota_stream.models import format_timestamp
 from ota_stream.publisher import EventPublisher
 from ota_stream.storage.service import Storage
+from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import json_response
 
 PING_TIMEOUT_SECONDS = 2.0
+
+
+def assigned_partitions(app: App, topic: str) -> list[int]:
+    try:
+        return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+    except Exception:
+        return []
 
 
 def consumer_lag(app: App, topic: str) -> int | None:
@@ -43,7 +51,14 @@ async def _clickhouse_status(storage: Storage) -> dict[str, Any]:
     return {"status": "healthy", "response_time_ms": round(elapsed, 2)}
 
 
-def register(app: App, storage: Storage, publisher: EventPublisher, stats: SinkStats, topic: str) -> None:
+def register(
+    app: App,
+    storage: Storage,
+    publisher: EventPublisher,
+    stats: SinkStats,
+    topic: str,
+    live: LiveWindows | None,
+) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: web.Request) -> web.Response:
@@ -56,6 +71,7 @@ def register(app: App, storage: Storage, publisher: EventPublisher, stats: SinkS
                 "status": "healthy" if kafka_ok else "unhealthy",
                 "producer_ready": kafka_ok,
                 "consumer_lag": lag,
+                "assigned_partitions": assigned_partitions(app, topic),
             }
             failing = [clickhouse["status"] != "healthy", not kafka_ok].count(True)
             status = ("healthy", "degraded", "unhealthy")[failing]
@@ -68,6 +84,7 @@ def register(app: App, storage: Storage, publisher: EventPublisher, stats: SinkS
                     "events_per_second": round(stats.rate.rate(), 2),
                     "duplicates_dropped": stats.duplicates,
                     "dead_lettered": stats.dead_lettered,
+                    "live_windows_stored": live.stored() if live is not None else None,
                 },
             }
             return json_response(body, 503 if status == "unhealthy" else 200)
