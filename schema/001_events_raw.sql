@@ -47,11 +47,7 @@ CREATE TABLE IF NOT EXISTS ota_events_raw
     -- Lineage: where the sink read the row from.
     kafka_partition UInt32 CODEC(T64, ZSTD(1)),
     kafka_offset UInt64 CODEC(Delta, ZSTD(1)),
-    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1)),
-
-    -- The sink looks up (tenant_id, event_id) before each insert; this projection lives inside each part,
-    -- so the lookup sees exactly the rows that were committed.
-    PROJECTION by_event_id (SELECT tenant_id, event_id ORDER BY tenant_id, event_id)
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(event_date)

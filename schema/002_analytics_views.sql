@@ -62,38 +62,37 @@ GROUP BY tenant_id, org_id, app_id, date;
 
 BACKFILL daily_devices_mv;
 
--- Per device and day: the latest versioned event, as (version-after, os, model, manufacturer, os_version),
--- by (timestamp, event_id) so that ties resolve the same way everywhere.
+-- Per device and day: the latest versioned event as one tuple, compared by (timestamp, event_id) first, so that
+-- max() picks the latest event and ties resolve the same way everywhere. Then version-after, os, model,
+-- manufacturer, os_version. Devices are keyed by a 64-bit hash: grouping 10^5 devices on integers is several
+-- times faster than on strings, and a collision within one app is improbable (about n^2 / 2^65).
 CREATE TABLE IF NOT EXISTS device_versions_daily
 (
     tenant_id LowCardinality(String),
     org_id LowCardinality(String),
     app_id LowCardinality(String),
     date Date,
-    device_id String,
-    latest AggregateFunction(
-        argMax, Tuple(String, String, String, String, String), Tuple(DateTime64(3, 'UTC'), String))
+    device UInt64,
+    latest SimpleAggregateFunction(max, Tuple(DateTime64(3, 'UTC'), String, String, String, String, String, String))
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(date)
-ORDER BY (tenant_id, org_id, app_id, date, device_id)
+ORDER BY (tenant_id, org_id, app_id, date, device)
 TTL date + toIntervalDay({retention_days})
 SETTINGS non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS device_versions_daily_mv TO device_versions_daily AS
 SELECT
-    tenant_id, org_id, app_id, toDate(timestamp) AS date, device_id,
-    argMaxState(
-        CAST((
-            assumeNotNull(if(event_type = 'update_installed', target_version, current_version)),
-            ifNull(device_os, ''), ifNull(device_model, ''), ifNull(device_manufacturer, ''),
-            ifNull(device_os_version, '')
-        ) AS Tuple(String, String, String, String, String)),
-        (timestamp, event_id)
-    ) AS latest
+    tenant_id, org_id, app_id, toDate(timestamp) AS date, cityHash64(device_id) AS device,
+    max(CAST((
+        timestamp, event_id,
+        assumeNotNull(if(event_type = 'update_installed', target_version, current_version)),
+        ifNull(device_os, ''), ifNull(device_model, ''), ifNull(device_manufacturer, ''),
+        ifNull(device_os_version, '')
+    ) AS Tuple(DateTime64(3, 'UTC'), String, String, String, String, String, String))) AS latest
 FROM ota_events_raw
 WHERE {since_cutoff} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
-GROUP BY tenant_id, org_id, app_id, date, device_id;
+GROUP BY tenant_id, org_id, app_id, date, device;
 
 BACKFILL device_versions_daily_mv;
 

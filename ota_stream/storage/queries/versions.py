@@ -13,27 +13,28 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import Scope, rate
 
 UNKNOWN = "unknown"
-# segment parameter -> position in the `latest` tuple (version, os, model, manufacturer, os_version)
-SEGMENTS = {"device_os": 2, "device_model": 3, "device_manufacturer": 4, "device_os_version": 5}
+# segment parameter -> position in the `latest` tuple
+# (timestamp, event_id, version-after, os, model, manufacturer, os_version); see 002_analytics_views.sql
+SEGMENTS = {"device_os": 4, "device_model": 5, "device_manufacturer": 6, "device_os_version": 7}
 
 LATEST_TUPLE = """CAST((
-    assumeNotNull(if(event_type = 'update_installed', target_version, current_version)),
+    timestamp, event_id, assumeNotNull(if(event_type = 'update_installed', target_version, current_version)),
     ifNull(device_os, ''), ifNull(device_model, ''), ifNull(device_manufacturer, ''), ifNull(device_os_version, '')
-) AS Tuple(String, String, String, String, String))"""
+) AS Tuple(DateTime64(3, 'UTC'), String, String, String, String, String, String))"""
 
 SPREAD = """
-SELECT latest.1 AS version, {segment} AS segment, count() AS devices
+SELECT latest.3 AS version, {segment} AS segment, count() AS devices
 FROM (
-    SELECT device_id, argMaxMerge(state) AS latest
+    SELECT device, max(latest) AS latest
     FROM (
-        SELECT device_id, latest AS state FROM device_versions_daily WHERE {view_where}
+        SELECT device, latest FROM device_versions_daily WHERE {view_where}
         UNION ALL
-        SELECT device_id, argMaxState({latest_tuple}, (timestamp, event_id))
+        SELECT cityHash64(device_id) AS device, max({latest_tuple})
         FROM ota_events_raw
         WHERE {raw_where} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
-        GROUP BY device_id
+        GROUP BY device
     )
-    GROUP BY device_id
+    GROUP BY device
 )
 GROUP BY version, segment
 """
