@@ -9,13 +9,16 @@ from typing import Any, cast
 
 import faust
 from faust import Stream
+from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import StreamT
 
 from ota_stream import metrics
 from ota_stream.agents.sink import ClickHouseSink
 from ota_stream.config import Settings, load_settings
+from ota_stream.logs import logging_config
 from ota_stream.models import TimeWindow
 from ota_stream.publisher import EventPublisher
+from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
@@ -24,6 +27,7 @@ from ota_stream.web import live as live_views
 from ota_stream.web.errors import error_middleware
 
 EXPIRY_INTERVAL_SECONDS = 10.0
+LAG_INTERVAL_SECONDS = 5.0
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
@@ -37,12 +41,16 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_application_options": {"middlewares": [error_middleware]},
         "topic_partitions": settings.kafka_topic_partitions,
         "consumer_auto_offset_reset": "earliest",
+        # Faust creates the events topic while the group may already be joining; a short metadata age lets the
+        # consumer see the new topic (and new partitions) within seconds instead of five minutes.
+        "consumer_metadata_max_age_ms": 5000,
         "broker_commit_interval": settings.kafka_commit_interval_seconds,
         "broker_session_timeout": settings.kafka_session_timeout_seconds,
         "broker_heartbeat_interval": max(1.0, settings.kafka_session_timeout_seconds / 4),
         "broker_rebalance_timeout": settings.kafka_session_timeout_seconds * 2,
         "producer_acks": -1,
         "autodiscover": False,
+        "logging_config": logging_config(settings.log_level.value),
     }
     if settings.kafka_sasl_mechanisms:
         password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
@@ -83,29 +91,37 @@ def create_app(settings: Settings) -> faust.App:
         live_views.register(app, live)
     sink = ClickHouseSink(writer, publisher, live, settings.batch_size, settings.flush_interval_seconds)
 
+    async def open_storage() -> None:
+        """Connect and migrate, waiting for ClickHouse as long as it takes (health reads degraded meanwhile)."""
+        await retry_forever(storage.ready, "opening ClickHouse", writer.backoff)
+
     @app.agent(events_topic, name="clickhouse-sink")
     async def clickhouse_sink(stream: StreamT) -> None:
-        await storage.ready()
+        await open_storage()
         await sink.run(cast(Stream, stream))  # the concrete stream has take_events
 
     @app.task
     async def prepare() -> None:
         """Create the dead-letter topic and migrate at start, so that analytics answer at once."""
         await dead_letters.maybe_declare()
-        await storage.ready()
+        await open_storage()
 
     if live is not None:
 
         @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
         async def expire_live_windows() -> None:
-            active = {
-                tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.kafka_topic
-            }
-            live.expire(active)
+            live.expire(set(health.assigned_partitions(app, settings.kafka_topic)))
+
+    @app.timer(interval=LAG_INTERVAL_SECONDS)
+    async def export_consumer_lag() -> None:
+        lag = health.consumer_lag(app, settings.kafka_topic)
+        if lag is not None:
+            metrics.CONSUMER_LAG.set(lag)
 
     ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
     analytics.register(app, storage.ready)
     health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
+    setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
     return app
 
 

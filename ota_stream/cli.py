@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 
 import click
 
@@ -21,7 +23,8 @@ def worker(ctx: click.Context) -> None:
     from faust.cli.faust import cli as faust_cli
 
     settings = load_settings()
-    args = ["-A", "ota_stream.app", "worker", "--loglevel", settings.log_level.value.lower(), *ctx.args]
+    # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
+    args = ["-A", "ota_stream.app", "--quiet", "worker", "--loglevel", settings.log_level.value.lower(), *ctx.args]
     faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)
 
 
@@ -44,6 +47,66 @@ def migrate() -> None:
     for migration in applied:
         click.echo(f"applied {migration.version:03d}_{migration.name}")
     click.echo(f"{len(applied)} migration(s) applied; database {settings.clickhouse_database} is current")
+
+
+@main.command()
+@click.option(
+    "--url", default="http://127.0.0.1:6400", show_default=True, help="Worker to POST /events/batch to."
+)
+@click.option(
+    "--kafka", "brokers", default=None, help="Send straight to these Kafka brokers instead of HTTP."
+)
+@click.option("--topic", default="ota-events", show_default=True, help="Topic, with --kafka.")
+@click.option(
+    "--events", "total", default=10_000, show_default=True, type=click.IntRange(1), help="How many."
+)
+@click.option("--rate", default=0.0, show_default=True, type=click.FloatRange(0), help="Events/s; 0 is max.")
+@click.option(
+    "--batch", default=500, show_default=True, type=click.IntRange(1, 1000), help="Events per request."
+)
+@click.option("--tenants", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--apps", default=4, show_default=True, type=click.IntRange(1))
+@click.option("--devices", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=1, show_default=True, type=int)
+def loadgen(
+    url: str,
+    brokers: str | None,
+    topic: str,
+    total: int,
+    rate: float,
+    batch: int,
+    tenants: int,
+    apps: int,
+    devices: int,
+    seed: int,
+) -> None:
+    """Generate realistic OTA traffic: rollouts, lifecycles, failures and rollbacks."""
+    from ota_stream import loadgen as lg
+
+    fleet = lg.Fleet(tenants=tenants, apps=apps, devices=devices, seed=seed)
+
+    async def go() -> lg.Summary:
+        sink: lg.HttpSink | lg.KafkaSink
+        if brokers:
+            sink = lg.KafkaSink(brokers, topic)
+            await sink.start()
+        else:
+            sink = lg.HttpSink(url)
+        try:
+            return await lg.run(sink, fleet, total, rate, batch)
+        finally:
+            await sink.close()
+
+    started = time.monotonic()
+    summary = asyncio.run(go())
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"sent {summary.sent} events in {elapsed:.1f}s ({summary.sent / elapsed:.0f}/s): "
+        f"accepted {summary.accepted}, rejected {summary.rejected}, failed requests {summary.failed_requests}"
+        + (f", HTTP statuses {dict(summary.statuses)}" if summary.statuses else "")
+    )
+    if summary.failed_requests or summary.rejected:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

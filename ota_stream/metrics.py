@@ -8,9 +8,8 @@ from collections import deque
 from prometheus_client import Counter, Gauge, Histogram
 
 INGEST_ACCEPTED = Counter("ota_ingest_accepted_total", "Events acknowledged by Kafka and answered 202.")
-INGEST_REJECTED = Counter(
-    "ota_ingest_rejected_total", "Events or requests rejected at ingest.", ["reason"]
-)  # reason: invalid_json, validation, too_large, unsupported_media_type, kafka_unavailable
+REJECT_REASONS = ("invalid_json", "validation", "too_large", "unsupported_media_type", "kafka_unavailable")
+INGEST_REJECTED = Counter("ota_ingest_rejected_total", "Events or requests rejected at ingest.", ["reason"])
 EVENTS_PROCESSED = Counter("ota_pipeline_events_processed_total", "Events written to ClickHouse.")
 DUPLICATES_DROPPED = Counter(
     "ota_pipeline_duplicates_dropped_total", "Events dropped as duplicates of an (tenant_id, event_id)."
@@ -22,9 +21,10 @@ FLUSH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 INSERT_RETRIES = Counter("ota_pipeline_insert_retries_total", "ClickHouse write attempts that failed.")
+DEAD_LETTER_REASONS = ("invalid_json", "invalid_event")
 DEAD_LETTERED = Counter(
     "ota_pipeline_dead_lettered_total", "Messages sent to the dead-letter topic.", ["reason"]
-)  # reason: invalid_json, invalid_event
+)
 CONSUMER_LAG = Gauge("ota_pipeline_consumer_lag", "Messages of KAFKA_TOPIC not yet processed by this worker.")
 QUERY_LATENCY = Histogram(
     "ota_query_latency_seconds",
@@ -32,6 +32,13 @@ QUERY_LATENCY = Histogram(
     ["endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+# Every label value is from a fixed set; export each from the start, so that dashboards and alerts see zeros.
+for _reason in REJECT_REASONS:
+    INGEST_REJECTED.labels(_reason)
+for _reason in DEAD_LETTER_REASONS:
+    DEAD_LETTERED.labels(_reason)
 
 
 class RateMeter:

@@ -96,6 +96,38 @@ GROUP BY tenant_id, org_id, app_id, date, device;
 
 BACKFILL device_versions_daily_mv;
 
+-- The same tuple over all time: one row per device. When a device's latest event falls inside the queried
+-- window it is the answer, with no need to merge its days; only devices with events after the window's end
+-- fall back to device_versions_daily.
+CREATE TABLE IF NOT EXISTS device_latest
+(
+    tenant_id LowCardinality(String),
+    org_id LowCardinality(String),
+    app_id LowCardinality(String),
+    device UInt64,
+    latest SimpleAggregateFunction(max, Tuple(DateTime64(3, 'UTC'), String, String, String, String, String, String))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (tenant_id, org_id, app_id, device)
+TTL toDate(tupleElement(latest, 1)) + toIntervalDay({retention_days})
+SETTINGS non_replicated_deduplication_window = 1000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS device_latest_mv TO device_latest AS
+SELECT
+    tenant_id, org_id, app_id, cityHash64(device_id) AS device,
+    max(CAST((
+        timestamp, event_id,
+        assumeNotNull(if(event_type = 'update_installed', target_version, current_version)),
+        ifNull(device_os, ''), ifNull(device_model, ''), ifNull(device_manufacturer, ''),
+        ifNull(device_os_version, '')
+    ) AS Tuple(DateTime64(3, 'UTC'), String, String, String, String, String, String))) AS latest
+FROM ota_events_raw
+WHERE {since_cutoff} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
+GROUP BY tenant_id, org_id, app_id, device;
+
+BACKFILL device_latest_mv;
+
+
 CREATE TABLE IF NOT EXISTS failures_daily
 (
     tenant_id LowCardinality(String),

@@ -64,7 +64,7 @@ def register(app: App, storage: Callable[[], Awaitable[ClickHouse]]) -> None:
 
 
 def _register_one(app: App, storage: Callable[[], Awaitable[ClickHouse]], name: str, query: Query) -> None:
-    latency = metrics.QUERY_LATENCY.labels(name)
+    latency = metrics.QUERY_LATENCY.labels(name)  # created now, so every endpoint is exported from the start
 
     @app.page(f"/analytics/{name}", name=f"analytics_{name.replace('-', '_')}")
     class Analytics(View):

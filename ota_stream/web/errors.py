@@ -7,13 +7,17 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
+from faust.exceptions import NotReady
+from faust.web.exceptions import ServiceUnavailable
 
+from ota_stream import logs
 from ota_stream.models import FieldError
 
 log = logging.getLogger(__name__)
@@ -72,18 +76,41 @@ def invalid(field: str, message: str) -> ApiError:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    """Every response gets the error shape when it fails, and an X-Request-ID that the logs carry too."""
+    request_id = (request.headers.get("X-Request-ID") or uuid.uuid4().hex)[:64]
+    token = logs.request_id.set(request_id)
+    try:
+        response = await _handle(request, handler, request_id)
+    finally:
+        logs.request_id.reset(token)
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except ApiError as exc:
         response = exc.response()
+    except (NotReady, ServiceUnavailable):
+        # Faust's table_route before the tables are ready, or with no owner for the key yet.
+        response = ApiError(
+            503, "the worker is starting or rebalancing; retry", headers={"Retry-After": "2"}
+        ).response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         message = exc.reason if exc.status != 413 else "the request body is too large"
         response = ApiError(exc.status, message).response()
     except Exception:
-        log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request_id)
+        log.exception("unhandled error on %s %s", request.method, request.path)
         response = ApiError(500, "internal error; see the worker log", code="internal_error").response()
-    response.headers["X-Request-ID"] = request_id[:64]
+    log.debug(
+        "%s %s %d",
+        request.method,
+        request.path,
+        response.status,
+        extra={"status": response.status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+    )
     return response

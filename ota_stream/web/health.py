@@ -22,8 +22,9 @@ PING_TIMEOUT_SECONDS = 2.0
 
 
 def assigned_partitions(app: App, topic: str) -> list[int]:
+    """The partitions of `topic` this worker consumes now (empty before the first assignment)."""
     try:
-        return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
     except Exception:
         return []
 
@@ -35,10 +36,15 @@ def consumer_lag(app: App, topic: str) -> int | None:
         assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
     except Exception:
         return None
+    if not assigned:
+        return None
     lag = 0
     for tp in assigned:  # faust keeps committed offsets in a private map, with no accessor
         committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
-        lag += max(0, consumer.highwater(tp) - (committed + 1 if committed is not None else 0))
+        highwater = consumer.highwater(tp)
+        if highwater is None:  # not fetched yet after an assignment
+            return None
+        lag += max(0, highwater - (committed + 1 if committed is not None else 0))
     return lag
 
 

@@ -22,20 +22,35 @@ LATEST_TUPLE = """CAST((
     ifNull(device_os, ''), ifNull(device_model, ''), ifNull(device_manufacturer, ''), ifNull(device_os_version, '')
 ) AS Tuple(DateTime64(3, 'UTC'), String, String, String, String, String, String))"""
 
-SPREAD = """
-SELECT latest.3 AS version, {segment} AS segment, count() AS devices
+# The latest versioned event of each device inside the window: whole days from the view, edges from raw.
+IN_WINDOW = """
+SELECT device, max(latest) AS latest
 FROM (
-    SELECT device, max(latest) AS latest
-    FROM (
-        SELECT device, latest FROM device_versions_daily WHERE {view_where}
-        UNION ALL
-        SELECT cityHash64(device_id) AS device, max({latest_tuple})
-        FROM ota_events_raw
-        WHERE {raw_where} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
-        GROUP BY device
-    )
+    SELECT device, latest FROM device_versions_daily WHERE {view_where}
+    UNION ALL
+    SELECT cityHash64(device_id) AS device, max({latest_tuple})
+    FROM ota_events_raw
+    WHERE {raw_where} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
     GROUP BY device
 )
+{only_devices}
+GROUP BY device
+"""
+
+# With views: a device whose all-time latest event lies in the window answers from device_latest at once;
+# IN_WINDOW runs only for devices with events after the window's end.
+ALL_TIME = "(SELECT device, max(latest) AS latest FROM device_latest WHERE {dims} GROUP BY device)"
+LATER = "WHERE device IN (SELECT device FROM {all_time} WHERE latest.1 > {{end:DateTime64(3, 'UTC')}})"
+WITH_VIEWS = """
+SELECT device, latest FROM {all_time}
+WHERE latest.1 >= {{start:DateTime64(3, 'UTC')}} AND latest.1 <= {{end:DateTime64(3, 'UTC')}}
+UNION ALL
+{in_window}
+"""
+
+SPREAD = """
+SELECT latest.3 AS version, {segment} AS segment, count() AS devices
+FROM ({devices})
 GROUP BY version, segment
 """
 
@@ -51,16 +66,16 @@ async def versions(
     ch: ClickHouse, scope: Scope, segment: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     hybrid = scope.hybrid("day", use_views)
-    segment_sql = (
-        f"latest.{SEGMENTS[segment]}" if segment else "''"
-    )  # chosen from a fixed map, never the input
-    sql = SPREAD.format(
-        segment=segment_sql,
-        latest_tuple=LATEST_TUPLE,
-        view_where=hybrid.view_where,
-        raw_where=hybrid.raw_where,
-    )
-    rows = await ch.query(sql, hybrid.params)
+    # The segment column comes from a fixed map, never from the input.
+    segment_sql = f"latest.{SEGMENTS[segment]}" if segment else "''"
+    window = {"latest_tuple": LATEST_TUPLE, "view_where": hybrid.view_where, "raw_where": hybrid.raw_where}
+    if use_views:
+        all_time = ALL_TIME.format(dims=scope.dims()[0])
+        in_window = IN_WINDOW.format(**window, only_devices=LATER.format(all_time=all_time))
+        devices = WITH_VIEWS.format(all_time=all_time, in_window=in_window)
+    else:
+        devices = IN_WINDOW.format(**window, only_devices="")
+    rows = await ch.query(SPREAD.format(segment=segment_sql, devices=devices), hybrid.params)
     if segment is None:
         return _spread([(version, n) for version, _, n in rows])
     by_segment: dict[str, list[tuple[str, int]]] = defaultdict(list)
