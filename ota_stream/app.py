@@ -110,7 +110,7 @@ def create_app(settings: Settings) -> faust.App:
 
         @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
         async def expire_live_windows() -> None:
-            live.expire(set(health.assigned_partitions(app, settings.kafka_topic)))
+            await live.expire(set(health.assigned_partitions(app, settings.kafka_topic)))
 
     @app.timer(interval=LAG_INTERVAL_SECONDS)
     async def export_consumer_lag() -> None:

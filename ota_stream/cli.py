@@ -24,7 +24,15 @@ def worker(ctx: click.Context) -> None:
 
     settings = load_settings()
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
-    args = ["-A", "ota_stream.app", "--quiet", "worker", "--loglevel", settings.log_level.value.lower(), *ctx.args]
+    args = [
+        "-A",
+        "ota_stream.app",
+        "--quiet",
+        "worker",
+        "--loglevel",
+        settings.log_level.value.lower(),
+        *ctx.args,
+    ]
     faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)
 
 

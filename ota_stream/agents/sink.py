@@ -100,7 +100,7 @@ class ClickHouseSink:
         result = await self.writer.write([item for item, _ in batch])
         if self.live is not None:
             originals = {id(item) for item in result.originals}
-            self.live.update([pair for pair in batch if id(pair[0]) in originals])
+            await self.live.update([pair for pair in batch if id(pair[0]) in originals])
         metrics.FLUSH_LATENCY.observe(time.perf_counter() - started)
         metrics.BATCHES_FLUSHED.inc()
         metrics.EVENTS_PROCESSED.inc(result.inserted)

@@ -11,6 +11,7 @@ writes changelog tombstones, keeps expiry and recovery in our hands, with tests 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import weakref
@@ -62,22 +63,45 @@ class LiveWindows:
         """Windows that end before now - retention are expired."""
         return windows.window_start(now - self.retention, self.size)
 
-    def update(self, batch: Sequence[tuple[SourcedEvent, EventT]], now: float | None = None) -> int:
-        """Apply a batch of original events; returns how many windows were written."""
+    async def update(self, batch: Sequence[tuple[SourcedEvent, EventT]], now: float | None = None) -> int:
+        """Apply a batch of original events; returns how many windows were written.
+
+        Each window goes to RocksDB (the partition of its events) and to the changelog, and this returns only
+        when the changelog has acknowledged every write, before the source batch is acked. Writing through
+        `Table.__setitem__` instead queues changelog messages in Faust's producer buffer, and with hundreds of
+        windows per batch that buffer overflows into Faust's flow control, where we saw source messages get
+        committed without reaching this agent (a two-worker test caught it).
+        """
         oldest = self.oldest_start(time.time() if now is None else now)
         groups: dict[tuple[str, int], list[tuple[SourcedEvent, EventT]]] = defaultdict(list)
         for item, event in batch:
             start = windows.window_start(item.event.timestamp.timestamp(), self.size)
             if start >= oldest:  # a late event for an expired window is in ClickHouse only
                 groups[(item.event.app_key, start)].append((item, event))
+        sent = []
         for (app_key, start), pairs in groups.items():
             pairs.sort(key=lambda pair: pair[0].offset)
-            with event_context(pairs[-1][1]):
-                current = self.table.get((app_key, start)) or windows.empty(pairs[-1][0].partition)
+            partition = pairs[-1][0].partition
+            with event_context(pairs[-1][1]):  # RocksDB picks the partition's database from the event
+                current = self.table.data.get((app_key, start)) or windows.empty(partition)
                 updated = windows.apply(current, [item for item, _ in pairs])
-                if updated is not None:
-                    self.table[(app_key, start)] = updated
-        return len(groups)
+                if updated is None:
+                    continue
+                self.table.data[(app_key, start)] = updated
+            sent.append(await self._changelog((app_key, start), updated, partition))
+        await asyncio.gather(*sent)
+        return len(sent)
+
+    async def _changelog(self, key: tuple[str, int], value: windows.Window | None, partition: int) -> Any:
+        """Send one change to the table's changelog partition; returns the delivery future."""
+        return await self.table.changelog_topic.send(
+            key=key,
+            value=value,
+            partition=partition,
+            value_serializer=None if value is not None else "raw",
+            callback=self.table._on_changelog_sent,  # type: ignore[attr-defined]  # offset kept in RocksDB
+            force=True,  # never attach to the current event: the write must not wait for its ack
+        )
 
     def recent(self, app_key: str, last: int, now: float | None = None) -> list[dict[str, Any]]:
         """Up to `last` windows with data, newest first, from the window containing now."""
@@ -111,7 +135,7 @@ class LiveWindows:
         """Windows held in this worker's RocksDB, standby copies included: expiry must bring it down."""
         return sum(1 for _ in self.table.data)
 
-    def expire(self, active_partitions: set[int], now: float | None = None) -> int:
+    async def expire(self, active_partitions: set[int], now: float | None = None) -> int:
         """Delete expired windows of the partitions this worker owns, with a changelog tombstone for each.
 
         Standby copies of other workers' partitions are left to the changelog: their owners tombstone them.
@@ -122,9 +146,11 @@ class LiveWindows:
             for key, value in self.table.data.items()
             if key[1] < oldest and value["partition"] in active_partitions
         ]
+        sent = []
         for key, value in expired:
             del self.table.data[key]
-            self.table.send_changelog(value["partition"], key, None, value_serializer="raw")
+            sent.append(await self._changelog((key[0], key[1]), None, value["partition"]))
+        await asyncio.gather(*sent)
         if expired:
             log.info("expired %d live windows", len(expired))
         return len(expired)
