@@ -26,21 +26,21 @@ LATEST_TUPLE = """CAST((
 IN_WINDOW = """
 SELECT device, max(latest) AS latest
 FROM (
-    SELECT device, latest FROM device_versions_daily WHERE {view_where}
+    SELECT device, latest FROM device_versions_daily WHERE {view_where} {only_devices}
     UNION ALL
     SELECT cityHash64(device_id) AS device, max({latest_tuple})
     FROM ota_events_raw
     WHERE {raw_where} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
+        {only_raw_devices}
     GROUP BY device
 )
-{only_devices}
 GROUP BY device
 """
 
 # With views: a device whose all-time latest event lies in the window answers from device_latest at once;
 # IN_WINDOW runs only for devices with events after the window's end.
 ALL_TIME = "(SELECT device, max(latest) AS latest FROM device_latest WHERE {dims} GROUP BY device)"
-LATER = "WHERE device IN (SELECT device FROM {all_time} WHERE latest.1 > {{end:DateTime64(3, 'UTC')}})"
+LATER = "(SELECT device FROM {all_time} WHERE latest.1 > {{end:DateTime64(3, 'UTC')}})"
 WITH_VIEWS = """
 SELECT device, latest FROM {all_time}
 WHERE latest.1 >= {{start:DateTime64(3, 'UTC')}} AND latest.1 <= {{end:DateTime64(3, 'UTC')}}
@@ -71,10 +71,15 @@ async def versions(
     window = {"latest_tuple": LATEST_TUPLE, "view_where": hybrid.view_where, "raw_where": hybrid.raw_where}
     if use_views:
         all_time = ALL_TIME.format(dims=scope.dims()[0])
-        in_window = IN_WINDOW.format(**window, only_devices=LATER.format(all_time=all_time))
+        later = LATER.format(all_time=all_time)  # usually empty: both parts then read almost nothing
+        in_window = IN_WINDOW.format(
+            **window,
+            only_devices=f"AND device IN {later}",
+            only_raw_devices=f"AND cityHash64(device_id) IN {later}",
+        )
         devices = WITH_VIEWS.format(all_time=all_time, in_window=in_window)
     else:
-        devices = IN_WINDOW.format(**window, only_devices="")
+        devices = IN_WINDOW.format(**window, only_devices="", only_raw_devices="")
     rows = await ch.query(SPREAD.format(segment=segment_sql, devices=devices), hybrid.params)
     if segment is None:
         return _spread([(version, n) for version, _, n in rows])
