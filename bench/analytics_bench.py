@@ -1,6 +1,6 @@
 """Latency of the analytics queries and bytes on disk, on synthetic OTA events in embedded ClickHouse (chDB).
 
-    /tmp/warmvenv/bin/python bench/analytics_bench.py --events 10000000
+    .venv/bin/python bench/analytics_bench.py --events 10000000
 
 Devices of 20 apps (3 tenants) go through update lifecycles as each app rolls out new versions over the last
 30 days. Events are generated as numpy/pyarrow columns and loaded with `insert_arrow`, which fills the
@@ -409,7 +409,7 @@ raw table only (`use_views=False`): {warmup} + {raw_runs}. "same" compares the t
 
 - Raw JSON, nested and compact as POSTed ({json_sample:,} sampled events, each valid for `parse_event`):
   {json} bytes per event.
-- On disk: {raw_b} bytes per event in `ota_events_raw` (of which {projection_b} in the `by_event_id` projection),
+- On disk: {raw_b} bytes per event in `ota_events_raw` (projections: {projection_b}),
   {all_b} with the views' tables. Largest columns, compressed bytes per event: {columns}.
 
 ## Targets
@@ -450,7 +450,7 @@ def main() -> None:
     first_chunk = next(world.chunks(np.random.default_rng(SEED + 1)))
     json_bytes = json_bytes_per_event(first_chunk, np.random.default_rng(SEED))
     text = REPORT.format(
-        date=f"{now:%Y-%m-%d %H:%M} UTC", command=shlex.join([sys.executable, *sys.argv]), load=load_text,
+        date=f"{now:%Y-%m-%d %H:%M} UTC", command=shlex.join([".venv/bin/python", *sys.argv]), load=load_text,
         warmup=WARMUP, runs=args.runs, raw_runs=args.raw_runs, json_sample=JSON_SAMPLE,
         latency=latency, latency_verdict="**missed** by " + ", ".join(slow) if slow else "met by every endpoint",
         **machine(ch), **data_facts(world, ch, scope), **storage_facts(ch, json_bytes),

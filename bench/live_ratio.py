@@ -98,6 +98,8 @@ def run_worker(brokers: str, topic: str, live: bool, events: int) -> float:
     url = f"http://127.0.0.1:{port}/health"
     try:
         while True:
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with {worker.returncode}")
             try:
                 requests.get(url, timeout=2)
                 break

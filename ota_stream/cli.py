@@ -1,4 +1,4 @@
-"""`ota-stream`: the worker, migrations, and (later) the load generator."""
+"""`ota-stream`: the worker, migrations, and the load generator."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import time
 import click
 
 from ota_stream.config import load_settings
+
+# Faust's --loglevel spells the levels its own way.
+FAUST_LOG_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
 
 
 @click.group()
@@ -30,7 +33,7 @@ def worker(ctx: click.Context) -> None:
         "--quiet",
         "worker",
         "--loglevel",
-        settings.log_level.value.lower(),
+        FAUST_LOG_LEVELS[settings.log_level.value],
         *ctx.args,
     ]
     faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)

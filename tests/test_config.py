@@ -75,3 +75,13 @@ def test_worker_refuses_to_start_on_a_bad_value(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "BATCH_SIZE:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_log_level_is_one_faust_accepts() -> None:
+    from faust.cli.base import LOGLEVELS
+
+    from ota_stream.cli import FAUST_LOG_LEVELS
+    from ota_stream.config import LogLevel
+
+    assert set(FAUST_LOG_LEVELS) == {level.value for level in LogLevel}
+    assert {level.upper() for level in FAUST_LOG_LEVELS.values()} <= set(LOGLEVELS)
