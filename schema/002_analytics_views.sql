@@ -112,17 +112,11 @@ ORDER BY (tenant_id, org_id, app_id, device)
 TTL toDate(tupleElement(latest, 1)) + toIntervalDay({retention_days})
 SETTINGS non_replicated_deduplication_window = 1000;
 
+-- Fed from device_versions_daily (a view of a view): max() is idempotent, so a row that reaches it twice, by the
+-- chain and by the backfill, changes nothing, and no cutoff is needed.
 CREATE MATERIALIZED VIEW IF NOT EXISTS device_latest_mv TO device_latest AS
-SELECT
-    tenant_id, org_id, app_id, cityHash64(device_id) AS device,
-    max(CAST((
-        timestamp, event_id,
-        assumeNotNull(if(event_type = 'update_installed', target_version, current_version)),
-        ifNull(device_os, ''), ifNull(device_model, ''), ifNull(device_manufacturer, ''),
-        ifNull(device_os_version, '')
-    ) AS Tuple(DateTime64(3, 'UTC'), String, String, String, String, String, String))) AS latest
-FROM ota_events_raw
-WHERE {since_cutoff} AND if(event_type = 'update_installed', target_version, current_version) IS NOT NULL
+SELECT tenant_id, org_id, app_id, device, max(latest) AS latest
+FROM device_versions_daily
 GROUP BY tenant_id, org_id, app_id, device;
 
 BACKFILL device_latest_mv;
