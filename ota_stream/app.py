@@ -13,6 +13,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import StreamT
 
 from ota_stream import metrics
+from ota_stream.agents import safe_acks
 from ota_stream.agents.sink import ClickHouseSink
 from ota_stream.config import Settings, load_settings
 from ota_stream.logs import logging_config
@@ -63,6 +64,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings) -> faust.App:
+    safe_acks.install(settings.kafka_topic)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     app = faust.App(settings.kafka_consumer_group, **faust_options(settings))
     events_topic = app.topic(
