@@ -74,7 +74,6 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         partitions=settings.kafka_topic_partitions,
-        internal=True,  # Faust creates it, with this partition count, before subscribing
     )
     dead_letters = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
 
@@ -104,8 +103,13 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.task
     async def prepare() -> None:
-        """Create the dead-letter topic and migrate at start, so that analytics answer at once."""
-        await dead_letters.maybe_declare()
+        """Create the topics and migrate at start, so that analytics answer at once.
+
+        Not `internal=True`: Faust re-declares internal topics on every rebalance and crashes the worker when the
+        broker is away at that moment. The consumer sees a topic created here within its metadata max age.
+        """
+        for topic in (events_topic, dead_letters):
+            await retry_forever(topic.declare, f"creating topic {topic.get_topic_name()}", writer.backoff)
         await open_storage()
 
     if live is not None:
@@ -116,7 +120,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.timer(interval=LAG_INTERVAL_SECONDS)
     async def export_consumer_lag() -> None:
-        lag = health.consumer_lag(app, settings.kafka_topic)
+        lag = await health.consumer_lag(app, settings.kafka_topic)
         if lag is not None:
             metrics.CONSUMER_LAG.set(lag)
 

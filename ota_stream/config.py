@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     clickhouse_database: str = "analytics"
     clickhouse_username: str | None = None
     clickhouse_password: SecretStr | None = None
+    # For fault tests: while this file exists, every ClickHouse call fails as if the server were down.
+    clickhouse_failpoint_file: Path | None = None
 
     # Pipeline
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000

@@ -22,18 +22,28 @@ from ota_stream.config import Settings
 Row = Sequence[Any]
 
 
+class InjectedFailure(ConnectionError):
+    """Raised while the failure-point file exists (CLICKHOUSE_FAILPOINT_FILE): a test's stand-in for an outage."""
+
+
 @dataclass(frozen=True)
 class ClickHouseConfig:
     dsn: str
     database: str
     username: str | None = None
     password: str | None = None
+    failpoint_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseConfig:
         password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
+        failpoint = settings.clickhouse_failpoint_file
         return cls(
-            settings.clickhouse_dsn, settings.clickhouse_database, settings.clickhouse_username, password
+            settings.clickhouse_dsn,
+            settings.clickhouse_database,
+            settings.clickhouse_username,
+            password,
+            str(failpoint) if failpoint else None,
         )
 
     @property
@@ -75,6 +85,8 @@ class ClickHouse:
 
     @property
     def client(self) -> Client:
+        if self.config.failpoint_file and os.path.exists(self.config.failpoint_file):
+            raise InjectedFailure(f"ClickHouse unavailable: failure point {self.config.failpoint_file} is set")
         if self._client is None:
             raise RuntimeError("ClickHouse.connect() has not run")
         return self._client

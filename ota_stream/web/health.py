@@ -29,22 +29,27 @@ def assigned_partitions(app: App, topic: str) -> list[int]:
         return []
 
 
-def consumer_lag(app: App, topic: str) -> int | None:
-    """Messages of `topic` on this worker's partitions that are not yet committed; None before assignment."""
+async def consumer_lag(app: App, topic: str) -> int | None:
+    """Messages of `topic` on this worker's partitions that are not yet committed; None before assignment.
+
+    End offsets are asked of the broker: the consumer's cached high-water marks can be stale, or zero, right
+    after an assignment, which made a restarted worker look drained before it had read anything.
+    """
     consumer = app.consumer
     try:
         assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
+        if not assigned:
+            return None
+        ends = await consumer.highwaters(*assigned)
     except Exception:
-        return None
-    if not assigned:
         return None
     lag = 0
     for tp in assigned:  # faust keeps committed offsets in a private map, with no accessor
         committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
-        highwater = consumer.highwater(tp)
-        if highwater is None:  # not fetched yet after an assignment
+        end = ends.get(tp)
+        if end is None:
             return None
-        lag += max(0, highwater - (committed + 1 if committed is not None else 0))
+        lag += max(0, end - (committed + 1 if committed is not None else 0))
     return lag
 
 
@@ -69,7 +74,7 @@ def register(
     class Health(View):
         async def get(self, request: web.Request) -> web.Response:
             clickhouse = await _clickhouse_status(storage)
-            lag = consumer_lag(app, topic)
+            lag = await consumer_lag(app, topic)
             if lag is not None:
                 metrics.CONSUMER_LAG.set(lag)
             kafka_ok = publisher.ready
