@@ -23,7 +23,7 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import analytics, health, ingest
+from ota_stream.web import analytics, health, ingest, openapi
 from ota_stream.web import live as live_views
 from ota_stream.web.errors import error_middleware
 
@@ -64,7 +64,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings) -> faust.App:
-    safe_acks.install(settings.kafka_topic)
+    safe_acks.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     app = faust.App(settings.kafka_consumer_group, **faust_options(settings))
     events_topic = app.topic(
@@ -127,6 +127,7 @@ def create_app(settings: Settings) -> faust.App:
     ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
     analytics.register(app, storage.ready)
     health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
+    openapi.register(app)
     setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
     return app
 

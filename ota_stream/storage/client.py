@@ -86,7 +86,9 @@ class ClickHouse:
     @property
     def client(self) -> Client:
         if self.config.failpoint_file and os.path.exists(self.config.failpoint_file):
-            raise InjectedFailure(f"ClickHouse unavailable: failure point {self.config.failpoint_file} is set")
+            raise InjectedFailure(
+                f"ClickHouse unavailable: failure point {self.config.failpoint_file} is set"
+            )
         if self._client is None:
             raise RuntimeError("ClickHouse.connect() has not run")
         return self._client

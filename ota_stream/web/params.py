@@ -42,14 +42,22 @@ def choice(query: Mapping[str, str], name: str, choices: Collection[str], defaul
     return value
 
 
+# ClickHouse DateTime covers 1970-01-01 to 2106-02-07; a window outside it is an input error, not a 500.
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(2106, 1, 1, tzinfo=UTC)
+
+
 def _timestamp(query: Mapping[str, str], name: str) -> datetime | None:
     value = query.get(name)
     if value is None:
         return None
     try:
-        return parse_rfc3339(value)
+        parsed = parse_rfc3339(value)
     except ValueError as exc:
         raise invalid(name, str(exc)) from None
+    if not EARLIEST <= parsed <= LATEST:
+        raise invalid(name, "must lie between 1970-01-02 and 2106-01-01")
+    return parsed
 
 
 def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime | None = None) -> Scope:

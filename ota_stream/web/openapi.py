@@ -1,0 +1,194 @@
+"""`GET /openapi.json`: an OpenAPI 3.1 description of every route and its errors.
+
+The event schema is generated from the pydantic model, so the document cannot drift from validation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+from faust import App
+from faust.web import View
+
+from ota_stream import __version__
+from ota_stream.models import OtaEvent
+from ota_stream.storage.queries.failures import GROUP_BY
+from ota_stream.storage.queries.versions import SEGMENTS
+from ota_stream.web.errors import json_response
+
+ID = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+INGEST_ERRORS = {
+    "400": _error("The body is not JSON."),
+    "413": _error("Over 64 KiB (single), 4 MiB or 1,000 events (batch)."),
+    "415": _error("The content type is not JSON (or NDJSON for a batch)."),
+    "422": _error("Validation failed; `details` names each field."),
+    "503": {**_error("Kafka did not acknowledge; retry after `Retry-After` seconds."), "headers": {
+        "Retry-After": {"schema": {"type": "integer"}}}},
+}  # fmt: skip
+QUERY_ERRORS = {
+    "422": _error("A parameter is missing, unknown, repeated or invalid; `details` names it."),
+    "503": _error("ClickHouse is unavailable."),
+}
+
+
+def _param(name: str, schema: dict[str, Any], required: bool = False, where: str = "query") -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "schema": schema}
+
+
+COMMON = [
+    _param("tenant_id", ID, required=True),
+    _param("org_id", ID),
+    _param("app_id", ID),
+    _param("days", {"type": "integer", "minimum": 1, "maximum": 365, "default": 30}),
+    _param("from", {"type": "string", "format": "date-time"}),
+    _param("to", {"type": "string", "format": "date-time"}),
+]
+EXTRA = {
+    "adoption": [_param("target_version", {"type": "string", "minLength": 1, "maxLength": 128})],
+    "versions": [_param("segment", {"enum": sorted(SEGMENTS)})],
+    "active-devices": [],
+    "failures": [_param("group_by", {"enum": list(GROUP_BY), "default": "error_code"})],
+    "performance": [],
+}
+
+
+def _analytics(name: str) -> dict[str, Any]:
+    data = {"type": "object", "properties": {"data": {"type": "object"}}, "required": ["data"]}
+    return {
+        "get": {
+            "summary": f"{name} analytics (spec §3)",
+            "parameters": COMMON + EXTRA[name],
+            "responses": {"200": _json("The numbers.", data), **QUERY_ERRORS},
+        }
+    }
+
+
+def _live(suffix: str, extra: list[dict[str, Any]]) -> dict[str, Any]:
+    ids = [_param(n, ID, required=True, where="path") for n in ("tenant_id", "org_id", "app_id")]
+    data = {"type": "object", "properties": {"data": {"type": "object"}}, "required": ["data"]}
+    return {
+        "get": {
+            "summary": f"Live windows: {suffix} (spec §4)",
+            "parameters": ids + extra,
+            "responses": {
+                "200": _json("Windows from the Faust table.", data),
+                "404": _error("No such route (an id that is not 1-64 of [A-Za-z0-9._-])."),
+                "422": _error("A bad or unknown parameter."),
+                "503": _error("The worker is starting or rebalancing."),
+            },
+        }
+    }
+
+
+@cache
+def document() -> dict[str, Any]:
+    event = OtaEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = event.pop("$defs", {})
+    schemas["OtaEvent"] = event
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "message"],
+                            "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                        },
+                    },
+                },
+            }
+        },
+    }
+    accepted = {
+        "type": "object",
+        "required": ["status", "event_id", "timestamp"],
+        "properties": {
+            "status": {"const": "accepted"},
+            "event_id": {"type": "string"},
+            "timestamp": {"type": "string"},
+        },
+    }
+    batch_result = {
+        "type": "object",
+        "required": ["accepted", "rejected"],
+        "properties": {"accepted": {"type": "integer", "minimum": 0}, "rejected": {"type": "array"}},
+    }
+    event_ref = {"$ref": "#/components/schemas/OtaEvent"}
+    paths: dict[str, Any] = {
+        "/events": {
+            "post": {
+                "summary": "Ingest one event (nested or flat form, spec §1-2).",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": event_ref}}},
+                "responses": {"202": _json("Durably in Kafka.", accepted), **INGEST_ERRORS},
+            }
+        },
+        "/events/batch": {
+            "post": {
+                "summary": "Ingest up to 1,000 events: a JSON array, or NDJSON.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "array", "items": event_ref, "maxItems": 1000}
+                        },
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": {"202": _json("Valid events are in Kafka.", batch_result), **INGEST_ERRORS},
+            }
+        },
+        **{f"/analytics/{name}": _analytics(name) for name in EXTRA},
+        "/live/{tenant_id}/{org_id}/{app_id}/windows": _live(
+            "the newest windows with data", [_param("last", {"type": "integer", "minimum": 1, "maximum": 61})]
+        ),
+        "/live/{tenant_id}/{org_id}/{app_id}/now": _live("the window holding now", []),
+        "/health": {
+            "get": {
+                "summary": "Health (spec §5).",
+                "responses": {
+                    "200": _json("Healthy or degraded.", {"type": "object", "required": ["status"]}),
+                    "503": _json("Unhealthy.", {"type": "object", "required": ["status"]}),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics.",
+                "responses": {"200": {"description": "Text format.", "content": {"text/plain": {}}}},
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "ota-stream", "version": __version__},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+def register(app: App) -> None:
+    @app.page("/openapi.json", name="openapi")
+    class OpenApi(View):
+        async def get(self, request: web.Request) -> web.Response:
+            return json_response(document())
