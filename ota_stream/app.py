@@ -64,7 +64,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings) -> faust.App:
-    safe_acks.install()
+    safe_acks.install(settings.kafka_topic)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     app = faust.App(settings.kafka_consumer_group, **faust_options(settings))
     events_topic = app.topic(

@@ -1,28 +1,31 @@
-"""A guard on Faust's acks: never commit past a message that a stream skipped during a rebalance.
+"""Two guards on Faust's offsets, so that a rebalance never makes the sink skip events.
 
 Faust's stream loop skips a message when its consumer generation is stale or flow control is paused (a
-rebalance is under way) and then acks it, "so that the lag does not grow". Acked offsets are committed, so a
-message skipped that way is never read again: it is lost. Faust relies on the seek to committed offsets after the
-rebalance, but acks that land after that seek move the commit past messages that no one processed. We saw it
-with two workers and a slow agent body (live tables): a few percent of the events sent during the second
-worker's join were committed without reaching ClickHouse.
+rebalance is under way) and then acks it, "so that the lag does not grow". With two workers and a slow agent body
+(live tables), a few percent of the events sent while the second worker joined were committed without reaching
+ClickHouse (1 run in 3). Two causes, two guards:
 
-The guard lets such an ack release the message (so that shutdown and `wait_empty` do not wait for it) without
-recording its offset, so no commit moves past it; the message is read again after the rebalance, and the writer
-drops it if it was in fact written.
+1. An ack of such a message releases it (so that shutdown and `wait_empty` do not wait for it) without recording
+   its offset, so no commit moves past it.
+2. After a rebalance Faust seeks each partition to its committed offset; a partition with no commit yet kept its
+   fetch position, past the messages read and skipped in the old generation. Those partitions of the events topic
+   now go back to their beginning (what `auto_offset_reset=earliest` means for a new group), inside the consumer
+   thread and through aiokafka's offset-reset request. (A first version seeked from outside the thread and raced
+   aiokafka's fetcher: KeyError in `fetched_records` under kill -9 restarts.)
 
-Not covered (README, known issues): after a rebalance Faust seeks only partitions that have a committed offset; a
-partition with none keeps its fetch position, past messages read and skipped in the old generation. Seeking those
-partitions back to 0 from here fixed that in tests, but raced aiokafka's fetcher (KeyError in fetched_records,
-a crashed worker) under kill -9 restarts, so it was taken out.
+A message read again this way is dropped by the writer if it was in fact written (at-least-once from Kafka,
+exactly-once into ClickHouse). Patches faust-streaming 0.15.3's `Consumer.ack` and
+`AIOKafkaConsumerThread.seek_to_committed`: re-check them when upgrading Faust.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from faust.transport.consumer import Consumer
-from faust.types import Message
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
@@ -40,7 +43,30 @@ def _guarded_ack(self: Any, message: Message) -> bool:
     return False
 
 
-def install() -> None:
+_source_topics: set[str] = set()
+_original_seek_to_committed = AIOKafkaConsumerThread.seek_to_committed
+
+
+async def _seek_to_committed_or_beginning(self: Any) -> Mapping[TP, int]:
+    """Faust's seek after a rebalance, plus: a partition of the events topic with no commit goes to its start.
+
+    It runs inside the consumer's thread and uses aiokafka's offset-reset request, the fetcher's own path.
+    """
+    consumer = self._ensure_consumer()
+
+    async def seek() -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await consumer.seek_to_committed()
+        fresh = [tp for tp, offset in committed.items() if not offset and tp.topic in _source_topics]
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+        return committed
+
+    return cast(Mapping[TP, int], await self.call_thread(seek))
+
+
+def install(source_topic: str) -> None:
     """Idempotent: patch Faust's consumer once per process."""
+    _source_topics.add(source_topic)
     if Consumer.ack is not _guarded_ack:
         Consumer.ack = _guarded_ack  # type: ignore[method-assign]
+        AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
