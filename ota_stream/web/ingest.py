@@ -6,6 +6,7 @@ the documented 4xx; a broker that does not answer gets 503 with Retry-After.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -48,7 +49,11 @@ class Ingest:
         metrics.INGEST_ACCEPTED.inc(len(events))
 
     async def one(self, request: web.Request) -> web.Response:
-        event = self.validate(await _read_json(request, JSON, SINGLE_LIMIT))
+        require_content_type(request, JSON)
+        try:
+            event = self.validate(decode_json(await read_limited(request, SINGLE_LIMIT)))
+        except InvalidEvent as exc:
+            raise ApiError(422, "the event is invalid", exc.errors) from None
         await self.publish([event])
         body = {
             "status": "accepted",
@@ -59,10 +64,9 @@ class Ingest:
 
     async def batch(self, request: web.Request) -> web.Response:
         content_type = require_content_type(request, JSON_OR_NDJSON)
-        body = await _read_body(request, BATCH_LIMIT)
+        body = await read_limited(request, BATCH_LIMIT)
         items = _ndjson_items(body) if content_type == "application/x-ndjson" else _array_items(body)
         if len(items) > MAX_BATCH_EVENTS:
-            _reject("too_large")
             raise ApiError(413, f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(items)}")
         accepted: list[OtaEvent] = []
         rejected: list[dict[str, Any]] = []
@@ -85,43 +89,11 @@ class _Undecodable:
         self.message = message
 
 
-def _reject(reason: str) -> None:
-    metrics.INGEST_REJECTED.labels(reason).inc()
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    try:
-        return await read_limited(request, limit)
-    except ApiError:
-        _reject("too_large")
-        raise
-
-
-async def _read_json(request: web.Request, allowed: tuple[str, ...], limit: int) -> Any:
-    try:
-        require_content_type(request, allowed)
-    except ApiError:
-        _reject("unsupported_media_type")
-        raise
-    body = await _read_body(request, limit)
-    try:
-        return decode_json(body)
-    except ApiError:
-        _reject("invalid_json")
-        raise
-
-
 def _array_items(body: bytes) -> list[Any]:
-    try:
-        data = decode_json(body)
-    except ApiError:
-        _reject("invalid_json")
-        raise
+    data = decode_json(body)
     if not isinstance(data, list):
-        _reject("validation")
         raise ApiError(422, "a batch must be a JSON array of events", [FieldError("$", "expected an array")])
     if not data:
-        _reject("validation")
         raise ApiError(422, "a batch must hold at least one event", [FieldError("$", "empty array")])
     return data
 
@@ -136,26 +108,32 @@ def _ndjson_items(body: bytes) -> list[Any]:
         except orjson.JSONDecodeError as exc:
             items.append(_Undecodable(f"not valid JSON: {exc}"))
     if not items:
-        _reject("validation")
         raise ApiError(422, "a batch must hold at least one event", [FieldError("$", "no lines")])
     return items
+
+
+# Whole requests refused before any event is published, by status. 503s are counted per event in `publish`.
+REQUEST_REJECTIONS = {400: "invalid_json", 413: "too_large", 415: "unsupported_media_type", 422: "validation"}
+
+
+async def _counting_rejections(
+    handler: Callable[[web.Request], Awaitable[web.Response]], request: web.Request
+) -> web.Response:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if exc.status in REQUEST_REJECTIONS:
+            metrics.INGEST_REJECTED.labels(REQUEST_REJECTIONS[exc.status]).inc()
+        raise
 
 
 def register(app: App, ingest: Ingest) -> None:
     @app.page("/events")
     class Events(View):
         async def post(self, request: web.Request) -> web.Response:
-            return await _validated(ingest.one, request)
+            return await _counting_rejections(ingest.one, request)
 
     @app.page("/events/batch")
     class EventsBatch(View):
         async def post(self, request: web.Request) -> web.Response:
-            return await ingest.batch(request)
-
-
-async def _validated(handler: Any, request: web.Request) -> web.Response:
-    try:
-        return await handler(request)
-    except InvalidEvent as exc:
-        _reject("validation")
-        raise ApiError(422, "the event is invalid", exc.errors) from None
+            return await _counting_rejections(ingest.batch, request)
