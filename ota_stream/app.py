@@ -23,6 +23,7 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
+from ota_stream.topics import ResilientTopic
 from ota_stream.web import analytics, health, ingest, openapi
 from ota_stream.web import live as live_views
 from ota_stream.web.errors import error_middleware
@@ -51,6 +52,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "broker_rebalance_timeout": settings.kafka_session_timeout_seconds * 2,
         "producer_acks": -1,
         "autodiscover": False,
+        "Topic": ResilientTopic,
         "logging_config": logging_config(settings.log_level.value),
     }
     if settings.kafka_sasl_mechanisms:
@@ -105,11 +107,11 @@ def create_app(settings: Settings) -> faust.App:
     async def prepare() -> None:
         """Create the topics and migrate at start, so that analytics answer at once.
 
-        Not `internal=True`: Faust re-declares internal topics on every rebalance and crashes the worker when the
-        broker is away at that moment. The consumer sees a topic created here within its metadata max age.
+        Not `internal=True`, which would make Faust declare them again on every rebalance. The consumer sees a
+        topic created here within its metadata max age.
         """
         for topic in (events_topic, dead_letters):
-            await retry_forever(topic.declare, f"creating topic {topic.get_topic_name()}", writer.backoff)
+            await topic.declare()  # waits for the broker (ResilientTopic)
         await open_storage()
 
     if live is not None:

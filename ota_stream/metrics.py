@@ -25,6 +25,9 @@ DEAD_LETTER_REASONS = ("invalid_json", "invalid_event")
 DEAD_LETTERED = Counter(
     "ota_pipeline_dead_lettered_total", "Messages sent to the dead-letter topic.", ["reason"]
 )
+PRODUCER_REPLACED = Counter(
+    "ota_ingest_producer_replaced_total", "Ingest Kafka producers replaced after a failed send."
+)
 CONSUMER_LAG = Gauge("ota_pipeline_consumer_lag", "Messages of KAFKA_TOPIC not yet processed by this worker.")
 QUERY_LATENCY = Histogram(
     "ota_query_latency_seconds",

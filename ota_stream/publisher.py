@@ -1,6 +1,13 @@
 """The ingest producer: acks=all and idempotent, so a 202 means the event is durably in Kafka.
 
 Faust's own producer is not idempotent outside transactions, so ingest and the dead-letter topic use this one.
+
+After a failed send the producer is replaced by a new one. aiokafka 0.14's idempotent producer does not recover
+from a broker restart under load: a batch that expires while no leader is known has used its sequence number
+without being written, and from then on every send to that partition fails with OutOfOrderSequenceNumber (or
+waits forever). The Java client resets its producer id in that case; aiokafka does not, so we do it by starting a
+new producer. Nothing is lost: the sends that failed were answered 503, and the client's retry of an event that
+did land after all is dropped by the sink as a duplicate (see storage/writer.py).
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from mode import Service
 
+from ota_stream import metrics
 from ota_stream.config import Settings
 
 log = logging.getLogger(__name__)
 
 # Kafka's default message limit is 1 MB; a dead letter keeps the head of an oversized message.
 DEAD_LETTER_MAX_VALUE = 256 * 1024
+CONNECT_RETRY_SECONDS = 2.0
+# How long a replaced producer may take to flush what it still holds before it is dropped.
+RETIRE_TIMEOUT_SECONDS = 10.0
 
 
 class KafkaUnavailable(RuntimeError):
@@ -68,7 +79,9 @@ class EventPublisher(Service):
             **kafka_auth(s),
         )
 
-    @Service.task
+    async def on_start(self) -> None:
+        self.add_future(self._connect())
+
     async def _connect(self) -> None:
         """Connect in the background: the worker starts while Kafka is down, and ingest answers 503."""
         while not self.should_stop:
@@ -78,36 +91,59 @@ class EventPublisher(Service):
             except KafkaError as exc:
                 log.warning("Kafka producer cannot connect yet: %s", exc)
                 await producer.stop()
-                await self.sleep(2.0)
+                await self.sleep(CONNECT_RETRY_SECONDS)
                 continue
             self._producer = producer
             return
+
+    def _replace(self, failed: AIOKafkaProducer, error: BaseException) -> None:
+        """Retire a producer whose send failed and connect a new one (once, however many sends failed)."""
+        if self._producer is not failed:
+            return  # already being replaced
+        log.warning("replacing the Kafka producer after a failed send: %r", error)
+        metrics.PRODUCER_REPLACED.inc()
+        self._producer = None
+        self.add_future(self._retire(failed))
+        self.add_future(self._connect())
+
+    async def _retire(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), timeout=RETIRE_TIMEOUT_SECONDS)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("the replaced Kafka producer did not stop cleanly: %r", exc)
 
     async def on_stop(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
 
-    async def publish(self, items: Sequence[tuple[bytes, bytes]], topic: str | None = None) -> None:
-        """Send (key, value) pairs and wait until the broker has acknowledged every one of them."""
+    def _current(self) -> AIOKafkaProducer:
         producer = self._producer
         if producer is None:
             raise KafkaUnavailable("the Kafka producer is not connected")
+        return producer
+
+    async def publish(self, items: Sequence[tuple[bytes, bytes]], topic: str | None = None) -> None:
+        """Send (key, value) pairs and wait until the broker has acknowledged every one of them."""
+        producer = self._current()
         topic = topic or self.settings.kafka_topic
         try:
             futures = [await producer.send(topic, value=value, key=key) for key, value in items]
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ingest_ack_timeout_seconds)
         except (KafkaError, TimeoutError) as exc:
+            self._replace(producer, exc)
             raise KafkaUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
 
     async def dead_letter(self, key: bytes | None, value: bytes, reason: str, source: str) -> None:
         """Park a message that cannot be processed, with the reason in its headers."""
-        producer = self._producer
-        if producer is None:
-            raise KafkaUnavailable("the Kafka producer is not connected")
+        producer = self._current()
         headers = [("reason", reason.encode()[:1000]), ("source", source.encode())]
         if len(value) > DEAD_LETTER_MAX_VALUE:
             value = value[:DEAD_LETTER_MAX_VALUE]
             headers.append(("truncated", b"true"))
-        future = await producer.send(self.settings.dlq_topic, value=value, key=key, headers=headers)
-        await future
+        try:
+            future = await producer.send(self.settings.dlq_topic, value=value, key=key, headers=headers)
+            await asyncio.wait_for(future, timeout=self.settings.ingest_ack_timeout_seconds)
+        except (KafkaError, TimeoutError) as exc:
+            self._replace(producer, exc)
+            raise KafkaUnavailable(f"Kafka did not acknowledge the dead letter: {exc!r}") from exc

@@ -30,8 +30,12 @@ async def retry_forever(
     what: str,
     backoff: Backoff,
     on_retry: Callable[[Exception, int], None] | None = None,
+    retry_if: Callable[[Exception], bool] = lambda exc: True,
 ) -> tuple[T, int]:
-    """Await `operation()` until it succeeds; returns its result and the number of attempts."""
+    """Await `operation()` until it succeeds; returns its result and the number of attempts.
+
+    An error for which `retry_if` is false is raised at once.
+    """
     attempt = 0
     while True:
         attempt += 1
@@ -40,6 +44,8 @@ async def retry_forever(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if not retry_if(exc):
+                raise
             delay = backoff.delay(attempt - 1)
             log.warning("%s failed (attempt %d), retrying in %.1fs: %r", what, attempt, delay, exc)
             if on_retry:
