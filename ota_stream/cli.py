@@ -22,10 +22,23 @@ def main() -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    """Run a worker; the same as `faust -A ota_stream.app worker`. Extra options go to Faust."""
+    """Run a worker; the same as `faust -A ota_stream.app worker`, after waiting for Kafka (see broker.py).
+
+    Extra options go to Faust."""
+    import logging.config
+
     from faust.cli.faust import cli as faust_cli
 
+    from ota_stream.broker import KafkaNotReachable, wait_for_kafka
+    from ota_stream.logs import logging_config
+
     settings = load_settings()
+    logging.config.dictConfig(logging_config(settings.log_level.value))
+    try:
+        asyncio.run(wait_for_kafka(settings))
+    except KafkaNotReachable as exc:
+        logging.getLogger("ota_stream.broker").error("%s", exc)
+        sys.exit(1)
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
         "-A",

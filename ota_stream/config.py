@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     kafka_commit_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 1.0
     kafka_session_timeout_seconds: Annotated[float, Field(ge=1, le=600)] = 10.0
     ingest_ack_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # `ota-stream worker` waits this long for Kafka before starting Faust (which exits without a broker); 0: forever
+    kafka_startup_timeout_seconds: Annotated[float, Field(ge=0)] = 300.0
 
     # ClickHouse
     clickhouse_url: str | None = None

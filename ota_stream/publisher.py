@@ -83,7 +83,7 @@ class EventPublisher(Service):
         self.add_future(self._connect())
 
     async def _connect(self) -> None:
-        """Connect in the background: the worker starts while Kafka is down, and ingest answers 503."""
+        """Connect in the background, at start and after a replacement; ingest answers 503 meanwhile."""
         while not self.should_stop:
             producer = self._new_producer()
             try:

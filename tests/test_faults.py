@@ -8,10 +8,12 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import requests
 from aiokafka import AIOKafkaProducer
 
@@ -126,10 +128,19 @@ class RetryingClient:
         assert not self.thread.is_alive(), "the client did not get every batch accepted"
 
 
-def test_broker_restart_mid_ingest_loses_nothing(tmp_path: Path) -> None:
+@pytest.fixture
+def own_broker() -> Iterator[Kafka]:
+    """A broker of this test's own, not started: the test stops and starts it."""
+    broker = Kafka(Path(tempfile.mkdtemp(prefix="ota-kafka-own-")), free_port(pairs=2))
+    yield broker
+    broker.down()
+    remove(broker.directory)
+
+
+def test_broker_restart_mid_ingest_loses_nothing(own_broker: Kafka, tmp_path: Path) -> None:
     """The broker stops under a stream of POSTs and comes back 15 s later. Meanwhile ingest answers 503 with
     Retry-After; the same worker process then takes every accepted event to ClickHouse exactly once."""
-    broker = Kafka(Path(tempfile.mkdtemp(prefix="ota-kafka-restart-")), free_port(pairs=2))
+    broker = own_broker
     broker.up()
     worker = Worker(tmp_path / "w", broker, unique_name("ota-events"), unique_name("ota-group"))
     try:
@@ -173,8 +184,35 @@ def test_broker_restart_mid_ingest_loses_nothing(tmp_path: Path) -> None:
         assert 0 < log.count("Unable connect to node") < 50
     finally:
         worker.stop()
-        broker.down()
-        remove(broker.directory)
+
+
+def test_a_worker_started_before_the_broker_waits_for_it(own_broker: Kafka, tmp_path: Path) -> None:
+    worker = Worker(tmp_path / "w", own_broker, unique_name("ota-events"), unique_name("ota-group"))
+    try:
+        worker.start(wait=False)
+        wait_for(
+            lambda: "waiting for Kafka" in (worker.log_tail(200) or ""), 30, "the worker to wait for Kafka"
+        )
+        time.sleep(3)
+        assert worker.process is not None and worker.process.poll() is None, worker.log_tail()
+        own_broker.up()
+        worker.wait_ready()
+        now = datetime.now(UTC)
+        events = Scenario(now=now, tenants=("acme",), devices_per_app=5, seed=59).build()
+        post_batches(worker.url, events)
+        converges(worker, events, ("acme",), now, timeout=60)
+    finally:
+        worker.stop()
+
+
+def test_a_worker_gives_up_on_an_absent_broker_after_its_timeout(tmp_path: Path) -> None:
+    nobody = Kafka(tmp_path / "no-kafka", free_port(pairs=2))  # never started
+    worker = Worker(tmp_path / "w", nobody, unique_name("ota-events"), unique_name("ota-group"))
+    worker.start({"KAFKA_STARTUP_TIMEOUT_SECONDS": "2"}, wait=False)
+    assert worker.process is not None
+    assert worker.process.wait(timeout=60) == 1
+    assert f"no Kafka broker answered at {nobody.bootstrap} within 2s" in worker.log_tail()
+    worker.process = None
 
 
 def test_clickhouse_outage_degrades_then_catches_up(make_worker: WorkerFactory, tmp_path: Path) -> None:

@@ -1,0 +1,57 @@
+"""Wait for the Kafka cluster before the worker starts.
+
+Faust's producer exits the worker when no broker answers at start-up, so a worker started before Kafka (a
+restart of both, pods in any order) would die. `ota-stream worker` first waits for a broker to answer a metadata
+request, with backoff, for KAFKA_STARTUP_TIMEOUT_SECONDS. Once started, the worker rides out broker outages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiokafka import AIOKafkaClient
+from aiokafka.errors import KafkaError
+
+from ota_stream.config import Settings
+from ota_stream.publisher import kafka_auth
+from ota_stream.retry import Backoff
+
+log = logging.getLogger(__name__)
+BACKOFF = Backoff(initial=0.5, maximum=10.0)
+
+
+class KafkaNotReachable(RuntimeError):
+    """No broker answered within KAFKA_STARTUP_TIMEOUT_SECONDS."""
+
+
+async def _answers(settings: Settings) -> None:
+    client = AIOKafkaClient(bootstrap_servers=settings.bootstrap_servers, **kafka_auth(settings))
+    try:
+        await client.bootstrap()
+    finally:
+        await client.close()
+
+
+async def wait_for_kafka(settings: Settings) -> int:
+    """Return the number of attempts once a broker answers; raise KafkaNotReachable after the timeout."""
+    timeout = settings.kafka_startup_timeout_seconds
+    where = ",".join(settings.bootstrap_servers)
+    deadline = time.monotonic() + timeout if timeout else None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await _answers(settings)
+            return attempt
+        except (KafkaError, OSError) as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise KafkaNotReachable(
+                    f"no Kafka broker answered at {where} within {timeout:g}s: {exc}"
+                ) from exc
+            delay = BACKOFF.delay(attempt - 1)
+            log.warning("waiting for Kafka at %s (attempt %d): %s", where, attempt, exc)
+            await asyncio.sleep(
+                delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
+            )
