@@ -17,6 +17,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.events_table import COLUMNS, TABLE, SourcedEvent, to_row
 from ota_stream.storage.migrations import MigrationError, discover, migrate
 from ota_stream.storage.writer import INSERT_SETTINGS, EventWriter, dedup_token
+from tests.conftest import drop_database, open_database
 
 
 def sourced(n: int, tenant: str = "acme", offset: int = 0, **extra: str) -> list[SourcedEvent]:
@@ -118,3 +119,23 @@ def test_failed_writes_are_retried_until_they_succeed(ch: ClickHouse) -> None:
     result = asyncio.run(writer.write(sourced(3)))
     assert (result.inserted, result.attempts, retries) == (3, 5, [1, 2, 3])
     assert count(ch) == 3
+
+
+def test_the_key_index_covers_rows_written_before_it(tmp_path: Path) -> None:
+    """Rows already in the raw table when migration 004 runs are backfilled into event_keys, so the writer still
+    sees them as duplicates; new rows reach the index through its view."""
+    raw_only = next(m for m in discover() if m.name == "events_raw")
+    (tmp_path / f"{raw_only.version:03d}_{raw_only.name}.sql").write_text(raw_only.sql)
+    ch = open_database(tmp_path)
+    try:
+        old = sourced(6)
+        ch.insert_sync(TABLE, [to_row(i) for i in old], COLUMNS, INSERT_SETTINGS)
+        migrate(ch, retention_days=365)
+        assert ch.query_rows("SELECT count() FROM event_keys")[0][0] == 6
+        writer = EventWriter(ch)
+        result = asyncio.run(writer.write(old + sourced(9, offset=50)[6:]))
+        assert (result.inserted, result.duplicates) == (3, 6)
+        assert ch.query_rows("SELECT count() FROM event_keys")[0][0] == 9
+        assert count(ch) == 9
+    finally:
+        drop_database(ch)
