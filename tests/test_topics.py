@@ -9,7 +9,12 @@ import asyncio
 
 import faust
 import pytest
-from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    InvalidReplicationFactorError,
+    KafkaConnectionError,
+    NodeNotReadyError,
+    TopicAuthorizationFailedError,
+)
 
 from ota_stream import topics
 from ota_stream.retry import Backoff
@@ -21,6 +26,8 @@ def test_transient_errors() -> None:
     assert is_transient(KafkaConnectionError("closed"))
     assert is_transient(ConnectionRefusedError())
     assert is_transient(TimeoutError())
+    # a single broker answers this while it shuts down (fenced): seen in CI
+    assert is_transient(InvalidReplicationFactorError("All brokers are currently fenced"))
     assert not is_transient(TopicAuthorizationFailedError("ota-events"))
     assert not is_transient(ValueError("bad config"))
 
