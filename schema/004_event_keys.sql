@@ -20,6 +20,7 @@ TTL month + toIntervalDay({retention_days} + 31)
 SETTINGS index_granularity = 1024, min_compress_block_size = 8192, max_compress_block_size = 8192,
     non_replicated_deduplication_window = 1000;
 
+-- The writer hashes the batch's ids with the same expression (KEY_HASH in ota_stream/storage/writer.py).
 CREATE MATERIALIZED VIEW IF NOT EXISTS event_keys_mv TO event_keys AS
 SELECT tenant_id, toStartOfMonth(event_date) AS month, bitAnd(cityHash64(event_id), 0xFFFFFFFFFF) AS key_hash
 FROM ota_events_raw

@@ -33,6 +33,8 @@ T = TypeVar("T")
 
 # The batch's ids whose key hash is in `event_keys` (migration 004): a superset of the ids already stored,
 # read from a few small granules of a sorted index instead of the tenant's whole event_id column.
+# The same expression as event_keys_mv in schema/004_event_keys.sql; if they ever differ, no id is a candidate and
+# duplicates get through (tests/test_storage.py would fail).
 KEY_HASH = "bitAnd(cityHash64({}), 0xFFFFFFFFFF)"
 CANDIDATES_SQL = f"""
 SELECT id FROM (SELECT arrayJoin({{event_ids:Array(String)}}) AS id)
