@@ -8,17 +8,15 @@ request, with backoff, for KAFKA_STARTUP_TIMEOUT_SECONDS. Once started, the work
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
+from functools import partial
 
 from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from ota_stream.config import Settings
 from ota_stream.publisher import kafka_auth
-from ota_stream.retry import Backoff
+from ota_stream.retry import Backoff, retry_forever
 
-log = logging.getLogger(__name__)
 BACKOFF = Backoff(initial=0.5, maximum=10.0)
 
 
@@ -38,20 +36,17 @@ async def wait_for_kafka(settings: Settings) -> int:
     """Return the number of attempts once a broker answers; raise KafkaNotReachable after the timeout."""
     timeout = settings.kafka_startup_timeout_seconds
     where = ",".join(settings.bootstrap_servers)
-    deadline = time.monotonic() + timeout if timeout else None
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            await _answers(settings)
-            return attempt
-        except (KafkaError, OSError) as exc:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise KafkaNotReachable(
-                    f"no Kafka broker answered at {where} within {timeout:g}s: {exc}"
-                ) from exc
-            delay = BACKOFF.delay(attempt - 1)
-            log.warning("waiting for Kafka at %s (attempt %d): %s", where, attempt, exc)
-            await asyncio.sleep(
-                delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
-            )
+    errors: list[Exception] = []
+    waiting = retry_forever(
+        partial(_answers, settings),
+        f"waiting for Kafka at {where}",
+        BACKOFF,
+        on_retry=lambda exc, attempt: errors.append(exc),
+        retry_if=lambda exc: isinstance(exc, KafkaError | OSError),
+    )
+    try:
+        _, attempts = await (asyncio.wait_for(waiting, timeout) if timeout else waiting)
+    except TimeoutError as exc:
+        last = errors[-1] if errors else exc
+        raise KafkaNotReachable(f"no Kafka broker answered at {where} within {timeout:g}s: {last}") from exc
+    return attempts

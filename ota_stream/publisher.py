@@ -125,25 +125,29 @@ class EventPublisher(Service):
 
     async def publish(self, items: Sequence[tuple[bytes, bytes]], topic: str | None = None) -> None:
         """Send (key, value) pairs and wait until the broker has acknowledged every one of them."""
-        producer = self._current()
-        topic = topic or self.settings.kafka_topic
-        try:
-            futures = [await producer.send(topic, value=value, key=key) for key, value in items]
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ingest_ack_timeout_seconds)
-        except (KafkaError, TimeoutError) as exc:
-            self._replace(producer, exc)
-            raise KafkaUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
+        await self._deliver(topic or self.settings.kafka_topic, items)
 
     async def dead_letter(self, key: bytes | None, value: bytes, reason: str, source: str) -> None:
         """Park a message that cannot be processed, with the reason in its headers."""
-        producer = self._current()
         headers = [("reason", reason.encode()[:1000]), ("source", source.encode())]
         if len(value) > DEAD_LETTER_MAX_VALUE:
             value = value[:DEAD_LETTER_MAX_VALUE]
             headers.append(("truncated", b"true"))
+        await self._deliver(self.settings.dlq_topic, [(key, value)], headers)
+
+    async def _deliver(
+        self,
+        topic: str,
+        items: Sequence[tuple[bytes | None, bytes]],
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Send and wait for every ack; a failure replaces the producer and raises KafkaUnavailable."""
+        producer = self._current()
         try:
-            future = await producer.send(self.settings.dlq_topic, value=value, key=key, headers=headers)
-            await asyncio.wait_for(future, timeout=self.settings.ingest_ack_timeout_seconds)
+            futures = [
+                await producer.send(topic, value=value, key=key, headers=headers) for key, value in items
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ingest_ack_timeout_seconds)
         except (KafkaError, TimeoutError) as exc:
             self._replace(producer, exc)
-            raise KafkaUnavailable(f"Kafka did not acknowledge the dead letter: {exc!r}") from exc
+            raise KafkaUnavailable(f"Kafka did not acknowledge {topic}: {exc!r}") from exc
