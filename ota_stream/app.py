@@ -8,23 +8,25 @@ from __future__ import annotations
 from typing import Any, cast
 
 import faust
-from faust import Stream
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import StreamT
 
 from ota_stream import metrics
 from ota_stream.agents import safe_acks
+from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.sink import ClickHouseSink
 from ota_stream.config import Settings, load_settings
+from ota_stream.kafka.options import faust_credentials
+from ota_stream.kafka.producer import EventPublisher
+from ota_stream.kafka.stream import WeightedStream
+from ota_stream.kafka.topics import ResilientTopic
 from ota_stream.logs import logging_config
 from ota_stream.models import TimeWindow
-from ota_stream.publisher import EventPublisher
 from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.topics import ResilientTopic
-from ota_stream.web import analytics, health, ingest, openapi
+from ota_stream.web import analytics, health, ingest, mount, openapi
 from ota_stream.web import live as live_views
 from ota_stream.web.errors import error_middleware
 
@@ -53,15 +55,12 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "producer_acks": -1,
         "autodiscover": False,
         "Topic": ResilientTopic,
+        "Stream": WeightedStream,
         "logging_config": logging_config(settings.log_level.value),
     }
-    if settings.kafka_sasl_mechanisms:
-        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
-        options["broker_credentials"] = faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=password,
-            mechanism=settings.kafka_sasl_mechanisms.value,
-        )
+    credentials = faust_credentials(settings)
+    if credentials is not None:
+        options["broker_credentials"] = credentials
     return options
 
 
@@ -77,12 +76,14 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         partitions=settings.kafka_topic_partitions,
     )
-    dead_letters = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
+    dead_letter_topic = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
 
     storage = Storage(settings)
     publisher = EventPublisher(settings)
     app.add_dependency(publisher)
     writer = EventWriter(storage.clickhouse, on_retry=lambda exc, attempt: metrics.INSERT_RETRIES.inc())
+    dead_letters = DeadLetters(publisher, storage.clickhouse, settings.kafka_topic, writer.backoff)
+    window = TimeWindow(settings.retention_days)
     live = None
     if settings.live_tables_enabled:
         live = LiveWindows(
@@ -92,7 +93,9 @@ def create_app(settings: Settings) -> faust.App:
             settings.kafka_topic_partitions,
         )
         live_views.register(app, live)
-    sink = ClickHouseSink(writer, publisher, live, settings.batch_size, settings.flush_interval_seconds)
+    sink = ClickHouseSink(
+        writer, dead_letters, live, window, settings.batch_size, settings.flush_interval_seconds
+    )
 
     async def open_storage() -> None:
         """Connect and migrate, waiting for ClickHouse as long as it takes (health reads degraded meanwhile)."""
@@ -101,7 +104,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(events_topic, name="clickhouse-sink")
     async def clickhouse_sink(stream: StreamT) -> None:
         await open_storage()
-        await sink.run(cast(Stream, stream))  # the concrete stream has take_events
+        await sink.run(cast(WeightedStream, stream))  # the app's Stream setting
 
     @app.task
     async def prepare() -> None:
@@ -110,7 +113,7 @@ def create_app(settings: Settings) -> faust.App:
         Not `internal=True`, which would make Faust declare them again on every rebalance. The consumer sees a
         topic created here within its metadata max age.
         """
-        for topic in (events_topic, dead_letters):
+        for topic in (events_topic, dead_letter_topic):
             await topic.declare()  # waits for the broker (ResilientTopic)
         await open_storage()
 
@@ -126,7 +129,7 @@ def create_app(settings: Settings) -> faust.App:
         if lag is not None:
             metrics.CONSUMER_LAG.set(lag)
 
-    ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
+    mount(app, ingest.routes(ingest.Ingest(publisher, window)))
     analytics.register(app, storage.ready)
     health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
     openapi.register(app)

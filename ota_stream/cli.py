@@ -29,7 +29,7 @@ def worker(ctx: click.Context) -> None:
 
     from faust.cli.faust import cli as faust_cli
 
-    from ota_stream.broker import KafkaNotReachable, wait_for_kafka
+    from ota_stream.kafka.broker import KafkaNotReachable, wait_for_kafka
     from ota_stream.logs import logging_config
 
     settings = load_settings()
@@ -37,13 +37,15 @@ def worker(ctx: click.Context) -> None:
     try:
         asyncio.run(wait_for_kafka(settings))
     except KafkaNotReachable as exc:
-        logging.getLogger("ota_stream.broker").error("%s", exc)
+        logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
         "-A",
         "ota_stream.app",
         "--quiet",
+        "--loop",
+        "uvloop",  # a faster event loop for every service of the worker (HTTP, Kafka client, Faust)
         "worker",
         "--loglevel",
         FAUST_LOG_LEVELS[settings.log_level.value],

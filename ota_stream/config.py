@@ -68,8 +68,15 @@ class Settings(BaseSettings):
     kafka_sasl_mechanisms: SaslMechanism | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL): the CA that signed the brokers' certificates (default: the
+    # system's CAs), and a client certificate and key for brokers that require one.
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
     kafka_batch_size: Annotated[int, Field(ge=1, le=64 * 1024 * 1024)] = 64 * 1024
-    kafka_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 5
+    # Ingest packs events that arrive while a send is in flight into one envelope (kafka/producer.py), so the
+    # producer need not linger; a linger would add its delay to every lone request.
+    kafka_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
     kafka_compression_type: Compression = Compression.LZ4
     kafka_commit_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 1.0
     kafka_session_timeout_seconds: Annotated[float, Field(ge=1, le=600)] = 10.0
@@ -86,7 +93,10 @@ class Settings(BaseSettings):
     clickhouse_failpoint_file: Path | None = None
 
     # Pipeline
-    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Events per ClickHouse insert (at most one envelope over). 5,000 rather than the seed's 1,000: an insert
+    # through the materialized views costs about 100 ms whatever its size up to a few thousand rows, so 1,000-row
+    # inserts cap a worker near 7,000 events/s (bench/RESULTS.md).
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
     flush_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 1.0
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     data_dir: Path = Path("./var")
@@ -152,6 +162,11 @@ class Settings(BaseSettings):
             return self.server_canonical_url
         host = socket.gethostname() if self.server_host in ("0.0.0.0", "::") else self.server_host
         return f"http://{host}:{self.server_port}"
+
+    @property
+    def sasl_mechanism(self) -> SaslMechanism:
+        """KAFKA_SASL_MECHANISMS, PLAIN when a SASL protocol is chosen without one."""
+        return self.kafka_sasl_mechanisms or SaslMechanism.PLAIN
 
     @property
     def kafka_url(self) -> str:

@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 MAX_METADATA_KEYS = 32
+# What a null key or version reads as in every breakdown (spec §3: "A null key reads unknown").
+UNKNOWN = "unknown"
 FUTURE_TOLERANCE = timedelta(hours=24)
 
 

@@ -15,11 +15,35 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
+import orjson
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from ota_stream.config import Settings
 
 Row = Sequence[Any]
+# The characters clickhouse-connect escapes in a parameter value (binding.must_escape), mapped in one C pass.
+_ESCAPES = str.maketrans({c: "\\" + c for c in ("\\", "'", "`", "\t", "\n")})
+
+
+class PreEscaped:
+    """A string parameter escaped here with `str.translate`, which clickhouse-connect sends as it is.
+
+    clickhouse-connect escapes a str parameter one character at a time in Python: 20 ms for the 200 KB of ids of
+    a 5,000-event batch. Its binder passes any other type through `str()`, so this carries text it escaped the
+    same way (the same characters, the same backslash) in one call.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.escaped = text.translate(_ESCAPES)
+
+    def __str__(self) -> str:
+        return self.escaped
+
+
+def json_param(value: Any) -> PreEscaped:
+    """A JSON document as a String parameter, for `JSONExtract({p:String}, 'Array(String)')` and the like."""
+    return PreEscaped(orjson.dumps(value).decode())
 
 
 class InjectedFailure(ConnectionError):
@@ -112,7 +136,13 @@ class ClickHouse:
     ) -> None:
         self.client.insert(table, list(rows), column_names=list(columns), settings=settings or {})
 
+    def insert_arrow_sync(self, table: str, rows: pa.Table, settings: dict[str, Any] | None = None) -> None:
+        self.client.insert_arrow(table, rows, settings=settings or {})
+
     # Async calls, for the worker.
+    async def insert_arrow(self, table: str, rows: pa.Table, settings: dict[str, Any] | None = None) -> None:
+        await asyncio.to_thread(self.insert_arrow_sync, table, rows, settings)
+
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return await asyncio.to_thread(self.query_rows, sql, parameters)
 

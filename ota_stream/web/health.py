@@ -12,8 +12,8 @@ from faust.web import View
 
 from ota_stream import metrics
 from ota_stream.agents.sink import SinkStats
+from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import format_timestamp
-from ota_stream.publisher import EventPublisher
 from ota_stream.storage.service import Storage
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import json_response

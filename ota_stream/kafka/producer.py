@@ -1,6 +1,9 @@
 """The ingest producer: acks=all and idempotent, so a 202 means the event is durably in Kafka.
 
-Faust's own producer is not idempotent outside transactions, so ingest and the dead-letter topic use this one.
+Concurrent requests share Kafka messages. Events bound for one partition wait in that partition's open envelope
+while the partition's previous envelope is in flight, and go out together as the next one (at most MAX_EVENTS
+events or MAX_BYTES); each caller still waits for the acknowledgement of the envelope that holds its events. An
+idle partition sends at once, so a lone request waits one round trip, and under load envelopes grow by themselves.
 
 After a failed send the producer is replaced by a new one. aiokafka 0.14's idempotent producer does not recover
 from a broker restart under load: a batch that expires while no leader is known has used its sequence number
@@ -8,13 +11,17 @@ without being written, and from then on every send to that partition fails with 
 waits forever). The Java client resets its producer id in that case; aiokafka does not, so we do it by starting a
 new producer. Nothing is lost: the sends that failed were answered 503, and the client's retry of an event that
 did land after all is dropped by the sink as a duplicate (see storage/writer.py).
+
+Faust's own producer is not idempotent outside transactions, so ingest and the dead-letter topic use this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -23,6 +30,8 @@ from mode import Service
 
 from ota_stream import metrics
 from ota_stream.config import Settings
+from ota_stream.kafka import envelope
+from ota_stream.kafka.options import client_options
 
 log = logging.getLogger(__name__)
 
@@ -31,34 +40,37 @@ DEAD_LETTER_MAX_VALUE = 256 * 1024
 CONNECT_RETRY_SECONDS = 2.0
 # How long a replaced producer may take to flush what it still holds before it is dropped.
 RETIRE_TIMEOUT_SECONDS = 10.0
+Headers = list[tuple[str, bytes]]
 
 
 class KafkaUnavailable(RuntimeError):
     """The broker did not acknowledge in time; the client should retry later (HTTP 503)."""
 
 
-def kafka_auth(settings: Settings) -> dict[str, Any]:
-    """Security options shared by every Kafka client of the worker."""
-    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol.value}
-    if settings.kafka_sasl_mechanisms:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanisms.value
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password:
-            options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if settings.kafka_security_protocol.value in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
+@dataclass
+class _Envelope:
+    """Lines waiting for one partition's next message, and the future their senders wait on."""
 
-        options["ssl_context"] = create_ssl_context()
-    return options
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+    acked: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def fits(self, lines: Sequence[bytes], size: int) -> bool:
+        if not self.lines:
+            return True
+        return len(self.lines) + len(lines) <= envelope.MAX_EVENTS and self.size + size <= envelope.MAX_BYTES
 
 
 class EventPublisher(Service):
-    """Publishes validated events to KAFKA_TOPIC and poison messages to the dead-letter topic."""
+    """Publishes row lines to KAFKA_TOPIC in envelopes, and poison messages to the dead-letter topic."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self._producer: AIOKafkaProducer | None = None
+        self._open: dict[int, deque[_Envelope]] = {}
+        self._sending: set[int] = set()
+        self._senders: set[asyncio.Task[None]] = set()  # referenced until done, or the loop may drop them
 
     @property
     def ready(self) -> bool:
@@ -68,15 +80,14 @@ class EventPublisher(Service):
         s = self.settings
         compression = None if s.kafka_compression_type.value == "none" else s.kafka_compression_type.value
         return AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
             linger_ms=s.kafka_linger_ms,
-            max_batch_size=s.kafka_batch_size,
+            max_batch_size=max(s.kafka_batch_size, envelope.MAX_BYTES + 64 * 1024),
             compression_type=compression,
             request_timeout_ms=int(s.ingest_ack_timeout_seconds * 1000),
             client_id="ota-stream-ingest",
-            **kafka_auth(s),
+            **client_options(s),
         )
 
     async def on_start(self) -> None:
@@ -123,9 +134,65 @@ class EventPublisher(Service):
             raise KafkaUnavailable("the Kafka producer is not connected")
         return producer
 
-    async def publish(self, items: Sequence[tuple[bytes, bytes]], topic: str | None = None) -> None:
-        """Send (key, value) pairs and wait until the broker has acknowledged every one of them."""
-        await self._deliver(topic or self.settings.kafka_topic, items)
+    async def partitions(self) -> int:
+        """The events topic's partition count, from the producer's metadata (fetched once, then cached)."""
+        producer = self._current()
+        known = producer.client.cluster.partitions_for_topic(self.settings.kafka_topic)
+        if not known:
+            try:
+                known = await asyncio.wait_for(
+                    producer.partitions_for(self.settings.kafka_topic),
+                    self.settings.ingest_ack_timeout_seconds,
+                )
+            except (KafkaError, TimeoutError) as exc:
+                raise KafkaUnavailable(f"no metadata for {self.settings.kafka_topic}: {exc!r}") from exc
+        return len(known)
+
+    async def publish(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        """Send (partition key, row line) pairs; return once the broker has acknowledged every one of them."""
+        partitions = await self.partitions()
+        by_partition: dict[int, list[bytes]] = {}
+        for key, line in items:
+            by_partition.setdefault(envelope.partition_for(key, partitions), []).append(line)
+        waits = [self._enqueue(partition, lines) for partition, lines in by_partition.items()]
+        await asyncio.gather(*waits)
+
+    def _enqueue(self, partition: int, lines: list[bytes]) -> asyncio.Future[None]:
+        """Add lines to the partition's open envelope (a new one when they do not fit) and start its sender."""
+        queue = self._open.setdefault(partition, deque())
+        size = sum(map(len, lines)) + len(lines)
+        if not queue or not queue[-1].fits(lines, size):
+            queue.append(_Envelope())
+        open_envelope = queue[-1]
+        open_envelope.lines.extend(lines)
+        open_envelope.size += size
+        if partition not in self._sending:
+            self._sending.add(partition)
+            sender = asyncio.ensure_future(self._drain(partition))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        return open_envelope.acked
+
+    async def _drain(self, partition: int) -> None:
+        """Send the partition's envelopes one after another until none is waiting."""
+        queue = self._open[partition]
+        try:
+            while queue:
+                batch = queue.popleft()
+                try:
+                    await self._deliver(
+                        self.settings.kafka_topic,
+                        [(None, envelope.pack(batch.lines))],
+                        envelope.HEADERS,
+                        partition,
+                    )
+                except KafkaUnavailable as exc:
+                    batch.acked.set_exception(exc)
+                    batch.acked.exception()  # retrieved: a caller that went away must not log "never retrieved"
+                else:
+                    batch.acked.set_result(None)
+        finally:
+            self._sending.discard(partition)
 
     async def dead_letter(self, key: bytes | None, value: bytes, reason: str, source: str) -> None:
         """Park a message that cannot be processed, with the reason in its headers."""
@@ -139,13 +206,15 @@ class EventPublisher(Service):
         self,
         topic: str,
         items: Sequence[tuple[bytes | None, bytes]],
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> None:
         """Send and wait for every ack; a failure replaces the producer and raises KafkaUnavailable."""
         producer = self._current()
         try:
             futures = [
-                await producer.send(topic, value=value, key=key, headers=headers) for key, value in items
+                await producer.send(topic, value=value, key=key, headers=headers, partition=partition)
+                for key, value in items
             ]
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ingest_ack_timeout_seconds)
         except (KafkaError, TimeoutError) as exc:
