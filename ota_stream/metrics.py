@@ -21,7 +21,7 @@ FLUSH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 INSERT_RETRIES = Counter("ota_pipeline_insert_retries_total", "ClickHouse write attempts that failed.")
-DEAD_LETTER_REASONS = ("invalid_json", "invalid_event")
+DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "clickhouse_rejected")
 DEAD_LETTERED = Counter(
     "ota_pipeline_dead_lettered_total", "Messages sent to the dead-letter topic.", ["reason"]
 )

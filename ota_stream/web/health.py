@@ -95,6 +95,7 @@ def register(
                     "events_per_second": round(stats.rate.rate(), 2),
                     "duplicates_dropped": stats.duplicates,
                     "dead_lettered": stats.dead_lettered,
+                    "refused_by_clickhouse": stats.refused,
                     "live_windows_stored": live.stored() if live is not None else None,
                 },
             }

@@ -179,3 +179,28 @@ def unique_name(prefix: str) -> str:
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def rewind(worker: Worker) -> None:
+    """Commit offset 0 on every partition of the worker's topic for its group (the worker must be stopped): the
+    next start reads everything again, as after a crash that lost every commit."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def commit_zero() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=worker.kafka.bootstrap, group_id=worker.group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            cluster = await consumer._client.fetch_all_metadata()
+            numbers = sorted(cluster.partitions_for_topic(worker.topic) or ())
+            assert numbers, f"no partitions for {worker.topic}"
+            partitions = [TopicPartition(worker.topic, p) for p in numbers]
+            consumer.assign(partitions)
+            await consumer.commit({tp: 0 for tp in partitions})
+        finally:
+            await consumer.stop()
+
+    asyncio.run(commit_zero())
