@@ -1,5 +1,6 @@
-export { createClient, OtaClient, SERVER_LIMITS } from "./client";
-export type { AppStateLike, ClientError, ClientOptions, ClientStats, Clock, FlushResult } from "./client";
+export { createClient, OtaClient } from "./client";
+export { SERVER_LIMITS } from "./options";
+export type { AppStateLike, ClientError, ClientOptions, ClientStats, Clock, FlushResult } from "./options";
 export { LifecycleEvents } from "./events";
 export type { UpdateFields } from "./events";
 export { AirborneAdapter, createAirborneAdapter, mapAirborneEvent } from "./airborne";
