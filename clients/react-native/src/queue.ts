@@ -77,7 +77,7 @@ export class PersistentQueue {
       this.onStorageError(error);
     }
     if (meta === null) return;
-    this.nextPage = meta.next;
+    this.nextPage = Math.max(meta.next, ...meta.pages.map((id) => id + 1)); // never reuse a listed page's id
     for (const id of meta.pages) {
       try {
         const raw = await this.storage.getItem(this.pageKey(id));
