@@ -35,8 +35,23 @@ def build(producer: AIOKafkaProducer, topic: str) -> web.Application:
         }
         return web.Response(body=orjson.dumps(body), status=202, content_type="application/json")
 
-    app = web.Application()
+    async def post_batch(request: web.Request) -> web.Response:
+        accepted, rejected, futures = 0, [], []
+        for index, data in enumerate(orjson.loads(await request.read())):
+            try:
+                event = parse_event(data, window.bounds())
+            except InvalidEvent as exc:
+                rejected.append({"index": index, "errors": str(exc)})
+                continue
+            futures.append(await producer.send(topic, event.to_json(), key=event.partition_key))
+            accepted += 1
+        await asyncio.gather(*futures)
+        body = {"accepted": accepted, "rejected": rejected}
+        return web.Response(body=orjson.dumps(body), status=202, content_type="application/json")
+
+    app = web.Application(client_max_size=4 * 1024 * 1024)
     app.router.add_post("/events", post_event)
+    app.router.add_post("/events/batch", post_batch)
     return app
 
 

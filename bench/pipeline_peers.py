@@ -37,10 +37,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.events import lifecycles
+from ota_stream import wire
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, parse_event
-from ota_stream.storage.events_table import row_line
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -110,7 +110,7 @@ async def produce(brokers: str, topic: str, count: int, single: bool) -> dict[st
     async def client() -> None:
         while not queue.empty():
             batch = queue.get_nowait()
-            await publisher.publish([(e.partition_key, row_line(e)) for e in batch])
+            await publisher.publish([(a.key, a.line) for a in map(wire.accept_model, batch)])
 
     await asyncio.gather(*(client() for _ in range(64)))
     await publisher.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import StreamT
 
 from ota_stream import metrics
@@ -18,6 +17,7 @@ from ota_stream.agents.sink import ClickHouseSink
 from ota_stream.config import Settings, load_settings
 from ota_stream.kafka.options import faust_credentials
 from ota_stream.kafka.producer import EventPublisher
+from ota_stream.kafka.sensors import install_prometheus_monitor
 from ota_stream.kafka.stream import WeightedStream
 from ota_stream.kafka.topics import ResilientTopic
 from ota_stream.logs import logging_config
@@ -26,12 +26,13 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import analytics, health, ingest, mount, openapi
+from ota_stream.web import analytics, health, ingest, mount, openapi, prometheus
 from ota_stream.web import live as live_views
 from ota_stream.web.errors import error_middleware
 
 EXPIRY_INTERVAL_SECONDS = 10.0
 LAG_INTERVAL_SECONDS = 5.0
+METRICS_FLUSH_SECONDS = 5.0
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
@@ -58,6 +59,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "Stream": WeightedStream,
         "logging_config": logging_config(settings.log_level.value),
     }
+    if settings.worker_socket is not None:  # ingest processes in front take SERVER_PORT (roles.py)
+        options["web_transport"] = f"unix://{settings.worker_socket}"
     credentials = faust_credentials(settings)
     if credentials is not None:
         options["broker_credentials"] = credentials
@@ -79,7 +82,12 @@ def create_app(settings: Settings) -> faust.App:
     dead_letter_topic = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
 
     storage = Storage(settings)
-    publisher = EventPublisher(settings)
+    publisher = EventPublisher(
+        settings,
+        on_replaced=(
+            metrics.PRODUCER_REPLACED if settings.takes_ingest else metrics.DEAD_LETTER_PRODUCER_REPLACED
+        ).inc,
+    )
     app.add_dependency(publisher)
     writer = EventWriter(storage.clickhouse, on_retry=lambda exc, attempt: metrics.INSERT_RETRIES.inc())
     dead_letters = DeadLetters(publisher, storage.clickhouse, settings.kafka_topic, writer.backoff)
@@ -129,11 +137,18 @@ def create_app(settings: Settings) -> faust.App:
         if lag is not None:
             metrics.CONSUMER_LAG.set(lag)
 
-    mount(app, ingest.routes(ingest.Ingest(publisher, window)))
+    if settings.takes_ingest:
+        mount(app, ingest.routes(ingest.Ingest(publisher, window)))
     analytics.register(app, storage.ready)
     health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
     openapi.register(app)
-    setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
+    monitor = install_prometheus_monitor(app)
+    mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))
+
+    @app.timer(interval=METRICS_FLUSH_SECONDS)
+    async def flush_faust_metrics() -> None:
+        monitor.flush()
+
     return app
 
 

@@ -22,13 +22,17 @@ def main() -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    """Run a worker; the same as `faust -A ota_stream.app worker`, after waiting for Kafka (see broker.py).
+    """Run a worker: stream processing, analytics and live views, with ingest processes in front (roles.py).
 
+    The stream processing is `faust -A ota_stream.app worker`, started after waiting for Kafka (kafka/broker.py).
     Extra options go to Faust."""
     import logging.config
+    import os
 
     from faust.cli.faust import cli as faust_cli
 
+    from ota_stream import roles
+    from ota_stream.config import WorkerRole
     from ota_stream.kafka.broker import KafkaNotReachable, wait_for_kafka
     from ota_stream.logs import logging_config
 
@@ -39,6 +43,13 @@ def worker(ctx: click.Context) -> None:
     except KafkaNotReachable as exc:
         logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
+    fronts = []
+    if settings.worker_role is WorkerRole.ALL and settings.ingest_processes:
+        socket = roles.worker_socket(settings)
+        socket.unlink(missing_ok=True)  # left by a worker that was killed
+        os.environ["WORKER_SOCKET"] = str(socket)  # read by ota_stream.app when Faust loads it
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fronts = roles.start_ingest_processes(settings, settings.ingest_processes, socket)
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
         "-A",
@@ -51,7 +62,24 @@ def worker(ctx: click.Context) -> None:
         FAUST_LOG_LEVELS[settings.log_level.value],
         *ctx.args,
     ]
-    faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)
+    try:
+        faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)
+    finally:
+        roles.stop(fronts)
+
+
+@main.command()
+def ingest() -> None:
+    """Run INGEST_PROCESSES ingest processes alone on SERVER_PORT: POST /events and /events/batch, /health,
+    /metrics. For deployments where ingest scales apart from stream processing (WORKER_ROLE=process)."""
+    from ota_stream import roles
+    from ota_stream.web import front
+
+    settings = load_settings()
+    if settings.ingest_processes <= 1:
+        front.main(None)
+        return
+    sys.exit(roles.supervise(roles.start_ingest_processes(settings, settings.ingest_processes, None)))
 
 
 @main.command()

@@ -41,6 +41,13 @@ class Compression(StrEnum):
     ZSTD = "zstd"
 
 
+class WorkerRole(StrEnum):
+    ALL = "all"  # ingest and stream processing, analytics and live views (the default)
+    PROCESS = (
+        "process"  # stream processing, analytics and live views; ingest runs elsewhere (`ota-stream ingest`)
+    )
+
+
 class LogLevel(StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"
@@ -57,6 +64,16 @@ class Settings(BaseSettings):
     server_port: Annotated[int, Field(ge=1, le=65535)] = 6400
     server_host: str = "127.0.0.1"
     server_canonical_url: str | None = None  # how other workers reach this one; default http://host:port
+
+    # Roles (web/front.py): `ota-stream worker` runs the stream processing and, unless WORKER_ROLE=process,
+    # INGEST_PROCESSES ingest processes in front of it that share SERVER_PORT (reuse_port), take POST /events
+    # themselves and pass every other request on to the worker. 0 serves everything from the worker, in one process.
+    # `ota-stream ingest` runs INGEST_PROCESSES (at least one) ingest processes alone.
+    worker_role: WorkerRole = WorkerRole.ALL
+    ingest_processes: Annotated[int, Field(ge=0, le=64)] = 1
+    # Set by `ota-stream worker` for the stream processing when ingest processes front it: where its web server
+    # listens (a unix socket), instead of SERVER_PORT.
+    worker_socket: Path | None = None
 
     # Kafka
     kafka_brokers: str = "localhost:9092"
@@ -162,6 +179,11 @@ class Settings(BaseSettings):
             return self.server_canonical_url
         host = socket.gethostname() if self.server_host in ("0.0.0.0", "::") else self.server_host
         return f"http://{host}:{self.server_port}"
+
+    @property
+    def takes_ingest(self) -> bool:
+        """Whether this worker's own web server serves POST /events (no ingest processes in front of it)."""
+        return self.worker_role is WorkerRole.ALL and self.worker_socket is None
 
     @property
     def sasl_mechanism(self) -> SaslMechanism:

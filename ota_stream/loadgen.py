@@ -20,10 +20,10 @@ from typing import Any
 import aiohttp
 from tqdm import tqdm
 
+from ota_stream import wire
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, parse_event
-from ota_stream.storage.events_table import row_line
 
 Event = dict[str, Any]
 ERRORS = [
@@ -180,8 +180,8 @@ class KafkaSink:
             await asyncio.sleep(0.05)
 
     async def send(self, batch: list[Event], summary: Summary) -> None:
-        events = [parse_event(data, self.window.bounds()) for data in batch]
-        await self.publisher.publish([(event.partition_key, row_line(event)) for event in events])
+        events = [wire.accept_model(parse_event(data, self.window.bounds())) for data in batch]
+        await self.publisher.publish([(event.key, event.line) for event in events])
         summary.accepted += len(batch)
 
     async def close(self) -> None:

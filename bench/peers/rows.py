@@ -1,36 +1,49 @@
-"""What both peers do with a batch of Kafka message values: split envelopes into row lines, orjson each line,
+"""What both peers do with a batch of Kafka message values: split envelopes into event lines, orjson each line,
 build Arrow columns, insert. The plain way a peer would write it, without our decoder."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
-from ota_stream.storage.events_table import ROW_SCHEMA, metadata_map
+from ota_stream.storage.events_table import COLUMNS, LINE_SCHEMA, RENAMED, metadata_map
 
-TYPES = {field.name: field.type for field in ROW_SCHEMA}
+# (group or None, field) of each column, and its Arrow type.
+FIELDS: dict[str, tuple[str | None, str, pa.DataType]] = {}
+for top in LINE_SCHEMA:
+    if pa.types.is_struct(top.type):
+        for child in top.type:
+            FIELDS[RENAMED.get(f"{top.name}.{child.name}", child.name)] = (top.name, child.name, child.type)
+    else:
+        FIELDS[top.name] = (None, top.name, top.type)
+
+
+def _value(event: dict[str, Any], group: str | None, name: str) -> Any:
+    return (event.get(group) or {}).get(name) if group else event.get(name)
 
 
 def table(values: Iterable[tuple[int, int, bytes]]) -> pa.Table:
     """(partition, offset, value) of each message -> the raw table's columns."""
-    rows, partitions, offsets, indexes = [], [], [], []
+    events, partitions, offsets, indexes = [], [], [], []
     for partition, offset, value in values:
         for index, line in enumerate(value.split(b"\n")):
-            rows.append(orjson.loads(line))
+            events.append(orjson.loads(line))
             partitions.append(partition)
             offsets.append(offset)
             indexes.append(index)
-    columns = {
-        name: [row.get(name) for row in rows] for name in TYPES if name not in ("timestamp", "metadata")
-    }
-    arrays = {name: pa.array(column, TYPES[name]) for name, column in columns.items()}
-    arrays["timestamp"] = pa.array([row["timestamp"] for row in rows]).cast(TYPES["timestamp"])
-    arrays["metadata"] = metadata_map(
-        pa.array([row.get("metadata") or [] for row in rows], TYPES["metadata"])
-    )
+    arrays: dict[str, pa.Array] = {}
+    for column, (group, name, kind) in FIELDS.items():
+        column_values = [_value(event, group, name) for event in events]
+        if column == "timestamp":
+            arrays[column] = pa.array(column_values).cast(kind)
+        elif column == "metadata":
+            arrays[column] = metadata_map(pa.array([v or [] for v in column_values], kind))
+        else:
+            arrays[column] = pa.array(column_values, kind)
     arrays["kafka_partition"] = pa.array(partitions, pa.uint32())
     arrays["kafka_offset"] = pa.array(offsets, pa.uint64())
     arrays["kafka_index"] = pa.array(indexes, pa.uint32())
-    return pa.table(arrays)
+    return pa.table([arrays[c] for c in COLUMNS], names=list(COLUMNS))

@@ -1,10 +1,10 @@
 """From Kafka messages to one Arrow table of rows, with what cannot be read set aside as poison.
 
-Envelopes (kafka/envelope.py) were validated by ingest: their lines are read in one C++ pass (pyarrow's JSON
-reader, typed by `ROW_SCHEMA`) and checked only for structure (required columns present, a known event type,
+Envelopes (kafka/envelope.py) were validated by ingest: their lines (wire.py) are read in one C++ pass (pyarrow's
+JSON reader, typed by `LINE_SCHEMA`) and checked only for structure (required fields present, a known event type,
 metadata as pairs), which is what a line written by another producer could get wrong. A message without the
 envelope header is one event in the public form, written by another producer: it is validated in full, as
-ingest would, and joins the batch as a row. Only when the batch fails as a whole is it read message by message,
+ingest would, and joins the batch as a line. Only when the batch fails as a whole is it read message by message,
 and a failing message line by line, so that one bad line costs the batch a slower path, never the good lines.
 """
 
@@ -21,14 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from ota_stream import wire
 from ota_stream.kafka import envelope
 from ota_stream.models import EventType, InvalidEvent, parse_event
-from ota_stream.storage.events_table import POSITION, REQUIRED, ROW_SCHEMA, metadata_map, row_line
+from ota_stream.storage.events_table import LINE_SCHEMA, POSITION, POSITION_TYPES, REQUIRED, to_columns
 
-_PARSE = pa_json.ParseOptions(explicit_schema=ROW_SCHEMA, unexpected_field_behavior="error")
+_PARSE = pa_json.ParseOptions(explicit_schema=LINE_SCHEMA, unexpected_field_behavior="error")
 _READ = pa_json.ReadOptions(use_threads=False, block_size=1 << 26)
 _EVENT_TYPES = pa.array([t.value for t in EventType])
-_NO_PAIRS = pa.scalar([], ROW_SCHEMA.field("metadata").type)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Poison:
 
 @dataclass(frozen=True)
 class Batch:
-    rows: pa.Table  # ROW_SCHEMA's columns (metadata as a map) and POSITION's
+    rows: pa.Table  # the raw table's columns (storage/events_table.py), positions included
     poison: list[Poison]
 
 
@@ -69,7 +69,7 @@ class Unreadable(ValueError):
     """Lines that are not rows; the message says why."""
 
 
-def decode(messages: Sequence[Message], window: tuple[datetime, datetime] | None) -> Batch:
+def decode(messages: Sequence[Message], window: tuple[datetime, datetime]) -> Batch:
     """Rows of every event in `messages`, in message order; `window` bounds the timestamps of foreign events."""
     parts: list[tuple[Message, bytes, int]] = []  # (message, lines, how many)
     poison: list[Poison] = []
@@ -93,17 +93,20 @@ def decode(messages: Sequence[Message], window: tuple[datetime, datetime] | None
             poison.extend(bad)
             tables.append(table)
             positions.append(_positions([(part[0], b"", len(index))], index))
-    rows = pa.concat_tables(tables) if tables else ROW_SCHEMA.empty_table()
-    return Batch(_with_positions(rows, positions), poison)
+    lines = pa.concat_tables(tables) if tables else LINE_SCHEMA.empty_table()
+    return Batch(_with_positions(to_columns(lines), positions), poison)
 
 
-def _foreign_event(value: bytes, window: tuple[datetime, datetime] | None) -> bytes:
+def _foreign_event(value: bytes, window: tuple[datetime, datetime]) -> bytes:
+    """A message another producer wrote: validated as ingest validates a request body."""
     try:
+        event = wire.decode_one(value)
+        if event is not None:
+            return wire.accept(event, window).line
         data: Any = orjson.loads(value)
+        return wire.accept_model(parse_event(data, window)).line
     except orjson.JSONDecodeError as exc:
         raise Unreadable(str(exc)) from None
-    try:
-        return row_line(parse_event(data, window))
     except InvalidEvent as exc:
         raise Unreadable("; ".join(f"{e.field}: {e.message}" for e in exc.errors[:10])) from None
 
@@ -150,7 +153,7 @@ def _read_message(message: Message, lines: bytes, count: int) -> tuple[pa.Table,
         return _read(lines, count), list(range(count)), []
     except Unreadable as exc:
         if count == 1:
-            return ROW_SCHEMA.empty_table(), [], [_poison(message, lines, 0, exc)]
+            return LINE_SCHEMA.empty_table(), [], [_poison(message, lines, 0, exc)]
     tables, index, poison = [], [], []
     for i, line in enumerate(lines.split(b"\n")):
         try:
@@ -158,7 +161,7 @@ def _read_message(message: Message, lines: bytes, count: int) -> tuple[pa.Table,
             index.append(i)
         except Unreadable as exc:
             poison.append(_poison(message, line, i, exc))
-    return (pa.concat_tables(tables) if tables else ROW_SCHEMA.empty_table()), index, poison
+    return (pa.concat_tables(tables) if tables else LINE_SCHEMA.empty_table()), index, poison
 
 
 def _poison(message: Message, value: bytes, index: int, error: Unreadable) -> Poison:
@@ -184,11 +187,6 @@ def _positions(parts: Sequence[tuple[Message, bytes, int]], index: list[int] | N
 
 def _with_positions(rows: pa.Table, positions: list[pa.Table]) -> pa.Table:
     where = pa.concat_tables(positions) if positions else pa.table({name: [] for name in POSITION})
-    pairs = pc.fill_null(rows.column("metadata").combine_chunks(), _NO_PAIRS)
-    rows = rows.set_column(rows.schema.get_field_index("metadata"), "metadata", metadata_map(pairs))
     for name in POSITION:
-        rows = rows.append_column(name, where.column(name).cast(_POSITION_TYPES[name]))
+        rows = rows.append_column(name, where.column(name).cast(POSITION_TYPES[name]))
     return rows
-
-
-_POSITION_TYPES = {"kafka_partition": pa.uint32(), "kafka_offset": pa.uint64(), "kafka_index": pa.uint32()}

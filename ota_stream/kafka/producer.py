@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +64,15 @@ class _Envelope:
 class EventPublisher(Service):
     """Publishes row lines to KAFKA_TOPIC in envelopes, and poison messages to the dead-letter topic."""
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_replaced: Callable[[], None] = metrics.PRODUCER_REPLACED.inc,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.on_replaced = on_replaced
         self._producer: AIOKafkaProducer | None = None
         self._open: dict[int, deque[_Envelope]] = {}
         self._sending: set[int] = set()
@@ -112,7 +118,7 @@ class EventPublisher(Service):
         if self._producer is not failed:
             return  # already being replaced
         log.warning("replacing the Kafka producer after a failed send: %r", error)
-        metrics.PRODUCER_REPLACED.inc()
+        self.on_replaced()
         self._producer = None
         self.add_future(self._retire(failed))
         self.add_future(self._connect())

@@ -1,81 +1,77 @@
-"""`ota_events_raw` and the row form of an event: what ingest writes to Kafka and the sink inserts.
+"""`ota_events_raw`, and how a batch of event lines (wire.py) becomes its columns.
 
-A validated event travels through Kafka as one JSON line whose keys are the raw table's columns (absent values
-left out, `metadata` as `[[key, value], ...]`), so that the sink reads a whole batch of lines into Arrow columns
-in one C++ call (`ROW_SCHEMA`) and inserts those columns as they are, without a Python object per event.
+The sink reads a batch of lines into Arrow with `LINE_SCHEMA` in one C++ call, flattens the nested groups into the
+table's columns (`to_columns`) and inserts those columns as they are, without a Python object per event.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ota_stream.models import OtaEvent, format_timestamp
+from ota_stream.models import format_timestamp
 
 TABLE = "ota_events_raw"
 
 _S, _F = pa.string(), pa.float64()
-# Every column of a row line, with the Arrow type its JSON value is read as. Required columns are never null
-# in a line written by ingest; the sink checks them (REQUIRED) for lines written by anyone else.
-ROW_SCHEMA = pa.schema(
+
+
+def _group(*names: str, types: dict[str, pa.DataType] | None = None) -> pa.StructType:
+    return pa.struct([(name, (types or {}).get(name, _S)) for name in names])
+
+
+# An event line as the sink reads it: the canonical nested form, every group's fields with their Arrow type.
+LINE_SCHEMA = pa.schema(
     [
         ("event_id", _S), ("tenant_id", _S), ("org_id", _S), ("app_id", _S), ("device_id", _S),
         ("session_id", _S), ("event_type", _S), ("timestamp", pa.timestamp("ms", tz="UTC")),
-        ("device_os", _S), ("device_os_version", _S), ("device_model", _S), ("device_manufacturer", _S),
-        ("current_version", _S), ("target_version", _S), ("release_notes", _S), ("release_channel", _S),
-        ("rollout_percentage", _F),
-        ("connection_type", _S), ("bandwidth_mbps", _F),
-        ("download_speed_mbps", _F), ("download_duration_seconds", _F), ("install_duration_seconds", _F),
-        ("package_size_bytes", pa.uint64()), ("battery_level", _F), ("storage_available_mb", _F),
-        ("error_code", _S), ("error_message", _S), ("failure_stage", _S),
-        ("progress", _F), ("cancellation_reason", _S), ("rollback_reason", _S),
-        ("rollback_duration_seconds", _F),
+        ("device_info", _group("os", "os_version", "model", "manufacturer")),
+        ("release_info", _group("current_version", "target_version", "release_notes", "channel",
+                                "rollout_percentage", types={"rollout_percentage": _F})),
+        ("network_info", _group("connection_type", "bandwidth_mbps", types={"bandwidth_mbps": _F})),
+        ("performance_metrics", _group(
+            "download_speed_mbps", "download_duration_seconds", "install_duration_seconds", "package_size_bytes",
+            "battery_level", "storage_available_mb",
+            types={"download_speed_mbps": _F, "download_duration_seconds": _F, "install_duration_seconds": _F,
+                   "package_size_bytes": pa.uint64(), "battery_level": _F, "storage_available_mb": _F})),
+        ("error_info", _group("error_code", "error_message", "failure_stage")),
+        ("progress", _F), ("cancellation_reason", _S), ("rollback_reason", _S), ("rollback_duration_seconds", _F),
         ("metadata", pa.list_(pa.list_(_S))),
     ]
 )  # fmt: skip
+# Required in every line; the sink checks them in lines written by other producers.
 REQUIRED = ("event_id", "tenant_id", "org_id", "app_id", "device_id", "event_type", "timestamp")
+# A group's field -> the table's column, where the names differ.
+RENAMED = {
+    "device_info.os": "device_os",
+    "device_info.os_version": "device_os_version",
+    "device_info.model": "device_model",
+    "device_info.manufacturer": "device_manufacturer",
+    "release_info.channel": "release_channel",
+}
 # Where the sink read each row: partition, offset, and the row's index within its Kafka message.
 POSITION = ("kafka_partition", "kafka_offset", "kafka_index")
-COLUMNS: tuple[str, ...] = (*ROW_SCHEMA.names, *POSITION)
+POSITION_TYPES = {"kafka_partition": pa.uint32(), "kafka_offset": pa.uint64(), "kafka_index": pa.uint32()}
 
 
-def row(event: OtaEvent) -> dict[str, Any]:
-    """The event as a row: column -> value, absent values left out."""
-    e = event
-    values: dict[str, Any] = {
-        "event_id": e.event_id, "tenant_id": e.tenant_id, "org_id": e.org_id, "app_id": e.app_id,
-        "device_id": e.device_id, "session_id": e.session_id, "event_type": e.event_type.value,
-        "timestamp": format_timestamp(e.timestamp),
-        "progress": e.progress, "cancellation_reason": e.cancellation_reason, "rollback_reason": e.rollback_reason,
-        "rollback_duration_seconds": e.rollback_duration_seconds,
-    }  # fmt: skip
-    if d := e.device_info:
-        values.update(device_os=d.os, device_os_version=d.os_version, device_model=d.model,
-                      device_manufacturer=d.manufacturer)  # fmt: skip
-    if r := e.release_info:
-        values.update(current_version=r.current_version, target_version=r.target_version,
-                      release_notes=r.release_notes, release_channel=r.channel,
-                      rollout_percentage=r.rollout_percentage)  # fmt: skip
-    if n := e.network_info:
-        values.update(connection_type=n.connection_type, bandwidth_mbps=n.bandwidth_mbps)
-    if p := e.performance_metrics:
-        values.update(download_speed_mbps=p.download_speed_mbps,
-                      download_duration_seconds=p.download_duration_seconds,
-                      install_duration_seconds=p.install_duration_seconds, package_size_bytes=p.package_size_bytes,
-                      battery_level=p.battery_level, storage_available_mb=p.storage_available_mb)  # fmt: skip
-    if x := e.error_info:
-        values.update(error_code=x.error_code, error_message=x.error_message, failure_stage=x.failure_stage)
-    if e.metadata:
-        values["metadata"] = [[key, value] for key, value in e.metadata.items()]
-    return {key: value for key, value in values.items() if value is not None}
+def _column_name(flat: str) -> str:
+    return RENAMED.get(flat, flat.rpartition(".")[2])
 
 
-def row_line(event: OtaEvent) -> bytes:
-    """One line of a Kafka envelope (kafka/envelope.py)."""
-    return orjson.dumps(row(event))
+COLUMNS: tuple[str, ...] = (
+    *(_column_name(name) for name in LINE_SCHEMA.empty_table().flatten().column_names),
+    *POSITION,
+)
+_NO_PAIRS = pa.scalar([], LINE_SCHEMA.field("metadata").type)
+
+
+def to_columns(lines: pa.Table) -> pa.Table:
+    """Lines read with LINE_SCHEMA -> the raw table's columns (positions are added by the caller)."""
+    flat = lines.flatten()
+    flat = flat.rename_columns([_column_name(name) for name in flat.column_names])
+    pairs = pc.fill_null(flat.column("metadata").combine_chunks(), _NO_PAIRS)
+    return flat.set_column(flat.schema.get_field_index("metadata"), "metadata", metadata_map(pairs))
 
 
 def metadata_map(pairs: pa.Array) -> pa.Array:
@@ -91,7 +87,8 @@ def metadata_map(pairs: pa.Array) -> pa.Array:
 
 
 def stored_line(rows: pa.Table, row: int) -> tuple[bytes, tuple[int, int, int]]:
-    """Row `row` of a decoded batch as a row line again, and its position (for a dead letter)."""
+    """Row `row` of a decoded batch as JSON (its columns), and its position: for a dead letter of a row that
+    ClickHouse refused, whose original stays at that position in the events topic."""
     values = rows.slice(row, 1).to_pylist()[0]
     position = (values.pop("kafka_partition"), values.pop("kafka_offset"), values.pop("kafka_index"))
     values["timestamp"] = format_timestamp(values["timestamp"])

@@ -8,10 +8,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from ota_stream import wire
 from ota_stream.agents.decode import Batch, Message, decode
 from ota_stream.kafka import envelope
 from ota_stream.models import TimeWindow, parse_event
-from ota_stream.storage.events_table import row_line
 
 
 def envelopes(
@@ -23,7 +23,7 @@ def envelopes(
 ) -> list[Message]:
     """The events as envelopes of `per_message` lines, at consecutive offsets from `offset`."""
     window = TimeWindow(365).bounds(now)
-    lines = [row_line(parse_event(event, window)) for event in events]
+    lines = [wire.accept_model(parse_event(event, window)).line for event in events]
     return [
         Message(partition, offset + n, None, envelope.pack(lines[i : i + per_message]), envelope.HEADERS)
         for n, i in enumerate(range(0, len(lines), per_message))
