@@ -93,6 +93,7 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     starts: int = 0
+    command: str = "worker"  # or "ingest": ingest processes alone (`ota-stream ingest`)
 
     @property
     def url(self) -> str:
@@ -120,7 +121,7 @@ class Worker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [str(BIN / "ota-stream"), "worker"],
+            [str(BIN / "ota-stream"), self.command],
             env=self.environment(overrides),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -136,10 +137,8 @@ class Worker:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
             body = requests.get(f"{self.url}/health", timeout=2).json()
-            return (
-                body["services"]["clickhouse"]["status"] == "healthy"
-                and body["services"]["kafka"]["producer_ready"]
-            )
+            clickhouse = body["services"].get("clickhouse", {"status": "healthy"})  # ingest alone has none
+            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["producer_ready"]
 
         try:
             wait_for(ready, timeout, "the worker to become healthy")
