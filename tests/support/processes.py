@@ -64,13 +64,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 class Kafka:
     directory: Path
     port: int
+    env: dict[str, str] = field(default_factory=dict)  # more for kafka.sh, e.g. KAFKA_SECURITY
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def _run(self, command: str) -> None:
-        env = {**os.environ, "KAFKA_DIR": str(self.directory), "KAFKA_PORT": str(self.port)}
+        env = {**os.environ, "KAFKA_DIR": str(self.directory), "KAFKA_PORT": str(self.port), **self.env}
         subprocess.run([str(KAFKA_SCRIPT), command], env=env, check=True, timeout=300)
 
     def up(self) -> None:
