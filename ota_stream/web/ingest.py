@@ -17,12 +17,11 @@ from ota_stream import metrics, wire
 from ota_stream.kafka.producer import EventPublisher, KafkaUnavailable
 from ota_stream.models import FieldError, InvalidEvent, TimeWindow, parse_event
 from ota_stream.web.body import KIB, MIB, decode_json, read_limited, require_content_type
-from ota_stream.web.errors import ApiError, json_response
+from ota_stream.web.errors import ApiError, json_response, unavailable
 
 SINGLE_LIMIT = 64 * KIB
 BATCH_LIMIT = 4 * MIB
 MAX_BATCH_EVENTS = 1000
-RETRY_AFTER_SECONDS = "5"
 JSON = ("application/json",)
 JSON_OR_NDJSON = ("application/json", "application/x-ndjson")
 
@@ -50,9 +49,7 @@ class Ingest:
             await self.publisher.publish([(event.key, event.line) for event in events])
         except KafkaUnavailable as exc:
             metrics.INGEST_REJECTED.labels("kafka_unavailable").inc(len(events))
-            raise ApiError(
-                503, "Kafka is unavailable; retry later", headers={"Retry-After": RETRY_AFTER_SECONDS}
-            ) from exc
+            raise unavailable("Kafka is unavailable; retry later") from exc
         metrics.INGEST_ACCEPTED.inc(len(events))
 
     async def one(self, request: web.Request) -> web.Response:
