@@ -109,6 +109,8 @@ class Worker:
             "DATA_DIR": str(self.data_dir),
             "SERVER_PORT": str(self.port),
             "FLUSH_INTERVAL_SECONDS": "0.2",
+            # Keys are tested in tests/test_auth.py; the pipeline tests send and read several tenants without them.
+            "AUTH_REQUIRED": "false",
             **self.env,
             **(overrides or {}),
         }
