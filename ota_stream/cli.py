@@ -94,7 +94,11 @@ def keys() -> None:
 
 def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:
     """Run `action(store)` with a KeyStore that has read the keys topic to its end."""
+    import logging
+
     from ota_stream.auth.store import KeyStore
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a new topic's first metadata races; it retries
 
     async def go() -> T:
         store = KeyStore(load_settings())
