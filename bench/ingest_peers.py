@@ -30,9 +30,8 @@ from pathlib import Path
 
 import requests
 
-from bench.pipeline_peers import free_port, peak_rss_mib
+from bench.harness import ROOT, alternating, broker, free_port, peak_rss_mib
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SINGLE = ROOT / "bench" / "wrk" / "single_event.lua"
 BATCH = ROOT / "bench" / "wrk" / "batch_events.lua"
@@ -58,7 +57,7 @@ def wrk(url: str, script: Path, concurrency: int, seconds: int) -> tuple[float, 
     threads = min(2, concurrency)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, cwd=ROOT,  # the scripts load bench/wrk/common.lua
     ).stdout  # fmt: skip
     match = RESULT.search(out)
     if match is None:
@@ -138,23 +137,16 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     scratch = Path(tempfile.mkdtemp(prefix="ota-ingest-bench-"))
-    kafka_env = {**os.environ, "KAFKA_DIR": str(scratch / "kafka"), "KAFKA_PORT": str(free_port())}
-    if args.brokers is None:
-        subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "up"], env=kafka_env, check=True)
-    brokers = args.brokers or f"127.0.0.1:{kafka_env['KAFKA_PORT']}"
     programs = [p.strip() for p in re.split(r",(?! )", args.programs)]
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     results: list[Load] = []
     try:
-        for round_ in range(args.rounds):
-            order = programs[round_ % len(programs) :] + programs[: round_ % len(programs)]
-            for program in order:
+        with broker(args.brokers, scratch) as brokers:
+            for round_, program in alternating(programs, args.rounds):
                 for load in measure(program, brokers, scratch, args.seconds, concurrencies):
                     results.append(load)
                     print(f"round {round_ + 1}: {load}", flush=True)
     finally:
-        if args.brokers is None:
-            subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "down"], env=kafka_env, check=False)
         shutil.rmtree(scratch, ignore_errors=True)
     report(results, programs)
 
