@@ -7,7 +7,8 @@ Starts a broker (scripts/kafka/kafka.sh) unless --brokers is given, then for eac
 - the same with INGEST_PROCESSES=0 (one process, as before ingest processes existed);
 - `ota-stream ingest` alone (WORKER_ROLE=process deployments put this in front of their workers);
 - bench/ingest_reference.py, the reference.
-Each is loaded with `wrk` (Debian) at concurrencies 16, 64 and 256 on POST /events with a realistic 600-byte
+Ours run as shipped, with keys required: the load carries an ingest key. Each is loaded with `wrk` (Debian)
+at concurrencies 16, 64 and 256 on POST /events with a realistic 600-byte
 event and unique ids (bench/wrk/single_event.lua), and at 16 with POST /events/batch of 1,000 events
 (bench/wrk/batch_events.lua). Reports events/s, p50/p99 and the peak RSS of each process, and the ratios to the
 reference, as a Markdown table.
@@ -52,12 +53,13 @@ class Load:
     rss_mib: float
 
 
-def wrk(url: str, script: Path, concurrency: int, seconds: int) -> tuple[float, float, float, int]:
+def wrk(url: str, script: Path, concurrency: int, seconds: int, key: str) -> tuple[float, float, float, int]:
     """(requests/s, p50 ms, p99 ms, failed requests)"""
     threads = min(2, concurrency)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
         capture_output=True, text=True, check=True, cwd=ROOT,  # the scripts load bench/wrk/common.lua
+        env={**os.environ, "OTA_KEY": key},
     ).stdout  # fmt: skip
     match = RESULT.search(out)
     if match is None:
@@ -76,7 +78,7 @@ def tree_rss(pid: int) -> float:
     return total
 
 
-def wait_healthy(url: str, timeout: float = 120) -> None:
+def wait_healthy(url: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -88,10 +90,17 @@ def wait_healthy(url: str, timeout: float = 120) -> None:
     raise TimeoutError(f"{url} did not become healthy")
 
 
-def start(program: str, brokers: str, work: Path, port: int) -> subprocess.Popen[bytes]:
+def start(program: str, brokers: str, work: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The server, and the ingest key to load it with (ours require keys; the reference takes none)."""
     topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "DATA_DIR": str(work),
-           "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_CONSUMER_GROUP": f"g-{topic}"}  # fmt: skip
+           "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_CONSUMER_GROUP": f"g-{topic}",
+           "RATE_LIMIT_INGEST_EVENTS_PER_SECOND": "0"}  # fmt: skip  # keys checked, no limit: throughput is measured
+    key = ""
+    if program != "reference":
+        made = subprocess.run([str(BIN / "ota-stream"), "keys", "create", "--tenant", "bench", "--scope", "ingest"],
+                              env=env, capture_output=True, text=True, check=True)  # fmt: skip
+        key = made.stdout.strip().splitlines()[-1]
     if program == "reference":
         command = [sys.executable, "-m", "bench.ingest_reference", "--port", str(port), "--brokers", brokers,
                    "--topic", topic]  # fmt: skip
@@ -102,7 +111,7 @@ def start(program: str, brokers: str, work: Path, port: int) -> subprocess.Popen
         if program == "worker, one process":
             env["INGEST_PROCESSES"] = "0"
     log = (work / "server.log").open("wb")
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT), key
 
 
 def measure(program: str, brokers: str, scratch: Path, seconds: int, concurrencies: list[int]) -> list[Load]:
@@ -110,14 +119,18 @@ def measure(program: str, brokers: str, scratch: Path, seconds: int, concurrenci
     work.mkdir()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start(program, brokers, work, port)
+    process, key = start(program, brokers, work, port)
     loads = []
     try:
-        wait_healthy(url)
+        try:
+            wait_healthy(url)
+        except TimeoutError:
+            print((work / "server.log").read_text()[-3000:], file=sys.stderr)
+            raise
         for concurrency in concurrencies:
-            rate, p50, p99, failed = wrk(url, SINGLE, concurrency, seconds)
+            rate, p50, p99, failed = wrk(url, SINGLE, concurrency, seconds, key)
             loads.append(Load(program, "/events", concurrency, rate, p50, p99, failed, tree_rss(process.pid)))
-        rate, p50, p99, failed = wrk(url, BATCH, 16, seconds)
+        rate, p50, p99, failed = wrk(url, BATCH, 16, seconds, key)
         loads.append(Load(program, "/events/batch", 16, rate * 1000, p50, p99, failed, tree_rss(process.pid)))
     finally:
         process.terminate()

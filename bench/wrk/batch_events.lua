@@ -13,10 +13,10 @@ request = function()
   local parts = {}
   for i = 1, 1000 do
     parts[i] = string.format(
-      [[{"event_id":"wrkb-%s-%d-%d","tenant_id":"tenant%d","org_id":"mobile","app_id":"app%d","device_id":"device-%d",]] ..
-      [["event_type":"%s","timestamp":"%s",]], run, counter, i, app % 5, app, (counter * 1000 + i) % 27000,
+      [[{"event_id":"wrkb-%s-%d-%d","tenant_id":"bench","org_id":"mobile","app_id":"app%d","device_id":"device-%d",]] ..
+      [["event_type":"%s","timestamp":"%s",]], run, counter, i, app, (counter * 1000 + i) % 27000,
       types[(i % 6) + 1], stamp) .. tail
   end
-  return wrk.format("POST", "/events/batch", {["Content-Type"] = "application/json"},
+  return wrk.format("POST", "/events/batch", headers,
     "[" .. table.concat(parts, ",") .. "]")
 end

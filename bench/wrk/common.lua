@@ -13,6 +13,13 @@ function init(args)
   run = string.format("%08x-%d", math.random(0, 0x7fffffff), id)
 end
 
+-- The ingest key to send, if the server wants one (bench/ingest_peers.py sets OTA_KEY).
+local key = os.getenv("OTA_KEY")
+headers = {["Content-Type"] = "application/json"}
+if key and #key > 0 then
+  headers["Authorization"] = "Bearer " .. key
+end
+
 types = {"update_started", "update_downloading", "update_downloaded", "update_installing",
          "update_installed", "update_failed"}
 
