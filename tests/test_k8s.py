@@ -213,6 +213,10 @@ def test_ingest_and_migration_have_what_they_need(
         assert migration[name] == workers[name], f"{name}: the Job must migrate the workers' database"
 
 
+# Secrets an installation may leave out: SASL is optional, the bootstrap key once keys exist, pseudonymisation.
+OPTIONAL_SECRETS = {"KAFKA_SASL_PASSWORD", "ADMIN_API_KEY", "DEVICE_ID_HMAC_KEY"}
+
+
 def test_secrets_only_by_reference(objects: list[Manifest]) -> None:
     assert {"CLICKHOUSE_PASSWORD", "KAFKA_SASL_PASSWORD"} <= SECRET_SETTINGS
     assert all(item["kind"] != "Secret" for item in objects), "no Secret in the repository"
@@ -227,7 +231,7 @@ def test_secrets_only_by_reference(objects: list[Manifest]) -> None:
                     assert reference is not None, f"{variable['name']} must come from a Secret"
                 if reference is not None:
                     assert reference["name"] == SECRET and reference["key"] == variable["name"]
-                    assert reference.get("optional", False) == (variable["name"] == "KAFKA_SASL_PASSWORD")
+                    assert reference.get("optional", False) == (variable["name"] in OPTIONAL_SECRETS)
                     referenced.add(variable["name"])
             for source in container.get("envFrom", []):
                 assert "secretRef" not in source, "name each secret variable: envFrom would take any key"
