@@ -143,7 +143,7 @@ def create_app(settings: Settings) -> faust.App:
         mount(app, ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
     mount(app, admin.routes(guarded.keys))
     analytics.register(app, storage.ready)
-    health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
+    health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live)
     openapi.register(app)
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))

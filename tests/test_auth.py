@@ -257,7 +257,9 @@ def test_hostile_keys_get_401_never_500(
 def test_a_header_over_the_http_limit_is_a_4xx(secured: tuple[Worker, Keys]) -> None:
     """aiohttp's parser refuses header fields over 8 KiB before any route runs: a 400, never a 500."""
     worker, _ = secured
-    response = requests.get(f"{worker.url}/analytics/adoption", headers={"X-API-Key": "x" * 20_000}, timeout=30)
+    response = requests.get(
+        f"{worker.url}/analytics/adoption", headers={"X-API-Key": "x" * 20_000}, timeout=30
+    )
     assert response.status_code == 400
 
 

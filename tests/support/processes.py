@@ -140,7 +140,7 @@ class Worker:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
             body = requests.get(f"{self.url}/health", timeout=2).json()
             clickhouse = body["services"].get("clickhouse", {"status": "healthy"})  # ingest alone has none
-            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["producer_ready"]
+            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["status"] == "healthy"
 
         try:
             wait_for(ready, timeout, "the worker to become healthy")
