@@ -26,16 +26,16 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import analytics, health, ingest, mount, openapi, prometheus
+from ota_stream.web import admin, analytics, health, ingest, mount, openapi, prometheus
 from ota_stream.web import live as live_views
-from ota_stream.web.errors import error_middleware
+from ota_stream.web.security import security
 
 EXPIRY_INTERVAL_SECONDS = 10.0
 LAG_INTERVAL_SECONDS = 5.0
 METRICS_FLUSH_SECONDS = 5.0
 
 
-def faust_options(settings: Settings) -> dict[str, Any]:
+def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
     options: dict[str, Any] = {
         "broker": settings.kafka_url,
         "datadir": str(settings.data_dir / "faust"),
@@ -43,7 +43,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_port": settings.server_port,
         "canonical_url": settings.canonical_url,
         "store": "rocksdb://",
-        "web_application_options": {"middlewares": [error_middleware]},
+        "web_application_options": {"middlewares": middlewares, "client_max_size": ingest.BATCH_LIMIT + 1},
         "topic_partitions": settings.kafka_topic_partitions,
         "consumer_auto_offset_reset": "earliest",
         # Faust creates the events topic while the group may already be joining; a short metadata age lets the
@@ -70,7 +70,9 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 def create_app(settings: Settings) -> faust.App:
     safe_acks.install(settings.kafka_topic)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
-    app = faust.App(settings.kafka_consumer_group, **faust_options(settings))
+    guarded = security(settings)
+    app = faust.App(settings.kafka_consumer_group, **faust_options(settings, guarded.middlewares()))
+    app.add_dependency(guarded.keys)
     events_topic = app.topic(
         settings.kafka_topic,
         key_type=bytes,
@@ -138,9 +140,10 @@ def create_app(settings: Settings) -> faust.App:
             metrics.CONSUMER_LAG.set(lag)
 
     if settings.takes_ingest:
-        mount(app, ingest.routes(ingest.Ingest(publisher, window)))
+        mount(app, ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
+    mount(app, admin.routes(guarded.keys))
     analytics.register(app, storage.ready)
-    health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
+    health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live)
     openapi.register(app)
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))

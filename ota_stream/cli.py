@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
+from pydantic import TypeAdapter, ValidationError
 
 from ota_stream.config import load_settings
+
+T = TypeVar("T")
 
 # Faust's --loglevel spells the levels its own way.
 FAUST_LOG_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
@@ -80,6 +85,93 @@ def ingest() -> None:
         front.main(None)
         return
     sys.exit(roles.supervise(roles.start_ingest_processes(settings, settings.ingest_processes, None)))
+
+
+@main.group()
+def keys() -> None:
+    """API keys (spec §7), straight through the keys topic: no worker needs to run."""
+
+
+def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `action(store)` with a KeyStore that has read the keys topic to its end."""
+    import logging
+
+    from ota_stream.auth.store import KeyStore
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a new topic's first metadata races; it retries
+
+    async def go() -> T:
+        store = KeyStore(load_settings())
+        await store.start()
+        try:
+            await asyncio.wait_for(store.caught_up.wait(), 60)
+            return await action(store)
+        finally:
+            await store.stop()
+
+    return asyncio.run(go())
+
+
+@keys.command("create")
+@click.option("--tenant", required=True, help="The tenant the key belongs to.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="ingest, read or admin (repeat or comma-separate).",
+)
+@click.option("--org", default=None, help="Narrow an ingest key to one org.")
+@click.option("--app", default=None, help="Narrow an ingest key to one app of --org.")
+@click.option("--name", default=None, help="A label for people.")
+def keys_create(
+    tenant: str, scopes: tuple[str, ...], org: str | None, app: str | None, name: str | None
+) -> None:
+    """Make a key; it is printed alone on the last line, and shown nowhere else, ever."""
+    from ota_stream.auth.keys import Scope
+    from ota_stream.models import Identifier
+
+    try:
+        wanted = tuple(dict.fromkeys(Scope(part.strip()) for value in scopes for part in value.split(",")))
+        for value in (tenant, org, app):
+            if value is not None:
+                TypeAdapter(Identifier).validate_python(value)
+    except (ValueError, ValidationError) as exc:
+        raise click.UsageError(f"{exc}") from None
+    if app is not None and org is None:
+        raise click.UsageError("--app needs --org")
+    record, key = _with_keys(lambda store: store.create(tenant, wanted, org, app, name))
+    for field, value in record.public().items():
+        shown = ",".join(value) if isinstance(value, list) else ("-" if value is None else value)
+        click.echo(f"{field}: {shown}")
+    click.echo(key)
+
+
+@keys.command("list")
+@click.option("--tenant", default=None, help="Only this tenant's keys.")
+def keys_list(tenant: str | None) -> None:
+    """Every key (never a secret), oldest first, with when it was revoked if it was."""
+
+    async def listing(store: Any) -> list[Any]:
+        return store.of_tenant(tenant)
+
+    for record in _with_keys(listing):
+        data = record.public()
+        click.echo(
+            f"{data['key_id']}  {data['tenant_id']}  {','.join(data['scopes'])}  org={data['org_id'] or '*'}  "
+            f"app={data['app_id'] or '*'}  created={data['created_at']}  revoked={data['revoked_at'] or '-'}  "
+            f"{data['name'] or ''}".rstrip()
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: every worker refuses it within seconds."""
+    record = _with_keys(lambda store: store.revoke(key_id))
+    if record is None:
+        raise click.ClickException(f"no key {key_id}")
+    click.echo(f"revoked {record.key_id} at {record.revoked_at}")
 
 
 @main.command()

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     kafka_topic: str = "ota-events"
     kafka_dlq_topic: str = ""  # empty means "<KAFKA_TOPIC>-dlq"
     kafka_topic_partitions: Annotated[int, Field(ge=1, le=1024)] = 4
+    kafka_replication_factor: Annotated[int, Field(ge=1, le=16)] = 1  # for the topics the worker creates
     kafka_consumer_group: str = "ota-analytics-consumer"
     kafka_security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     kafka_sasl_mechanisms: SaslMechanism | None = None
@@ -135,6 +136,14 @@ class Settings(BaseSettings):
     live_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
     live_retention_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
     live_tables_enabled: bool = True
+
+    # Security (spec §7)
+    auth_required: bool = True
+    admin_api_key: SecretStr | None = None  # accepted for the admin routes, to bootstrap an installation
+    rate_limit_ingest_events_per_second: Annotated[float, Field(ge=0)] = 2000.0  # per key and process; 0: off
+    rate_limit_read_requests_per_second: Annotated[float, Field(ge=0)] = 20.0
+    device_id_hmac_key: SecretStr | None = None  # when set, device ids are pseudonymised before Kafka
+    cors_allow_origins: str = ""  # comma-separated origins allowed to call the API from a browser
 
     log_level: LogLevel = LogLevel.INFO
 
@@ -211,6 +220,22 @@ class Settings(BaseSettings):
             raise ValueError("needs a host, e.g. http://localhost:8123")
         return value
 
+    @field_validator("admin_api_key")
+    @classmethod
+    def _admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @cached_property
+    def keys_topic(self) -> str:
+        """The compacted topic that holds the API keys of this installation (its consumer group's)."""
+        return f"{self.kafka_consumer_group}-keys"
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        return frozenset(origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip())
+
     @cached_property
     def dlq_topic(self) -> str:
         return self.kafka_dlq_topic or f"{self.kafka_topic}-dlq"
@@ -257,7 +282,8 @@ def describe(error: ValidationError) -> str:
     lines = ["invalid configuration:"]
     for item in error.errors():
         variable = str(item["loc"][0]).upper() if item["loc"] else "?"
-        shown = "***" if "PASSWORD" in variable else repr(item.get("input"))
+        secret = any(word in variable for word in ("PASSWORD", "KEY"))
+        shown = "***" if secret else repr(item.get("input"))
         lines.append(f"  {variable}: {item['msg']} (got {shown})")
     return "\n".join(lines)
 

@@ -19,7 +19,7 @@ import operator
 import types
 import typing
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from functools import cache
@@ -177,7 +177,10 @@ def _canonical_timestamp(text: str) -> str:
     return format_timestamp(parse_rfc3339(text))
 
 
-def accept(event: Any, window: tuple[datetime, datetime]) -> Accepted:
+Pseudonymize = Callable[[str, str], str]  # (tenant_id, device_id) -> the id stored instead (auth/privacy.py)
+
+
+def accept(event: Any, window: tuple[datetime, datetime], device_ids: Pseudonymize | None = None) -> Accepted:
     """The checks that the structs cannot make (the timestamp), then the line; InvalidEvent names the field.
 
     Canonical timestamps in UTC compare as text in the order of time, and the window's ends are on whole
@@ -192,6 +195,8 @@ def accept(event: Any, window: tuple[datetime, datetime]) -> Accepted:
     if timestamp < oldest:
         raise InvalidEvent([FieldError("timestamp", TOO_OLD)])
     event.timestamp = timestamp
+    if device_ids is not None:
+        event.device_id = device_ids(event.tenant_id, event.device_id)
     if event.event_id is None:
         event.event_id = str(uuid.uuid4())
     if event.metadata:
@@ -200,9 +205,11 @@ def accept(event: Any, window: tuple[datetime, datetime]) -> Accepted:
     return Accepted(key, _encode(event), event.event_id, event.timestamp)
 
 
-def accept_model(event: OtaEvent) -> Accepted:
+def accept_model(event: OtaEvent, device_ids: Pseudonymize | None = None) -> Accepted:
     """The same line for an event that pydantic validated (the flat form, or a slow path)."""
     data = event.model_dump(mode="json", exclude_none=True)
+    if device_ids is not None:
+        data["device_id"] = device_ids(event.tenant_id, event.device_id)
     if event.metadata:
         data["metadata"] = list(event.metadata.items())
     timestamp = format_timestamp(event.timestamp)

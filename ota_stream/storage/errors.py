@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from clickhouse_connect.driver.exceptions import DatabaseError
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 # ClickHouse error codes (src/Common/ErrorCodes.cpp) that a given set of rows causes, whatever the server's state.
 ROWS_REFUSED_CODES = frozenset(
@@ -46,6 +46,20 @@ SCHEMA_CODES = frozenset(
         497,  # ACCESS_DENIED
     }
 )
+# Codes of a server that is overloaded or away for a moment: a query may succeed if retried later.
+UNAVAILABLE_CODES = frozenset(
+    {
+        159,  # TIMEOUT_EXCEEDED
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        241,  # MEMORY_LIMIT_EXCEEDED
+        242,  # TABLE_IS_READ_ONLY
+        252,  # TOO_MANY_PARTS
+        425,  # SYSTEM_ERROR
+        999,  # KEEPER_EXCEPTION
+    }
+)
 _CODE = re.compile(r"\bCode: (\d+)\b")
 
 
@@ -59,6 +73,15 @@ def error_code(exc: BaseException) -> int | None:
         return None
     found = _CODE.search(str(exc))
     return int(found.group(1)) if found else None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The server cannot be reached, or cannot answer now: retry later (HTTP 503), not a bug (HTTP 500)."""
+    if isinstance(exc, StorageUnavailable | OperationalError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DatabaseError):
+        return error_code(exc) in UNAVAILABLE_CODES
+    return isinstance(exc, OSError)
 
 
 def refuses_rows(exc: BaseException) -> bool:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ota_stream import logs
 from ota_stream.web.body import KIB
-from ota_stream.web.errors import ApiError
+from ota_stream.web.errors import unavailable
 
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), and the ones aiohttp sets itself.
 HOP_BY_HOP = frozenset(
@@ -23,11 +23,6 @@ HOP_BY_HOP = frozenset(
      "transfer-encoding", "upgrade", "host"}
 )  # fmt: skip
 WORKER_STARTING = "the worker behind this ingest process is not answering yet; retry"
-
-
-class WorkerUnavailable(ApiError):
-    def __init__(self) -> None:
-        super().__init__(503, WORKER_STARTING, headers={"Retry-After": "2"})
 
 
 class Forwarder:
@@ -75,7 +70,7 @@ class Forwarder:
                 allow_redirects=False,
             )
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
-            raise WorkerUnavailable() from None
+            raise unavailable(WORKER_STARTING) from None
 
 
 def _passed(headers: Mapping[str, str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ import signal
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -28,12 +29,15 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ota_stream import metrics
+from ota_stream.auth.keys import Scope
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, format_timestamp
 from ota_stream.web import ingest
-from ota_stream.web.errors import error_middleware, json_response
+from ota_stream.web.errors import json_response
 from ota_stream.web.forward import Forwarder
+from ota_stream.web.readiness import kafka_readiness
+from ota_stream.web.security import Security, security
 
 log = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_SECONDS = 30.0
@@ -59,10 +63,12 @@ def ingest_metrics() -> bytes:
 
 
 def create_front(
-    settings: Settings, publisher: EventPublisher, forwarder: Forwarder | None
+    settings: Settings, publisher: EventPublisher, guarded: Security, forwarder: Forwarder | None
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=ingest.BATCH_LIMIT + 1)
-    app.router.add_routes(ingest.routes(ingest.Ingest(publisher, TimeWindow(settings.retention_days))))
+    """Ingest routes guarded by keys here; every other request is passed on, and guarded by the worker."""
+    app = web.Application(middlewares=guarded.middlewares(), client_max_size=ingest.BATCH_LIMIT + 1)
+    window = TimeWindow(settings.retention_days)
+    app.router.add_routes(ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
 
     async def metrics_page(request: web.Request) -> web.Response:
         body = ingest_metrics()
@@ -71,13 +77,17 @@ def create_front(
             body = worker + body
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    def own_kafka() -> dict[str, Any]:
+        return kafka_readiness(publisher, guarded.keys)
+
     async def health(request: web.Request) -> web.Response:
         if forwarder is None:
-            return _ingest_health(publisher)
+            return _ingest_health(own_kafka())
         status, _, body = await forwarder.fetch(request)
         report = orjson.loads(body)
-        if not publisher.ready:  # this process's own producer is what ingest depends on
-            report["services"]["kafka"].update(status="unhealthy", producer_ready=False)
+        kafka = own_kafka()
+        if kafka["status"] != "healthy":  # this process's own producer and keys are what ingest depends on
+            report["services"]["kafka"].update(kafka)
             report["status"] = "unhealthy" if report["status"] != "healthy" else "degraded"
         return json_response(report, 503 if report["status"] == "unhealthy" else status)
 
@@ -88,13 +98,13 @@ def create_front(
     return app
 
 
-def _ingest_health(publisher: EventPublisher) -> web.Response:
-    ready = publisher.ready
+def _ingest_health(kafka: dict[str, Any]) -> web.Response:
+    ready = kafka["status"] == "healthy"
     body = {
-        "status": "healthy" if ready else "unhealthy",
+        "status": kafka["status"],
         "timestamp": format_timestamp(datetime.now(UTC)),
         "role": "ingest",
-        "services": {"kafka": {"status": "healthy" if ready else "unhealthy", "producer_ready": ready}},
+        "services": {"kafka": kafka},
     }
     return json_response(body, 200 if ready else 503)
 
@@ -103,14 +113,13 @@ async def serve(settings: Settings, worker_socket: Path | None) -> None:
     """Serve until SIGTERM or SIGINT, then finish the requests in flight and stop the producer."""
     publisher = EventPublisher(settings)
     await publisher.start()
+    guarded = security(settings, enforce=frozenset({Scope.INGEST}))
+    await guarded.keys.start()
     forwarder = Forwarder(worker_socket) if worker_socket is not None else None
     if forwarder is not None:
         await forwarder.start()
-    runner = web.AppRunner(
-        create_front(settings, publisher, forwarder),
-        access_log=None,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
-    )
+    front = create_front(settings, publisher, guarded, forwarder)
+    runner = web.AppRunner(front, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
     await runner.setup()
     await web.TCPSite(runner, settings.server_host, settings.server_port, reuse_port=True).start()
     log.info("ingest process %d serving on %s:%d", os.getpid(), settings.server_host, settings.server_port)
@@ -124,6 +133,7 @@ async def serve(settings: Settings, worker_socket: Path | None) -> None:
         await runner.cleanup()
         if forwarder is not None:
             await forwarder.stop()
+        await guarded.keys.stop()
         await publisher.stop()
 
 

@@ -110,6 +110,8 @@ class Worker:
             "DATA_DIR": str(self.data_dir),
             "SERVER_PORT": str(self.port),
             "FLUSH_INTERVAL_SECONDS": "0.2",
+            # Keys are tested in tests/test_auth.py; the pipeline tests send and read several tenants without them.
+            "AUTH_REQUIRED": "false",
             **self.env,
             **(overrides or {}),
         }
@@ -139,7 +141,7 @@ class Worker:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
             body = requests.get(f"{self.url}/health", timeout=2).json()
             clickhouse = body["services"].get("clickhouse", {"status": "healthy"})  # ingest alone has none
-            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["producer_ready"]
+            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["status"] == "healthy"
 
         try:
             wait_for(ready, timeout, "the worker to become healthy")
