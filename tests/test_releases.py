@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.migrations import discover, migrate, schema_dir
 from ota_stream.storage.queries import releases
+from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.release_health import Thresholds, health
 from ota_stream.storage.queries.scope import Scope
 from tests.conftest import drop_database, open_database
-from tests.support import expected_releases
+from tests.support import expected_drilldown, expected_releases
 from tests.support.expected import Window, assert_same
 from tests.support.release_scenario import ReleaseScenario
 from tests.support.scenario import Event, Scenario, with_duplicates
@@ -83,6 +87,34 @@ def test_the_scenario_exercises_every_release_figure(loaded: tuple[ClickHouse, l
     assert any(len(r["adoption_curve"]) > 3 for r in rows)
     by_rollout = asyncio.run(releases.releases(ch, scope, "rollout_percentage"))
     assert {"10", "12.5", "50", "100"} <= {g["key"] for r in by_rollout for g in r["groups"]}
+
+
+def test_release_views_added_to_a_database_with_data_are_backfilled(tmp_path: Path) -> None:
+    """Migrations 006 and 007 on a database that already holds events: the backfill, then the views as events
+    keep coming, agree with the raw table and with Python."""
+    staged = [m for m in discover() if m.version < 6]
+    for migration in staged:
+        shutil.copy(schema_dir() / f"{migration.version:03d}_{migration.name}.sql", tmp_path)
+    ch = open_database(tmp_path)
+    try:
+        events = release_events()
+        old, new = events[: len(events) // 2], events[len(events) // 2 :]
+        write(ch, old)
+        applied = migrate(ch, retention_days=365)
+        assert {m.name for m in applied} >= {"release_devices", "app_activity"}
+        for sent in (old, events):
+            if sent is events:
+                write(ch, new)  # after the migration, the views take new rows as they come
+            for scope in (
+                Scope("acme", *WINDOWS["a year"]),
+                Scope("globex", *WINDOWS["hours not days"], "web"),
+            ):
+                check_releases(ch, sent, scope)
+                assert_same(
+                    asyncio.run(apps(ch, scope)), expected_drilldown.apps(sent, window_of(scope)), "apps"
+                )
+    finally:
+        drop_database(ch)
 
 
 # ---- the health gate ----

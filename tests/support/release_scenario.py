@@ -133,3 +133,32 @@ def _place(event: Event, groups: dict[str, dict[str, Any]], flat: bool) -> None:
             event.update(values)
         else:
             event[group] = dict(values)
+
+
+def with_every_field(events: list[Event], rng: random.Random, share: float = 0.25) -> list[Event]:
+    """Give every event an event_id, and a share of them every optional field of §1 (nested form), with values
+    that are awkward to store: a float32-inexact percentage, a huge byte count, Unicode, commas and quotes."""
+    out = []
+    for i, e in enumerate(events):
+        e = dict(e)
+        e.setdefault("event_id", f"{e['tenant_id']}-gen-{i:06d}")
+        if rng.random() < share and "current_version" not in e:  # nested events only (both scenarios' flat
+            # events name their current_version at the top level)
+            e["session_id"] = f"s-{rng.randrange(10**6)}"
+            e["device_info"] = {
+                **e.get("device_info", {}),
+                "os_version": "17.1",
+                "manufacturer": 'Ärger, "Inc"',
+            }
+            e["release_info"] = {**e.get("release_info", {}), "release_notes": "fixes:\n- a, b\n- \"c\"",
+                                 "rollout_percentage": 12.3}  # fmt: skip
+            e["network_info"] = {"connection_type": "wifi", "bandwidth_mbps": 54.25}
+            perf = {"battery_level": 77.7, "storage_available_mb": 1024.5, "package_size_bytes": 2**53 + 1}
+            e["performance_metrics"] = {**e.get("performance_metrics", {}), **perf}
+            e["progress"] = 42.5
+            e["rollback_reason"] = "crash loop"
+            e["rollback_duration_seconds"] = 3.25
+            e["cancellation_reason"] = 'user, said "no"'
+            e["metadata"] = {"build": "1234", "note": "héllo, wörld"}
+        out.append(e)
+    return out

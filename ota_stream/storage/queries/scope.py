@@ -11,12 +11,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
+from ota_stream.models import format_timestamp
+
 Bucket = Literal["hour", "day"]
 
 
 def ch_datetime(value: datetime) -> str:
     """A DateTime64(3, 'UTC') parameter value; the datetime must be in UTC."""
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+def rfc3339(value: datetime) -> str:
+    """A DateTime64 as clickhouse-connect returns it (naive, in UTC), in RFC 3339 with milliseconds."""
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return format_timestamp(moment)
 
 
 def rate(part: int, whole: int) -> float:
@@ -34,6 +42,9 @@ def _ceil(value: datetime, bucket: Bucket) -> datetime:
     floor = _floor(value, bucket)
     step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
     return floor if floor == value else floor + step
+
+
+RAW_WINDOW = "timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp <= {end:DateTime64(3, 'UTC')}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,12 @@ class Scope:
             clauses.append("app_id = {app_id:String}")
             params["app_id"] = self.app_id
         return " AND ".join(clauses), params
+
+    def window(self) -> tuple[str, dict[str, Any]]:
+        """The raw table's WHERE for the whole window, for queries that read raw rows only."""
+        dims, params = self.dims()
+        params.update(start=ch_datetime(self.start), end=ch_datetime(self.end))
+        return f"{dims} AND {RAW_WINDOW}", params
 
     def hybrid(self, bucket: Bucket, use_views: bool = True) -> Hybrid:
         """Whole buckets from the view (column `hour` or `date`), the edges from raw `timestamp`.
