@@ -24,7 +24,7 @@ from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
 from ota_stream.topics import ResilientTopic
-from ota_stream.web import analytics, health, ingest, openapi
+from ota_stream.web import analytics, export, health, ingest, openapi
 from ota_stream.web import live as live_views
 from ota_stream.web.errors import error_middleware
 
@@ -128,6 +128,7 @@ def create_app(settings: Settings) -> faust.App:
 
     ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
     analytics.register(app, storage.ready)
+    export.register(app, storage)
     health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
     openapi.register(app)
     setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")

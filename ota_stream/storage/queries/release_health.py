@@ -18,6 +18,9 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.releases import release_figures
 from ota_stream.storage.queries.scope import Scope
 
+PARAMETERS = ("max_failure_rate", "max_rollback_rate", "min_devices")
+MAX_MIN_DEVICES = 100_000_000
+
 
 @dataclass(frozen=True)
 class Thresholds:
