@@ -1,4 +1,4 @@
-"""`/analytics/releases` and the figures behind the health gate (spec §9), from `release_devices_daily`.
+"""`/analytics/releases` and the figures behind the health gate (spec §9), from `release_devices_hourly`.
 
 Where §9 is silent (also in the README):
 - An update event is one of the seven `update_*` types (UPDATE_TYPES, listed one by one so that activity types
@@ -18,6 +18,8 @@ Where §9 is silent (also in the README):
   denominator as the release's. Rollout percentages read as ClickHouse prints a Float32 (`50`, `12.5`).
 - Releases are listed by `first_seen` descending, ties by version ascending; groups by `devices_attempted`
   descending, then key ascending.
+- Devices and versions are grouped by 64-bit hashes (cityHash64), as in the other views: a collision within one
+  app is improbable (about n^2 / 2^65).
 """
 
 from __future__ import annotations
@@ -27,99 +29,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.active_devices import total_active_devices
-from ota_stream.storage.queries.scope import Hybrid, Scope, rate
-
-UPDATE_TYPES = (
-    "update_started",
-    "update_downloading",
-    "update_downloaded",
-    "update_installing",
-    "update_installed",
-    "update_failed",
-    "update_cancelled",
+from ota_stream.storage.queries import active_devices
+from ota_stream.storage.queries.release_sql import (
+    FAST,
+    GROUPED,
+    TOTAL,
+    Where,
+    rolled_back,
+    rows,
+    version_devices,
 )
-_UPDATE_TYPES_SQL = "(" + ", ".join(f"'{t}'" for t in UPDATE_TYPES) + ")"  # constants, never input
-NEVER = "toDateTime64('2299-12-31 23:59:59.999', 3, 'UTC')"
+from ota_stream.storage.queries.scope import Scope, rate
+
 UNKNOWN = "unknown"
 # group_by parameter -> position in the first_update tuple (timestamp, channel, os, rollout percentage)
 GROUP_BY = {"channel": 2, "device_os": 3, "rollout_percentage": 4}
 CURVE_PERCENTS = (50, 90)
 HOUR_MS = 3_600_000
-
-# The view's SELECT (006_release_devices.sql) over raw rows: the partial days at the window's edges, or the
-# whole window with use_views=False.
-RAW_ROWS = f"""
-    SELECT ifNull(target_version, '') AS version, cityHash64(device_id) AS device,
-        min(if(event_type IN {_UPDATE_TYPES_SQL},
-            (timestamp, ifNull(release_channel, ''), ifNull(device_os, ''), ifNull(toString(rollout_percentage), '')),
-            ({NEVER}, '', '', ''))) AS first_update,
-        max(event_type = 'update_failed') AS failed,
-        groupArrayIf(timestamp, event_type = 'update_installed') AS installs,
-        groupArrayIf(install_duration_seconds, event_type = 'update_installed') AS install_durations,
-        groupArrayIf(timestamp, event_type = 'rollback_completed') AS rollbacks
-    FROM ota_events_raw
-    WHERE {{raw_where}} {{raw_filter}} AND (
-        (target_version IS NOT NULL AND event_type IN {_UPDATE_TYPES_SQL})
-        OR event_type IN ('update_installed', 'rollback_completed'))
-    GROUP BY version, device
-"""
-ROWS = (
-    """
-    SELECT version, device, first_update, failed, installs, install_durations, rollbacks
-    FROM release_devices_daily WHERE {view_where} {view_filter}
-    UNION ALL"""
-    + RAW_ROWS
-)
-
-# Devices with an update event of one version in the window: the health gate reads only their rows.
-_VERSION_DEVICES = f"""(
-    SELECT device FROM release_devices_daily
-    WHERE {{view_where}} AND version = {{{{version:String}}}} AND first_update.1 < {NEVER}
-    UNION ALL
-    SELECT cityHash64(device_id) FROM ota_events_raw
-    WHERE {{raw_where}} AND target_version = {{{{version:String}}}} AND event_type IN {_UPDATE_TYPES_SQL}
-)"""
-
-# Per (version, device) over the window, then per device: its installs and rollbacks in order, and the versions
-# whose install a rollback directly follows. Then per release (and group): the figures, and the curve as
-# (hour, new devices) pairs from sumMap.
-FIGURES = f"""
-SELECT version, {{key}} AS key,
-    -- output names differ from the inner columns: ClickHouse would resolve an inner name to an outer alias
-    toUnixTimestamp64Milli(min(first.1)) AS n_first_seen, count() AS n_attempted, countIf(installed) AS n_installed,
-    countIf(failed) AS n_failed, countIf(failed AND NOT installed) AS n_failed_only, countIf(rolled_back) AS n_rolled,
-    quantilesExactArray(0.5, 0.95)(durations) AS n_quantiles, sum(length(durations)) AS n_samples,
-    sumMapIf([hour], [toUInt64(1)], installed) AS n_curve
-FROM (
-    SELECT r.1 AS version, r.2 AS first, r.3 = 1 AS failed, notEmpty(r.4) AS installed, r.5 AS durations,
-        toUnixTimestamp(toStartOfHour(arrayMin(r.4))) AS hour, has(rolled_back_versions, r.1) AS rolled_back
-    FROM (
-        SELECT device,
-            groupArray((version, first, failed, installs, durations)) AS releases,
-            arraySort(arrayConcat(
-                arrayFlatten(groupArray(arrayMap(t -> (t, 0, version), installs))),
-                arrayMap(t -> (t, 1, ''), arrayFlatten(groupArray(rollbacks)))
-            )) AS sequence,
-            arrayMap(x -> x.3, arrayFilter(
-                (x, i) -> x.2 = 0 AND i < length(sequence) AND sequence[i + 1].2 = 1,
-                sequence, arrayEnumerate(sequence)
-            )) AS rolled_back_versions
-        FROM (
-            SELECT CAST(version, 'String') AS version, device, min(first_update) AS first, max(failed) AS failed,
-                groupArrayArray(installs) AS installs, groupArrayArray(install_durations) AS durations,
-                groupArrayArray(rollbacks) AS rollbacks
-            FROM ({{rows}})
-            GROUP BY version, device
-        )
-        GROUP BY device
-    )
-    ARRAY JOIN releases AS r
-    WHERE r.1 != '' AND r.2.1 < {NEVER} {{only_version}}
-)
-GROUP BY {{grouping}}
-SETTINGS group_by_use_nulls = 1
-"""
 
 
 @dataclass
@@ -183,52 +109,108 @@ def _rfc3339_ms(epoch_ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
-def _figures(row: tuple[Any, ...]) -> Figures:
-    first_seen, attempted, installed, failed, failed_only, rolled, quantiles, samples, (hours, counts) = row
-    p50, p95 = (round(q, 2) for q in quantiles) if samples else (None, None)
-    return Figures(
-        first_seen,
+def _quantiles(quantiles: list[float], samples: int) -> tuple[float | None, float | None]:
+    return (round(quantiles[0], 2), round(quantiles[1], 2)) if samples else (None, None)
+
+
+def _curve(curve: tuple[list[int], list[int]]) -> list[tuple[int, int]]:
+    """sumMap's (hour indexes, counts) as (hour in epoch seconds, devices)."""
+    hours, counts = curve
+    return [(hour * 3600, n) for hour, n in zip(hours, counts, strict=True)]
+
+
+def _where(scope: Scope, version: str | None, use_views: bool, params: dict[str, Any]) -> Where:
+    """The window's conditions; their parameters go into `params`."""
+    hybrid = scope.hybrid("hour", use_views)
+    exact, exact_params = scope.window()
+    params.update(hybrid.params, **exact_params)
+    if version is None:
+        return Where(hybrid.view_where, hybrid.raw_where, exact)
+    params["version"] = version
+    return Where(hybrid.view_where, hybrid.raw_where, exact, "version = {version:String}")
+
+
+def _active_states(scope: Scope, use_views: bool, params: dict[str, Any]) -> str:
+    """The states of total_active_devices, on whole days: their window parameters are prefixed `day_`."""
+    days = scope.hybrid("day", use_views, prefix="day_")
+    params.update(days.params)
+    return active_devices.STATES.format(view_where=days.view_where, raw_where=days.raw_where)
+
+
+async def _fast(
+    ch: ClickHouse, scope: Scope, version: str | None, use_views: bool
+) -> tuple[dict[str, Figures], int]:
+    """Figures per release (one release with `version`), and total active devices (0 with `version`)."""
+    params: dict[str, Any] = {}
+    where = _where(scope, version, use_views, params)
+    devices = f"AND device IN {version_devices(where)}" if version else ""
+    sql = FAST.format(
+        pairs=rows(where, ["first_install", "failed"]),
+        durations=rows(where, ["first_ts", "install_durations"]),
+        rolled_back=rolled_back(where, devices),
+        total="" if version else TOTAL.format(active_states=_active_states(scope, use_views, params)),
+    )
+    parts: dict[str, dict[int, tuple[Any, ...]]] = {}
+    for part, vh, *values in await ch.query(sql, params):
+        parts.setdefault(part, {})[vh] = tuple(values)
+    total_active = next(iter(parts.get("total", {}).values()), ("", 0))[1]
+    figures = {}
+    for vh, (name, _, _, _, _, first_ms, quantiles, samples, _) in parts.get("rows", {}).items():
+        _, attempted, installed, failed, failed_only, _, _, _, curve = parts["pairs"][vh]
+        rolled = parts.get("rolled_back", {}).get(vh, ("", 0))[1]
+        p50, p95 = _quantiles(quantiles, samples)
+        figures[name] = Figures(
+            first_ms, attempted, installed, failed, failed_only, rolled, p50, p95, _curve(curve)
+        )
+    return figures, total_active
+
+
+async def _grouped(
+    ch: ClickHouse, scope: Scope, group_by: str, use_views: bool
+) -> tuple[dict[str, Figures], dict[str, list[tuple[str, Figures]]], int]:
+    params: dict[str, Any] = {}
+    where = _where(scope, None, use_views, params)
+    # The group key comes from a fixed map, never from the input.
+    sql = GROUPED.format(
+        key=f"first.{GROUP_BY[group_by]}",
+        rows=rows(where, ["first_update", "first_install", "failed", "install_durations"]),
+        rolled_back=rolled_back(where),
+        total_active=f"SELECT uniqExactMerge(devices) FROM {_active_states(scope, use_views, params)}",
+    )
+    releases: dict[str, Figures] = {}
+    groups: dict[str, list[tuple[str, Figures]]] = {}
+    rows_ = await ch.query(sql, params)
+    for (
+        version,
+        key,
+        first_ms,
         attempted,
         installed,
         failed,
         failed_only,
         rolled,
-        p50,
-        p95,
-        list(zip(hours, counts, strict=True)),
-    )
-
-
-async def _query(
-    ch: ClickHouse, scope: Scope, group_by: str | None, version: str | None, use_views: bool
-) -> list[tuple[Any, ...]]:
-    hybrid: Hybrid = scope.hybrid("day", use_views)
-    params = dict(hybrid.params)
-    view_filter = raw_filter = only_version = ""
-    if version is not None:
-        params["version"] = version
-        devices = _VERSION_DEVICES.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where)
-        view_filter, raw_filter = f"AND device IN {devices}", f"AND cityHash64(device_id) IN {devices}"
-        only_version = "AND r.1 = {version:String}"
-    rows = ROWS.format(
-        view_where=hybrid.view_where,
-        raw_where=hybrid.raw_where,
-        view_filter=view_filter,
-        raw_filter=raw_filter,
-    )
-    # The group key comes from a fixed map, never from the input.
-    key = f"first.{GROUP_BY[group_by]}" if group_by else "''"
-    grouping = "GROUPING SETS ((version), (version, key))" if group_by else "version, key"
-    sql = FIGURES.format(key=key, grouping=grouping, rows=rows, only_version=only_version)
-    return await ch.query(sql, params)
+        q,
+        samples,
+        curve,
+        _,
+    ) in rows_:
+        p50, p95 = _quantiles(q, samples)
+        figures = Figures(
+            first_ms, attempted, installed, failed, failed_only, rolled, p50, p95, _curve(curve)
+        )
+        if key is None:
+            releases[version] = figures
+        else:
+            groups.setdefault(version, []).append((key or UNKNOWN, figures))
+    return releases, groups, rows_[0][-1] if rows_ else 0
 
 
 async def release_figures(
     ch: ClickHouse, scope: Scope, version: str, use_views: bool = True
 ) -> Figures | None:
     """The figures of one release over the window, or None when it has no update event there."""
-    rows = await _query(ch, scope, None, version, use_views)
-    return _figures(rows[0][2:]) if rows else None
+    figures, _ = await _fast(ch, scope, version, use_views)
+    return figures.get(version)
 
 
 async def releases(
@@ -236,20 +218,17 @@ async def releases(
 ) -> list[dict[str, Any]]:
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {sorted(GROUP_BY)}")
-    rows = await _query(ch, scope, group_by, None, use_views)
-    total_active = await total_active_devices(ch, scope, use_views) if rows else 0
-    by_version: dict[str, dict[str, Any]] = {}
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for version, key, *figures in rows:
-        if key is None or group_by is None:
-            by_version[version] = {"version": version, **_figures(tuple(figures)).as_json(total_active)}
-        else:
-            groups.setdefault(version, []).append(
-                {"key": key or UNKNOWN, **_figures(tuple(figures)).as_json(total_active)}
-            )
-    listed = sorted(by_version.values(), key=lambda r: r["version"])
+    groups: dict[str, list[tuple[str, Figures]]] = {}
+    if group_by is None:
+        figures, total_active = await _fast(ch, scope, None, use_views)
+    else:
+        figures, groups, total_active = await _grouped(ch, scope, group_by, use_views)
+    listed = []
+    for version in sorted(figures):
+        row = {"version": version, **figures[version].as_json(total_active)}
+        if group_by is not None:
+            members = [{"key": key, **f.as_json(total_active)} for key, f in groups[version]]
+            row["groups"] = sorted(members, key=lambda g: (-g["devices_attempted"], g["key"]))
+        listed.append(row)
     listed.sort(key=lambda r: r["first_seen"], reverse=True)  # stable: ties keep version ascending
-    if group_by is not None:
-        for row in listed:
-            row["groups"] = sorted(groups[row["version"]], key=lambda g: (-g["devices_attempted"], g["key"]))
     return listed

@@ -83,31 +83,31 @@ class Scope:
         params.update(start=ch_datetime(self.start), end=ch_datetime(self.end))
         return f"{dims} AND {RAW_WINDOW}", params
 
-    def hybrid(self, bucket: Bucket, use_views: bool = True) -> Hybrid:
+    def hybrid(self, bucket: Bucket, use_views: bool = True, prefix: str = "") -> Hybrid:
         """Whole buckets from the view (column `hour` or `date`), the edges from raw `timestamp`.
 
-        With `use_views=False`, or a window holding no whole bucket, everything comes from raw.
+        With `use_views=False`, or a window holding no whole bucket, everything comes from raw. `prefix` renames
+        the window's parameters, so that one statement can hold windows of two bucket sizes.
         """
         full_start, full_end = _ceil(self.start, bucket), _floor(self.end, bucket)
         if not use_views or full_start >= full_end:
             full_start = full_end = self.start
         dims, params = self.dims()
-        if bucket == "hour":
-            view_range = "hour >= {full_start:DateTime('UTC')} AND hour < {full_end:DateTime('UTC')}"
-            params["full_start"] = full_start.strftime("%Y-%m-%d %H:%M:%S")
-            params["full_end"] = full_end.strftime("%Y-%m-%d %H:%M:%S")
-        else:
-            view_range = "date >= {full_start:Date} AND date < {full_end:Date}"
-            params["full_start"] = full_start.strftime("%Y-%m-%d")
-            params["full_end"] = full_end.strftime("%Y-%m-%d")
-        params.update(
-            start=ch_datetime(self.start),
-            end=ch_datetime(self.end),
-            raw_head_end=ch_datetime(full_start),
-            raw_tail_start=ch_datetime(full_end),
+        first, last, head_end, tail_start = (
+            prefix + n for n in ("full_start", "full_end", "head_end", "tail_start")
         )
+        if bucket == "hour":
+            view_range = f"hour >= {{{first}:DateTime('UTC')}} AND hour < {{{last}:DateTime('UTC')}}"
+            params[first] = full_start.strftime("%Y-%m-%d %H:%M:%S")
+            params[last] = full_end.strftime("%Y-%m-%d %H:%M:%S")
+        else:
+            view_range = f"date >= {{{first}:Date}} AND date < {{{last}:Date}}"
+            params[first] = full_start.strftime("%Y-%m-%d")
+            params[last] = full_end.strftime("%Y-%m-%d")
+        params.update(start=ch_datetime(self.start), end=ch_datetime(self.end))
+        params[head_end], params[tail_start] = ch_datetime(full_start), ch_datetime(full_end)
         raw_range = (
-            "((timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {raw_head_end:DateTime64(3, 'UTC')})"
-            " OR (timestamp >= {raw_tail_start:DateTime64(3, 'UTC')} AND timestamp <= {end:DateTime64(3, 'UTC')}))"
+            f"((timestamp >= {{start:DateTime64(3, 'UTC')}} AND timestamp < {{{head_end}:DateTime64(3, 'UTC')}})"
+            f" OR (timestamp >= {{{tail_start}:DateTime64(3, 'UTC')}} AND timestamp <= {{end:DateTime64(3, 'UTC')}}))"
         )
         return Hybrid(f"{dims} AND {view_range}", f"{dims} AND {raw_range}", params)
