@@ -1,8 +1,9 @@
 """`/analytics/releases` and the figures behind the health gate (spec §9), from `release_devices_hourly`.
 
 Where §9 is silent (also in the README):
-- An update event is one of the seven `update_*` types (UPDATE_TYPES, listed one by one so that activity types
-  such as `app_launched` never count). A release is a `target_version` with an update event in the window.
+- An update event is one of the seven `update_*` types (release_sql.UPDATE_TYPES, named one by one so that
+  activity types such as `app_launched` never count). A release is a `target_version` with an update event in
+  the window.
 - Each device's events are ordered by (timestamp, installs before rollbacks, version). A device rolled a
   release back when one of its installs of it in the window is directly followed, in that order and among its
   `update_installed` (of any version, known or not) and `rollback_completed` events in the window, by a
