@@ -17,12 +17,12 @@ from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.device_events import device_events
 from ota_stream.storage.queries.failure_messages import failure_messages
 from ota_stream.storage.queries.scope import Scope
-from tests.conftest import drop_database, open_database
+from tests.conftest import loaded_database
 from tests.support import expected_drilldown
 from tests.support.expected import Window, assert_same
 from tests.support.release_scenario import with_every_field
 from tests.support.scenario import Event
-from tests.test_analytics import WINDOWS, write
+from tests.test_analytics import WINDOWS
 from tests.test_releases import release_events
 
 DIMS = [{}, {"org_id": "mobile"}, {"org_id": "web", "app_id": "chat"}]
@@ -34,11 +34,7 @@ def drilldown_events() -> list[Event]:
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
-    ch = open_database()
-    events = drilldown_events()
-    write(ch, events)
-    yield ch, events
-    drop_database(ch)
+    yield from loaded_database(drilldown_events())
 
 
 def scopes() -> Iterator[Scope]:

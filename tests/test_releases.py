@@ -22,7 +22,7 @@ from ota_stream.storage.queries import releases
 from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.release_health import Thresholds, health
 from ota_stream.storage.queries.scope import Scope
-from tests.conftest import drop_database, open_database
+from tests.conftest import drop_database, loaded_database, open_database
 from tests.support import expected_drilldown, expected_releases
 from tests.support.expected import Window, assert_same
 from tests.support.release_scenario import ReleaseScenario
@@ -40,11 +40,7 @@ def release_events() -> list[Event]:
 
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
-    ch = open_database()
-    events = release_events()
-    write(ch, events)
-    yield ch, events
-    drop_database(ch)
+    yield from loaded_database(release_events())
 
 
 def window_of(scope: Scope) -> Window:

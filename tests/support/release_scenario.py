@@ -14,6 +14,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import product
 from typing import Any
 
 from tests.support.scenario import Event, rfc3339
@@ -51,12 +52,10 @@ class ReleaseScenario:
         rng = random.Random(self.seed)
         now = self.now or datetime.now(UTC)
         events: list[Event] = []
-        for tenant in self.tenants:
-            for org, app in self.apps:
-                releases = self._releases(rng, now)
-                for n in range(self.devices_per_app):
-                    device = f"{tenant}-{org}-{app}-r{n}"
-                    events += self._device(rng, tenant, org, app, device, releases, now)
+        for tenant, (org, app) in product(self.tenants, self.apps):
+            releases = self._releases(rng, now)
+            for n in range(self.devices_per_app):
+                events += self._device(rng, tenant, org, app, f"{tenant}-{org}-{app}-r{n}", releases, now)
         return events
 
     def _releases(self, rng: random.Random, now: datetime) -> list[tuple[str, str | None, datetime]]:
