@@ -7,6 +7,7 @@ import logging
 
 from ota_stream.config import Settings
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
+from ota_stream.storage.errors import StorageUnavailable, is_unavailable
 from ota_stream.storage.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -23,15 +24,22 @@ class Storage:
         self._opening: asyncio.Future[None] | None = None
 
     async def ready(self) -> ClickHouse:
-        """Open once. A caller that gives up waiting (the health check's timeout) leaves the opening running, and
-        the next caller waits for that one: a thread cannot be cancelled, and a second one would apply the same
+        """The connected, migrated client; StorageUnavailable while the server cannot be reached.
+
+        Opens once. A caller that gives up waiting (the health check's timeout) leaves the opening running, and the
+        next caller waits for that one: a thread cannot be cancelled, and a second one would apply the same
         migrations, backfills included, at the same time (seen in worker logs before this was shielded)."""
         if not self._opened:
             async with self._lock:
                 if self._opening is None or (self._opening.done() and self._opening.exception() is not None):
                     self._opening = asyncio.ensure_future(asyncio.to_thread(self._open))
                 opening = self._opening
-            await asyncio.shield(opening)
+            try:
+                await asyncio.shield(opening)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise StorageUnavailable(f"ClickHouse is unavailable: {exc}") from exc
+                raise
             self._opened = True
         return self.clickhouse
 

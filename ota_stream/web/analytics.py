@@ -27,6 +27,7 @@ from ota_stream.storage.queries.scope import Scope
 from ota_stream.storage.queries.versions import SEGMENTS, versions
 from ota_stream.web import params
 from ota_stream.web.errors import json_response
+from ota_stream.wire import Pseudonymize
 
 Storage = Callable[[], Awaitable[ClickHouse]]
 Run = Callable[[ClickHouse, Scope, web.Request], Awaitable[Any]]
@@ -105,11 +106,20 @@ async def _failure_messages(ch: ClickHouse, scope: Scope, request: web.Request) 
     return await failure_messages.failure_messages(ch, scope, code, version, limit)
 
 
-@route("device-events", "/analytics/devices/{device_id:.+}/events", "limit")
-async def _device_events(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
-    device_id = params.path_text(request.match_info["device_id"], "device_id")
-    limit = params.integer(request.query, "limit", 1, device_events.MAX_LIMIT, device_events.DEFAULT_LIMIT)
-    return await device_events.device_events(ch, scope, device_id, limit)
+def _device_events(device_ids: Pseudonymize | None) -> Route:
+    """Callers name the device by its raw id; with DEVICE_ID_HMAC_KEY it is stored as its pseudonym (spec §7)."""
+
+    @route("device-events", "/analytics/devices/{device_id:.+}/events", "limit")
+    async def run(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+        device_id = params.path_text(request.match_info["device_id"], "device_id")
+        if device_ids is not None:
+            device_id = device_ids(scope.tenant_id, device_id)
+        limit = params.integer(
+            request.query, "limit", 1, device_events.MAX_LIMIT, device_events.DEFAULT_LIMIT
+        )
+        return await device_events.device_events(ch, scope, device_id, limit)
+
+    return run
 
 
 @route("apps", "/analytics/apps")
@@ -126,14 +136,13 @@ ROUTES = (
     _releases,
     _release_health,
     _failure_messages,
-    _device_events,
     _apps,
 )
 
 
-def register(app: App, storage: Storage) -> None:
+def register(app: App, storage: Storage, device_ids: Pseudonymize | None) -> None:
     """One GET view per analytics route, each timed into ota_query_latency_seconds."""
-    for one in ROUTES:
+    for one in (*ROUTES, _device_events(device_ids)):
         _register_one(app, storage, one)
 
 

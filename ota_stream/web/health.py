@@ -12,11 +12,13 @@ from faust.web import View
 
 from ota_stream import metrics
 from ota_stream.agents.sink import SinkStats
+from ota_stream.auth.store import KeyStore
+from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import format_timestamp
-from ota_stream.publisher import EventPublisher
 from ota_stream.storage.service import Storage
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import json_response
+from ota_stream.web.readiness import kafka_readiness
 
 PING_TIMEOUT_SECONDS = 2.0
 
@@ -66,6 +68,7 @@ def register(
     app: App,
     storage: Storage,
     publisher: EventPublisher,
+    keys: KeyStore,
     stats: SinkStats,
     topic: str,
     live: LiveWindows | None,
@@ -77,14 +80,11 @@ def register(
             lag = await consumer_lag(app, topic)
             if lag is not None:
                 metrics.CONSUMER_LAG.set(lag)
-            kafka_ok = publisher.ready
-            kafka = {
-                "status": "healthy" if kafka_ok else "unhealthy",
-                "producer_ready": kafka_ok,
+            kafka = kafka_readiness(publisher, keys) | {
                 "consumer_lag": lag,
                 "assigned_partitions": assigned_partitions(app, topic),
             }
-            failing = [clickhouse["status"] != "healthy", not kafka_ok].count(True)
+            failing = [clickhouse["status"] != "healthy", kafka["status"] != "healthy"].count(True)
             status = ("healthy", "degraded", "unhealthy")[failing]
             body = {
                 "status": status,
@@ -95,6 +95,7 @@ def register(
                     "events_per_second": round(stats.rate.rate(), 2),
                     "duplicates_dropped": stats.duplicates,
                     "dead_lettered": stats.dead_lettered,
+                    "refused_by_clickhouse": stats.refused,
                     "live_windows_stored": live.stored() if live is not None else None,
                 },
             }

@@ -22,18 +22,12 @@ LIMIT {{limit:UInt32}}
 """
 
 
-def stored_device_id(device_id: str, tenant_id: str) -> str:
-    """The id as the raw table holds it. With device-id pseudonymisation (spec §7, DEVICE_ID_HMAC_KEY) the raw
-    id in the path is to be hashed here, the one place that maps a path id to a stored one."""
-    del tenant_id  # the HMAC covers the tenant; unused until pseudonymisation exists
-    return device_id
-
-
 async def device_events(
     ch: ClickHouse, scope: Scope, device_id: str, limit: int = DEFAULT_LIMIT
 ) -> list[dict[str, Any]]:
+    """`device_id` as stored: pseudonymised by the caller when the installation pseudonymises (web/analytics.py)."""
     where, params = scope.window()
-    params.update(device_id=stored_device_id(device_id, scope.tenant_id), limit=limit)
+    params.update(device_id=device_id, limit=limit)
     sql = EVENTS.format(columns=select_list({"timestamp": RFC3339}), where=where)
     rows = await ch.query(sql, params)
     return [nested(dict(zip(NAMES, row, strict=True))) for row in rows]
