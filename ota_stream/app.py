@@ -26,7 +26,7 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import admin, analytics, health, ingest, mount, openapi, prometheus
+from ota_stream.web import admin, analytics, export, health, ingest, mount, openapi, prometheus
 from ota_stream.web import live as live_views
 from ota_stream.web.security import security
 
@@ -142,7 +142,8 @@ def create_app(settings: Settings) -> faust.App:
     if settings.takes_ingest:
         mount(app, ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
     mount(app, admin.routes(guarded.keys))
-    analytics.register(app, storage.ready)
+    analytics.register(app, storage.ready, guarded.device_ids)
+    export.register(app, storage)
     health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live)
     openapi.register(app)
     monitor = install_prometheus_monitor(app)

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     data_dir: Path = Path("./var")
 
+    # Exports (spec §9): an export of more rows is refused with 413
+    export_max_rows: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1_000_000
+
     # Live windows (spec §4)
     live_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
     live_retention_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
