@@ -13,8 +13,9 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import StreamT
 
 from ota_stream import metrics
-from ota_stream.agents import safe_acks
+from ota_stream.agents import recovery_order, safe_acks
 from ota_stream.agents.sink import ClickHouseSink
+from ota_stream.agents.watchdog import SinkWatchdog, consumer_state
 from ota_stream.config import Settings, load_settings
 from ota_stream.logs import logging_config
 from ota_stream.models import TimeWindow
@@ -66,7 +67,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
 
 
 def create_app(settings: Settings) -> faust.App:
-    safe_acks.install(settings.kafka_topic)
+    safe_acks.install(settings.kafka_topic, settings.kafka_seek_delay_seconds)
+    recovery_order.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     app = faust.App(settings.kafka_consumer_group, **faust_options(settings))
     events_topic = app.topic(
@@ -93,6 +95,9 @@ def create_app(settings: Settings) -> faust.App:
         )
         live_views.register(app, live)
     sink = ClickHouseSink(writer, publisher, live, settings.batch_size, settings.flush_interval_seconds)
+    watchdog = SinkWatchdog(
+        settings.sink_stall_seconds, describe=lambda: consumer_state(app, settings.kafka_topic)
+    )
 
     async def open_storage() -> None:
         """Connect and migrate, waiting for ClickHouse as long as it takes (health reads degraded meanwhile)."""
@@ -120,15 +125,17 @@ def create_app(settings: Settings) -> faust.App:
         async def expire_live_windows() -> None:
             await live.expire(set(health.assigned_partitions(app, settings.kafka_topic)))
 
-    @app.timer(interval=LAG_INTERVAL_SECONDS)
-    async def export_consumer_lag() -> None:
+    @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
+    async def watch_consumer_lag() -> None:
+        """Export the lag, and let the watchdog judge whether the sink is stalled."""
         lag = await health.consumer_lag(app, settings.kafka_topic)
         if lag is not None:
             metrics.CONSUMER_LAG.set(lag)
+        watchdog.observe(lag, health.assigned_partitions(app, settings.kafka_topic))
 
     ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
     analytics.register(app, storage.ready)
-    health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
+    health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live, watchdog)
     openapi.register(app)
     setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
     return app

@@ -20,6 +20,7 @@ exactly-once into ClickHouse). Patches faust-streaming 0.15.3's `Consumer.ack` a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -44,17 +45,21 @@ def _guarded_ack(self: Any, message: Message) -> bool:
 
 
 _source_topics: set[str] = set()
-_original_seek_to_committed = AIOKafkaConsumerThread.seek_to_committed
+_seek_delay_seconds = [0.0]  # tests only (KAFKA_SEEK_DELAY_SECONDS): a seek as slow as on a loaded machine
 
 
 async def _seek_to_committed_or_beginning(self: Any) -> Mapping[TP, int]:
     """Faust's seek after a rebalance, plus: a partition of the events topic with no commit goes to its start.
 
     It runs inside the consumer's thread and uses aiokafka's offset-reset request, the fetcher's own path.
+    KAFKA_SEEK_DELAY_SECONDS (tests) holds the seek that ends a recovery (the flow is running then), the way slow
+    OffsetFetch round trips do on a loaded machine; not the Fetcher's own seek while the flow is stopped.
     """
     consumer = self._ensure_consumer()
 
     async def seek() -> Mapping[TP, int]:
+        if _seek_delay_seconds[0] and self.consumer.flow_active:
+            await asyncio.sleep(_seek_delay_seconds[0])
         committed: Mapping[TP, int] = await consumer.seek_to_committed()
         fresh = [tp for tp, offset in committed.items() if not offset and tp.topic in _source_topics]
         if fresh:
@@ -64,9 +69,10 @@ async def _seek_to_committed_or_beginning(self: Any) -> Mapping[TP, int]:
     return cast(Mapping[TP, int], await self.call_thread(seek))
 
 
-def install(source_topic: str) -> None:
+def install(source_topic: str, seek_delay_seconds: float = 0.0) -> None:
     """Idempotent: patch Faust's consumer once per process."""
     _source_topics.add(source_topic)
+    _seek_delay_seconds[0] = seek_delay_seconds
     if Consumer.ack is not _guarded_ack:
         Consumer.ack = _guarded_ack  # type: ignore[method-assign]
         AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]

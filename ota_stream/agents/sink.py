@@ -18,6 +18,7 @@ from faust.types import EventT
 from pydantic import ValidationError
 
 from ota_stream import metrics
+from ota_stream.agents.watchdog import record_progress
 from ota_stream.models import OtaEvent
 from ota_stream.publisher import EventPublisher
 from ota_stream.retry import retry_forever
@@ -109,6 +110,7 @@ class ClickHouseSink:
         self.stats.duplicates += result.duplicates
         self.stats.dead_lettered += len(poison)
         self.stats.rate.add(len(batch))
+        record_progress()  # for the stall watchdog
 
     async def _dead_letter(self, item: Poison) -> None:
         await self.publisher.dead_letter(item.key, item.value, item.reason, item.source)

@@ -12,6 +12,7 @@ from faust.web import View
 
 from ota_stream import metrics
 from ota_stream.agents.sink import SinkStats
+from ota_stream.agents.watchdog import SinkWatchdog
 from ota_stream.models import format_timestamp
 from ota_stream.publisher import EventPublisher
 from ota_stream.storage.service import Storage
@@ -69,6 +70,7 @@ def register(
     stats: SinkStats,
     topic: str,
     live: LiveWindows | None,
+    watchdog: SinkWatchdog,
 ) -> None:
     @app.page("/health")
     class Health(View):
@@ -86,10 +88,13 @@ def register(
             }
             failing = [clickhouse["status"] != "healthy", not kafka_ok].count(True)
             status = ("healthy", "degraded", "unhealthy")[failing]
+            pipeline = watchdog.verdict
+            if pipeline.stalled and status == "healthy":
+                status = "degraded"  # services.pipeline.reason says why
             body = {
                 "status": status,
                 "timestamp": format_timestamp(datetime.now(UTC)),
-                "services": {"clickhouse": clickhouse, "kafka": kafka},
+                "services": {"clickhouse": clickhouse, "kafka": kafka, "pipeline": pipeline.as_json()},
                 "metrics": {
                     "events_processed": stats.processed,
                     "events_per_second": round(stats.rate.rate(), 2),
