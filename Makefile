@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CLIENT := clients/react-native
+CLIENT_STAMP := $(CLIENT)/node_modules/.installed
 
-.PHONY: install dev test lint kafka-up kafka-down migrate clean
+.PHONY: install dev test client-test lint kafka-up kafka-down migrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -15,12 +17,21 @@ $(STAMP): pyproject.toml
 	scripts/kafka/kafka.sh resolve
 	touch $(STAMP)
 
+$(CLIENT_STAMP): $(CLIENT)/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 18+ and npm are required for the client in $(CLIENT)"; exit 1; }
+	cd $(CLIENT) && npm ci --no-audit --no-fund
+	touch $(CLIENT_STAMP)
+
 install: $(STAMP)
 
 dev: install
 	scripts/dev.sh
 
-test: install
+# The React Native client: build with tsc, then its unit tests (node --test); the integration test is in pytest.
+client-test: $(CLIENT_STAMP)
+	cd $(CLIENT) && npm test --silent
+
+test: install client-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -38,4 +49,4 @@ migrate: install
 	$(BIN)/ota-stream migrate
 
 clean: kafka-down
-	rm -rf var .cache $(VENV)
+	rm -rf var .cache $(VENV) $(CLIENT)/node_modules $(CLIENT)/dist $(CLIENT)/build

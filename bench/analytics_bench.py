@@ -222,6 +222,7 @@ def expand(w: World, rng: np.random.Generator, lo: int, hi: int, offset: int) ->
         "metadata": pa.array([[]] * n, pa.map_(pa.string(), pa.string())),
         "kafka_partition": pa.array((e["app"] % 12).astype(np.uint32)),
         "kafka_offset": pa.array(np.arange(offset, offset + n, dtype=np.uint64)),
+        "kafka_index": pa.array(np.zeros(n, dtype=np.uint32)),
     }
     return pa.table([cols[c] for c in COLUMNS], names=list(COLUMNS))
 

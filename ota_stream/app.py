@@ -8,32 +8,36 @@ from __future__ import annotations
 from typing import Any, cast
 
 import faust
-from faust import Stream
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import StreamT
 
 from ota_stream import metrics
-from ota_stream.agents import recovery_order, safe_acks
+from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.sink import ClickHouseSink
-from ota_stream.agents.watchdog import SinkWatchdog, consumer_state
+from ota_stream.agents.watchdog import SinkWatchdog
 from ota_stream.config import Settings, load_settings
+from ota_stream.kafka import consumer
+from ota_stream.kafka.options import faust_credentials
+from ota_stream.kafka.producer import EventPublisher
+from ota_stream.kafka.recovery import OrderedTableManager
+from ota_stream.kafka.sensors import install_prometheus_monitor
+from ota_stream.kafka.stream import WeightedStream
+from ota_stream.kafka.topics import ResilientTopic
 from ota_stream.logs import logging_config
 from ota_stream.models import TimeWindow
-from ota_stream.publisher import EventPublisher
 from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.topics import ResilientTopic
-from ota_stream.web import analytics, health, ingest, openapi
+from ota_stream.web import admin, analytics, health, ingest, mount, openapi, prometheus
 from ota_stream.web import live as live_views
-from ota_stream.web.errors import error_middleware
+from ota_stream.web.security import security
 
 EXPIRY_INTERVAL_SECONDS = 10.0
 LAG_INTERVAL_SECONDS = 5.0
+METRICS_FLUSH_SECONDS = 5.0
 
 
-def faust_options(settings: Settings) -> dict[str, Any]:
+def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
     options: dict[str, Any] = {
         "broker": settings.kafka_url,
         "datadir": str(settings.data_dir / "faust"),
@@ -41,7 +45,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_port": settings.server_port,
         "canonical_url": settings.canonical_url,
         "store": "rocksdb://",
-        "web_application_options": {"middlewares": [error_middleware]},
+        "web_application_options": {"middlewares": middlewares, "client_max_size": ingest.BATCH_LIMIT + 1},
         "topic_partitions": settings.kafka_topic_partitions,
         "consumer_auto_offset_reset": "earliest",
         # Faust creates the events topic while the group may already be joining; a short metadata age lets the
@@ -54,23 +58,24 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "producer_acks": -1,
         "autodiscover": False,
         "Topic": ResilientTopic,
+        "Stream": WeightedStream,
+        "TableManager": OrderedTableManager,
         "logging_config": logging_config(settings.log_level.value),
     }
-    if settings.kafka_sasl_mechanisms:
-        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
-        options["broker_credentials"] = faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=password,
-            mechanism=settings.kafka_sasl_mechanisms.value,
-        )
+    if settings.worker_socket is not None:  # ingest processes in front take SERVER_PORT (roles.py)
+        options["web_transport"] = f"unix://{settings.worker_socket}"
+    credentials = faust_credentials(settings)
+    if credentials is not None:
+        options["broker_credentials"] = credentials
     return options
 
 
 def create_app(settings: Settings) -> faust.App:
-    safe_acks.install(settings.kafka_topic, settings.kafka_seek_delay_seconds)
-    recovery_order.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
-    app = faust.App(settings.kafka_consumer_group, **faust_options(settings))
+    guarded = security(settings)
+    app = faust.App(settings.kafka_consumer_group, **faust_options(settings, guarded.middlewares()))
+    consumer.install(app, settings.kafka_seek_delay_seconds)
+    app.add_dependency(guarded.keys)
     events_topic = app.topic(
         settings.kafka_topic,
         key_type=bytes,
@@ -79,12 +84,19 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         partitions=settings.kafka_topic_partitions,
     )
-    dead_letters = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
+    dead_letter_topic = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
 
     storage = Storage(settings)
-    publisher = EventPublisher(settings)
+    publisher = EventPublisher(
+        settings,
+        on_replaced=(
+            metrics.PRODUCER_REPLACED if settings.takes_ingest else metrics.DEAD_LETTER_PRODUCER_REPLACED
+        ).inc,
+    )
     app.add_dependency(publisher)
     writer = EventWriter(storage.clickhouse, on_retry=lambda exc, attempt: metrics.INSERT_RETRIES.inc())
+    dead_letters = DeadLetters(publisher, storage.clickhouse, settings.kafka_topic, writer.backoff)
+    window = TimeWindow(settings.retention_days)
     live = None
     if settings.live_tables_enabled:
         live = LiveWindows(
@@ -94,9 +106,13 @@ def create_app(settings: Settings) -> faust.App:
             settings.kafka_topic_partitions,
         )
         live_views.register(app, live)
-    sink = ClickHouseSink(writer, publisher, live, settings.batch_size, settings.flush_interval_seconds)
+    sink = ClickHouseSink(
+        writer, dead_letters, live, window, settings.batch_size, settings.flush_interval_seconds
+    )
     watchdog = SinkWatchdog(
-        settings.sink_stall_seconds, describe=lambda: consumer_state(app, settings.kafka_topic)
+        settings.sink_stall_seconds,
+        last_batch=lambda: sink.stats.last_batch_at,
+        describe=lambda: consumer.consumer_state(app, settings.kafka_topic),
     )
 
     async def open_storage() -> None:
@@ -106,7 +122,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(events_topic, name="clickhouse-sink")
     async def clickhouse_sink(stream: StreamT) -> None:
         await open_storage()
-        await sink.run(cast(Stream, stream))  # the concrete stream has take_events
+        await sink.run(cast(WeightedStream, stream))  # the app's Stream setting
 
     @app.task
     async def prepare() -> None:
@@ -115,7 +131,7 @@ def create_app(settings: Settings) -> faust.App:
         Not `internal=True`, which would make Faust declare them again on every rebalance. The consumer sees a
         topic created here within its metadata max age.
         """
-        for topic in (events_topic, dead_letters):
+        for topic in (events_topic, dead_letter_topic):
             await topic.declare()  # waits for the broker (ResilientTopic)
         await open_storage()
 
@@ -123,21 +139,29 @@ def create_app(settings: Settings) -> faust.App:
 
         @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
         async def expire_live_windows() -> None:
-            await live.expire(set(health.assigned_partitions(app, settings.kafka_topic)))
+            await live.expire(set(consumer.assigned_partitions(app, settings.kafka_topic)))
 
     @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
     async def watch_consumer_lag() -> None:
         """Export the lag, and let the watchdog judge whether the sink is stalled."""
-        lag = await health.consumer_lag(app, settings.kafka_topic)
+        lag = await consumer.consumer_lag(app, settings.kafka_topic)
         if lag is not None:
             metrics.CONSUMER_LAG.set(lag)
-        watchdog.observe(lag, health.assigned_partitions(app, settings.kafka_topic))
+        watchdog.observe(lag, consumer.assigned_partitions(app, settings.kafka_topic))
 
-    ingest.register(app, ingest.Ingest(publisher, TimeWindow(settings.retention_days)))
+    if settings.takes_ingest:
+        mount(app, ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
+    mount(app, admin.routes(guarded.keys))
     analytics.register(app, storage.ready)
-    health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live, watchdog)
+    health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)
     openapi.register(app)
-    setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")
+    monitor = install_prometheus_monitor(app)
+    mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))
+
+    @app.timer(interval=METRICS_FLUSH_SECONDS)
+    async def flush_faust_metrics() -> None:
+        monitor.flush()
+
     return app
 
 

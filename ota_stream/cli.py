@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
+from pydantic import TypeAdapter, ValidationError
 
 from ota_stream.config import load_settings
+
+T = TypeVar("T")
 
 # Faust's --loglevel spells the levels its own way.
 FAUST_LOG_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
@@ -22,14 +27,18 @@ def main() -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    """Run a worker; the same as `faust -A ota_stream.app worker`, after waiting for Kafka (see broker.py).
+    """Run a worker: stream processing, analytics and live views, with ingest processes in front (roles.py).
 
+    The stream processing is `faust -A ota_stream.app worker`, started after waiting for Kafka (kafka/broker.py).
     Extra options go to Faust."""
     import logging.config
+    import os
 
     from faust.cli.faust import cli as faust_cli
 
-    from ota_stream.broker import KafkaNotReachable, wait_for_kafka
+    from ota_stream import roles
+    from ota_stream.config import WorkerRole
+    from ota_stream.kafka.broker import KafkaNotReachable, wait_for_kafka
     from ota_stream.logs import logging_config
 
     settings = load_settings()
@@ -37,19 +46,132 @@ def worker(ctx: click.Context) -> None:
     try:
         asyncio.run(wait_for_kafka(settings))
     except KafkaNotReachable as exc:
-        logging.getLogger("ota_stream.broker").error("%s", exc)
+        logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
+    fronts = []
+    if settings.worker_role is WorkerRole.ALL and settings.ingest_processes:
+        socket = roles.worker_socket(settings)
+        socket.unlink(missing_ok=True)  # left by a worker that was killed
+        os.environ["WORKER_SOCKET"] = str(socket)  # read by ota_stream.app when Faust loads it
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fronts = roles.start_ingest_processes(settings, settings.ingest_processes, socket)
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
         "-A",
         "ota_stream.app",
         "--quiet",
+        "--loop",
+        "uvloop",  # a faster event loop for every service of the worker (HTTP, Kafka client, Faust)
         "worker",
         "--loglevel",
         FAUST_LOG_LEVELS[settings.log_level.value],
         *ctx.args,
     ]
-    faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)
+    try:
+        faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)
+    finally:
+        roles.stop(fronts)
+
+
+@main.command()
+def ingest() -> None:
+    """Run INGEST_PROCESSES ingest processes alone on SERVER_PORT: POST /events and /events/batch, /health,
+    /metrics. For deployments where ingest scales apart from stream processing (WORKER_ROLE=process)."""
+    from ota_stream import roles
+    from ota_stream.web import front
+
+    settings = load_settings()
+    if settings.ingest_processes <= 1:
+        front.main(None)
+        return
+    sys.exit(roles.supervise(roles.start_ingest_processes(settings, settings.ingest_processes, None)))
+
+
+@main.group()
+def keys() -> None:
+    """API keys (spec §7), straight through the keys topic: no worker needs to run."""
+
+
+def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `action(store)` with a KeyStore that has read the keys topic to its end."""
+    import logging
+
+    from ota_stream.auth.store import KeyStore
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a new topic's first metadata races; it retries
+
+    async def go() -> T:
+        store = KeyStore(load_settings())
+        await store.start()
+        try:
+            await asyncio.wait_for(store.caught_up.wait(), 60)
+            return await action(store)
+        finally:
+            await store.stop()
+
+    return asyncio.run(go())
+
+
+@keys.command("create")
+@click.option("--tenant", required=True, help="The tenant the key belongs to.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="ingest, read or admin (repeat or comma-separate).",
+)
+@click.option("--org", default=None, help="Narrow an ingest key to one org.")
+@click.option("--app", default=None, help="Narrow an ingest key to one app of --org.")
+@click.option("--name", default=None, help="A label for people.")
+def keys_create(
+    tenant: str, scopes: tuple[str, ...], org: str | None, app: str | None, name: str | None
+) -> None:
+    """Make a key; it is printed alone on the last line, and shown nowhere else, ever."""
+    from ota_stream.auth.keys import Scope
+    from ota_stream.models import Identifier
+
+    try:
+        wanted = tuple(dict.fromkeys(Scope(part.strip()) for value in scopes for part in value.split(",")))
+        for value in (tenant, org, app):
+            if value is not None:
+                TypeAdapter(Identifier).validate_python(value)
+    except (ValueError, ValidationError) as exc:
+        raise click.UsageError(f"{exc}") from None
+    if app is not None and org is None:
+        raise click.UsageError("--app needs --org")
+    record, key = _with_keys(lambda store: store.create(tenant, wanted, org, app, name))
+    for field, value in record.public().items():
+        shown = ",".join(value) if isinstance(value, list) else ("-" if value is None else value)
+        click.echo(f"{field}: {shown}")
+    click.echo(key)
+
+
+@keys.command("list")
+@click.option("--tenant", default=None, help="Only this tenant's keys.")
+def keys_list(tenant: str | None) -> None:
+    """Every key (never a secret), oldest first, with when it was revoked if it was."""
+
+    async def listing(store: Any) -> list[Any]:
+        return store.of_tenant(tenant)
+
+    for record in _with_keys(listing):
+        data = record.public()
+        click.echo(
+            f"{data['key_id']}  {data['tenant_id']}  {','.join(data['scopes'])}  org={data['org_id'] or '*'}  "
+            f"app={data['app_id'] or '*'}  created={data['created_at']}  revoked={data['revoked_at'] or '-'}  "
+            f"{data['name'] or ''}".rstrip()
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: every worker refuses it within seconds."""
+    record = _with_keys(lambda store: store.revoke(key_id))
+    if record is None:
+        raise click.ClickException(f"no key {key_id}")
+    click.echo(f"revoked {record.key_id} at {record.revoked_at}")
 
 
 @main.command()

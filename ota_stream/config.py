@@ -41,6 +41,13 @@ class Compression(StrEnum):
     ZSTD = "zstd"
 
 
+class WorkerRole(StrEnum):
+    ALL = "all"  # ingest and stream processing, analytics and live views (the default)
+    PROCESS = (
+        "process"  # stream processing, analytics and live views; ingest runs elsewhere (`ota-stream ingest`)
+    )
+
+
 class LogLevel(StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"
@@ -58,18 +65,36 @@ class Settings(BaseSettings):
     server_host: str = "127.0.0.1"
     server_canonical_url: str | None = None  # how other workers reach this one; default http://host:port
 
+    # Roles (web/front.py): `ota-stream worker` runs the stream processing and, unless WORKER_ROLE=process,
+    # INGEST_PROCESSES ingest processes in front of it that share SERVER_PORT (reuse_port), take POST /events
+    # themselves and pass every other request on to the worker. 0 serves everything from the worker, in one process.
+    # `ota-stream ingest` runs INGEST_PROCESSES (at least one) ingest processes alone.
+    worker_role: WorkerRole = WorkerRole.ALL
+    ingest_processes: Annotated[int, Field(ge=0, le=64)] = 1
+    # Set by `ota-stream worker` for the stream processing when ingest processes front it: where its web server
+    # listens (a unix socket), instead of SERVER_PORT.
+    worker_socket: Path | None = None
+
     # Kafka
     kafka_brokers: str = "localhost:9092"
     kafka_topic: str = "ota-events"
     kafka_dlq_topic: str = ""  # empty means "<KAFKA_TOPIC>-dlq"
     kafka_topic_partitions: Annotated[int, Field(ge=1, le=1024)] = 4
+    kafka_replication_factor: Annotated[int, Field(ge=1, le=16)] = 1  # for the topics the worker creates
     kafka_consumer_group: str = "ota-analytics-consumer"
     kafka_security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     kafka_sasl_mechanisms: SaslMechanism | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    # TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL): the CA that signed the brokers' certificates (default: the
+    # system's CAs), and a client certificate and key for brokers that require one.
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
     kafka_batch_size: Annotated[int, Field(ge=1, le=64 * 1024 * 1024)] = 64 * 1024
-    kafka_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 5
+    # Ingest packs events that arrive while a send is in flight into one envelope (kafka/producer.py), so the
+    # producer need not linger; a linger would add its delay to every lone request.
+    kafka_linger_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
     kafka_compression_type: Compression = Compression.LZ4
     kafka_commit_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 1.0
     kafka_session_timeout_seconds: Annotated[float, Field(ge=1, le=600)] = 10.0
@@ -88,7 +113,10 @@ class Settings(BaseSettings):
     clickhouse_failpoint_file: Path | None = None
 
     # Pipeline
-    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Events per ClickHouse insert (at most one envelope over). 5,000 rather than the seed's 1,000: an insert
+    # through the materialized views costs about 100 ms whatever its size up to a few thousand rows, so 1,000-row
+    # inserts cap a worker near 7,000 events/s (bench/RESULTS.md).
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
     flush_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 1.0
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     data_dir: Path = Path("./var")
@@ -99,6 +127,14 @@ class Settings(BaseSettings):
     live_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
     live_retention_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
     live_tables_enabled: bool = True
+
+    # Security (spec §7)
+    auth_required: bool = True
+    admin_api_key: SecretStr | None = None  # accepted for the admin routes, to bootstrap an installation
+    rate_limit_ingest_events_per_second: Annotated[float, Field(ge=0)] = 2000.0  # per key and process; 0: off
+    rate_limit_read_requests_per_second: Annotated[float, Field(ge=0)] = 20.0
+    device_id_hmac_key: SecretStr | None = None  # when set, device ids are pseudonymised before Kafka
+    cors_allow_origins: str = ""  # comma-separated origins allowed to call the API from a browser
 
     log_level: LogLevel = LogLevel.INFO
 
@@ -139,6 +175,22 @@ class Settings(BaseSettings):
             raise ValueError("needs a host, e.g. http://localhost:8123")
         return value
 
+    @field_validator("admin_api_key")
+    @classmethod
+    def _admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @cached_property
+    def keys_topic(self) -> str:
+        """The compacted topic that holds the API keys of this installation (its consumer group's)."""
+        return f"{self.kafka_consumer_group}-keys"
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        return frozenset(origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip())
+
     @cached_property
     def dlq_topic(self) -> str:
         return self.kafka_dlq_topic or f"{self.kafka_topic}-dlq"
@@ -158,6 +210,16 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.server_port}"
 
     @property
+    def takes_ingest(self) -> bool:
+        """Whether this worker's own web server serves POST /events (no ingest processes in front of it)."""
+        return self.worker_role is WorkerRole.ALL and self.worker_socket is None
+
+    @property
+    def sasl_mechanism(self) -> SaslMechanism:
+        """KAFKA_SASL_MECHANISMS, PLAIN when a SASL protocol is chosen without one."""
+        return self.kafka_sasl_mechanisms or SaslMechanism.PLAIN
+
+    @property
     def kafka_url(self) -> str:
         """The broker list as Faust wants it: kafka://host:port;host:port."""
         return "kafka://" + ";".join(b.strip() for b in self.kafka_brokers.split(","))
@@ -175,7 +237,8 @@ def describe(error: ValidationError) -> str:
     lines = ["invalid configuration:"]
     for item in error.errors():
         variable = str(item["loc"][0]).upper() if item["loc"] else "?"
-        shown = "***" if "PASSWORD" in variable else repr(item.get("input"))
+        secret = any(word in variable for word in ("PASSWORD", "KEY"))
+        shown = "***" if secret else repr(item.get("input"))
         lines.append(f"  {variable}: {item['msg']} (got {shown})")
     return "\n".join(lines)
 

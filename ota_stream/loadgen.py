@@ -18,10 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from ota_stream.models import parse_event
+from ota_stream import wire
+from ota_stream.config import Settings
+from ota_stream.kafka.producer import EventPublisher
+from ota_stream.models import TimeWindow, parse_event
 
 Event = dict[str, Any]
 ERRORS = [
@@ -166,25 +168,24 @@ class HttpSink:
 
 
 class KafkaSink:
+    """Straight to Kafka, through the ingest's own producer: the same envelopes that POST /events writes."""
+
     def __init__(self, brokers: str, topic: str) -> None:
-        self.topic = topic
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=brokers, acks="all", enable_idempotence=True, linger_ms=5
-        )
+        self.publisher = EventPublisher(Settings(kafka_brokers=brokers, kafka_topic=topic))
+        self.window = TimeWindow(Settings().retention_days)
 
     async def start(self) -> None:
-        await self.producer.start()
+        await self.publisher.start()
+        while not self.publisher.ready:
+            await asyncio.sleep(0.05)
 
     async def send(self, batch: list[Event], summary: Summary) -> None:
-        futures = []
-        for data in batch:
-            event = parse_event(data)
-            futures.append(await self.producer.send(self.topic, event.to_json(), key=event.partition_key))
-        await asyncio.gather(*futures)
+        events = [wire.accept_model(parse_event(data, self.window.bounds())) for data in batch]
+        await self.publisher.publish([(event.key, event.line) for event in events])
         summary.accepted += len(batch)
 
     async def close(self) -> None:
-        await self.producer.stop()
+        await self.publisher.stop()
 
 
 async def run(sink: HttpSink | KafkaSink, fleet: Fleet, total: int, rate: float, batch_size: int) -> Summary:

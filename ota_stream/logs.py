@@ -76,5 +76,10 @@ def logging_config(level: str) -> dict[str, Any]:
             }
         },
         "root": {"level": level, "handlers": ["stdout"]},
-        "loggers": {"aiokafka": {"level": "WARNING"}, "faust": {"level": level}},
+        # Audit lines (one per read, export and admin request, spec §7) are written whatever LOG_LEVEL says.
+        "loggers": {
+            "aiokafka": {"level": "WARNING"},
+            "faust": {"level": level},
+            "ota_stream.audit": {"level": "INFO"},
+        },
     }

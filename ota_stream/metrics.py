@@ -1,15 +1,30 @@
-"""Our own Prometheus metrics (spec §5). Labels carry only bounded values: reasons, endpoints, outcomes."""
+"""Our own Prometheus metrics (spec §5). Labels carry only bounded values: reasons, endpoints, outcomes.
+
+Ingest metrics live in a registry of their own, `INGEST`, because ingest may run in other processes than the
+stream processing (web/front.py): each process exports the registries of what it does, and /metrics joins them.
+Everything else is in prometheus_client's default registry, next to Faust's own sensor.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-INGEST_ACCEPTED = Counter("ota_ingest_accepted_total", "Events acknowledged by Kafka and answered 202.")
+INGEST = CollectorRegistry(auto_describe=True)
+INGEST_ACCEPTED = Counter(
+    "ota_ingest_accepted_total", "Events acknowledged by Kafka and answered 202.", registry=INGEST
+)
 REJECT_REASONS = ("invalid_json", "validation", "too_large", "unsupported_media_type", "kafka_unavailable")
-INGEST_REJECTED = Counter("ota_ingest_rejected_total", "Events or requests rejected at ingest.", ["reason"])
+INGEST_REJECTED = Counter(
+    "ota_ingest_rejected_total", "Events or requests rejected at ingest.", ["reason"], registry=INGEST
+)
+PRODUCER_REPLACED = Counter(
+    "ota_ingest_producer_replaced_total",
+    "Ingest Kafka producers replaced after a failed send.",
+    registry=INGEST,
+)
 EVENTS_PROCESSED = Counter("ota_pipeline_events_processed_total", "Events written to ClickHouse.")
 DUPLICATES_DROPPED = Counter(
     "ota_pipeline_duplicates_dropped_total", "Events dropped as duplicates of an (tenant_id, event_id)."
@@ -21,12 +36,13 @@ FLUSH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 INSERT_RETRIES = Counter("ota_pipeline_insert_retries_total", "ClickHouse write attempts that failed.")
-DEAD_LETTER_REASONS = ("invalid_json", "invalid_event")
+DEAD_LETTER_REASONS = ("invalid_json", "invalid_event", "clickhouse_rejected")
 DEAD_LETTERED = Counter(
     "ota_pipeline_dead_lettered_total", "Messages sent to the dead-letter topic.", ["reason"]
 )
-PRODUCER_REPLACED = Counter(
-    "ota_ingest_producer_replaced_total", "Ingest Kafka producers replaced after a failed send."
+DEAD_LETTER_PRODUCER_REPLACED = Counter(
+    "ota_pipeline_producer_replaced_total",
+    "Dead-letter Kafka producers replaced after a failed send (workers whose ingest runs in other processes).",
 )
 PIPELINE_STALLED = Gauge(
     "ota_pipeline_stalled", "1 while this worker's partitions have lag and its sink writes nothing."

@@ -24,7 +24,11 @@ from pydantic import (
 )
 
 MAX_METADATA_KEYS = 32
+# What a null key or version reads as in every breakdown (spec §3: "A null key reads unknown").
+UNKNOWN = "unknown"
 FUTURE_TOLERANCE = timedelta(hours=24)
+TOO_NEW = "must not be more than 24 h in the future"
+TOO_OLD = "is older than the retention period"
 
 
 class EventType(StrEnum):
@@ -130,9 +134,9 @@ class OtaEvent(_Strict):
         if window is not None:
             oldest, newest = window
             if parsed > newest:
-                raise ValueError("must not be more than 24 h in the future")
+                raise ValueError(TOO_NEW)
             if parsed < oldest:
-                raise ValueError("is older than the retention period")
+                raise ValueError(TOO_OLD)
         return parsed
 
     @field_serializer("timestamp")
@@ -176,7 +180,9 @@ def parse_rfc3339(value: Any) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with milliseconds: 2025-06-03T10:30:00.000Z."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(frozen=True)
@@ -203,8 +209,14 @@ class TimeWindow:
     retention_days: int
 
     def bounds(self, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """(oldest, newest) accepted, on whole milliseconds like the timestamps they bound (so that comparing
+        their RFC 3339 texts gives the same answer as comparing them)."""
         now = now or datetime.now(UTC)
-        return now - timedelta(days=self.retention_days), now + FUTURE_TOLERANCE
+        oldest, newest = now - timedelta(days=self.retention_days), now + FUTURE_TOLERANCE
+        oldest_ms = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000)
+        if oldest_ms < oldest:
+            oldest_ms += timedelta(milliseconds=1)
+        return oldest_ms, newest.replace(microsecond=newest.microsecond // 1000 * 1000)
 
 
 def parse_event(data: Any, window: tuple[datetime, datetime] | None = None) -> OtaEvent:

@@ -38,8 +38,8 @@ def make_worker(kafka: Kafka, tmp_path: Path) -> Iterator[WorkerFactory]:
     topic, group = unique_name("ota-events"), unique_name("ota-group")
     workers: list[Worker] = []
 
-    def build(name: str = "w", **env: str) -> Worker:
-        worker = Worker(tmp_path / name, kafka, topic, group, env=dict(env))
+    def build(name: str = "w", command: str = "worker", **env: str) -> Worker:
+        worker = Worker(tmp_path / name, kafka, topic, group, env=dict(env), command=command)
         workers.append(worker)
         return worker
 

@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from ota_stream.models import TimeWindow, parse_event
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.events_table import SourcedEvent
 from ota_stream.storage.migrations import discover, migrate
 from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
 from ota_stream.storage.queries.scope import Scope
@@ -26,6 +24,7 @@ from ota_stream.storage.writer import EventWriter
 from tests.conftest import drop_database, open_database
 from tests.support import expected
 from tests.support.expected import Window, assert_same
+from tests.support.rows import rows
 from tests.support.scenario import Event, Scenario, with_duplicates
 
 NOW = datetime.now(UTC).replace(microsecond=123000)
@@ -58,10 +57,8 @@ WINDOWS = {
 
 
 def write(ch: ClickHouse, events: list[Event]) -> None:
-    window = TimeWindow(365).bounds(NOW)
-    items = [SourcedEvent(parse_event(e, window), 0, i) for i, e in enumerate(events)]
-    for i in range(0, len(items), 150):  # several inserts, as the sink makes them
-        asyncio.run(EventWriter(ch).write(items[i : i + 150]))
+    for i in range(0, len(events), 150):  # several inserts, as the sink makes them
+        asyncio.run(EventWriter(ch).write(rows(events[i : i + 150], offset=i, per_message=40, now=NOW)))
 
 
 def scenario() -> list[Event]:
@@ -123,7 +120,7 @@ def test_tenants_see_only_their_own_data(loaded: tuple[ClickHouse, list[Event]])
 def test_views_added_to_a_database_with_data_are_backfilled(tmp_path: Path) -> None:
     """Apply only the raw table and the sink's key index, write, then the view migrations: the backfill and
     the views agree with raw."""
-    staged = [m for m in discover() if m.name in ("events_raw", "event_keys")]
+    staged = [m for m in discover() if m.name in ("events_raw", "event_keys", "event_positions")]
     rest = [m for m in discover() if m not in staged]
     for migration in staged:
         shutil.copy(

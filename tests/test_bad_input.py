@@ -1,16 +1,14 @@
 """Hostile and malformed input over real HTTP: the documented 4xx with a message per field, never a 500.
-And poison written straight to Kafka: dead-lettered with its reason, while the pipeline goes on."""
+(Poison written straight to Kafka: tests/test_dead_letters.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 import requests
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import rfc3339
@@ -218,52 +216,6 @@ def test_batch_mixes_valid_and_invalid_with_a_reason_per_index(shared_worker: Wo
     assert result["accepted"] == 2
     assert [r["index"] for r in result["rejected"]] == [1, 3]
     assert result["rejected"][0]["errors"][0]["field"] == "progress"
-
-
-def test_poison_messages_go_to_the_dead_letter_topic(shared_worker: Worker) -> None:
-    worker = shared_worker
-    good = event(tenant_id="poison", event_id="after-poison")
-    poison = [
-        (b"not json at all", "invalid_json"),
-        (orjson.dumps({"tenant_id": "poison", "event_type": "nope"}), "invalid_event"),
-        (b'{"tenant_id": "poison", "device_id": "' + b"x" * 900_000 + b'"}', "invalid_event"),
-    ]
-
-    async def produce_and_read() -> list[tuple[bytes, dict[str, bytes]]]:
-        producer = AIOKafkaProducer(bootstrap_servers=worker.kafka.bootstrap, max_request_size=2_000_000)
-        await producer.start()
-        for value, _ in poison:
-            await producer.send_and_wait(worker.topic, value, key=b'"poison/o/a"')
-        await producer.send_and_wait(worker.topic, orjson.dumps({**good}), key=b'"poison/o/a"')
-        await producer.stop()
-        consumer = AIOKafkaConsumer(
-            f"{worker.topic}-dlq", bootstrap_servers=worker.kafka.bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        found: list[tuple[bytes, dict[str, bytes]]] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + 60
-            while len(found) < len(poison) and asyncio.get_running_loop().time() < deadline:
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
-                    found.extend((r.value or b"", dict(r.headers)) for r in records)
-        finally:
-            await consumer.stop()
-        return found
-
-    dead = asyncio.run(produce_and_read())
-    assert len(dead) == len(poison)
-    for (value, kind), (dead_value, headers) in zip(poison, dead, strict=True):
-        assert headers["reason"].decode().startswith(kind), headers
-        assert dead_value == value[: len(dead_value)]
-        assert ("truncated" in headers) == (len(value) > 256 * 1024)
-    # The pipeline went on: the good event behind the poison is counted, and the metric saw the poison.
-    wait_for(
-        lambda: adoption(worker, tenant_id="poison", days=1)["successful_updates"] == 1, 60, "the good event"
-    )
-    assert worker.health()["metrics"]["dead_lettered"] == len(poison)
-    metrics = requests.get(f"{worker.url}/metrics", timeout=30).text
-    assert 'ota_pipeline_dead_lettered_total{reason="invalid_json"} 1.0' in metrics
-    assert 'ota_pipeline_dead_lettered_total{reason="invalid_event"} 2.0' in metrics
 
 
 def test_valid_unicode_is_stored_as_sent(shared_worker: Worker) -> None:

@@ -16,7 +16,7 @@ def test_defaults_follow_the_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     s = Settings()
     assert (s.server_port, s.kafka_brokers, s.kafka_topic) == (6400, "localhost:9092", "ota-events")
     assert s.kafka_consumer_group == "ota-analytics-consumer"
-    assert (s.clickhouse_database, s.batch_size, s.flush_interval_seconds) == ("analytics", 1000, 1.0)
+    assert (s.clickhouse_database, s.batch_size, s.flush_interval_seconds) == ("analytics", 5000, 1.0)
     assert (s.retention_days, s.data_dir) == (365, Path("./var"))
     assert s.clickhouse_dsn == f"chdb://{(tmp_path / 'var' / 'clickhouse').resolve()}"
     assert s.server_host == "127.0.0.1"

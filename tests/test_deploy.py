@@ -21,7 +21,7 @@ from faust.sensors.prometheus import FaustMetrics
 from jsonschema import Draft7Validator
 from prometheus_client import REGISTRY, CollectorRegistry
 
-import ota_stream.metrics  # noqa: F401  (registers our metrics in prometheus_client.REGISTRY)
+from ota_stream import metrics  # registers our metrics (REGISTRY, and ingest's in metrics.INGEST)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -102,13 +102,26 @@ def test_compose_file_needs_no_host_environment(compose: dict[str, Any]) -> None
 
 
 def test_compose_runs_the_pipeline(services: dict[str, dict[str, Any]]) -> None:
-    assert {"kafka", "clickhouse", "worker-1", "worker-2", "prometheus", "grafana"} <= services.keys()
+    assert {
+        "kafka",
+        "clickhouse",
+        "ingest",
+        "worker-1",
+        "worker-2",
+        "prometheus",
+        "grafana",
+    } <= services.keys()
     for name in ("worker-1", "worker-2"):
         worker = services[name]
+        assert worker["command"] == ["worker"] and worker["environment"]["WORKER_ROLE"] == "process"
         assert worker["environment"]["SERVER_CANONICAL_URL"] == f"http://{name}:{WORKER_PORT}"
         assert worker["environment"]["KAFKA_BROKERS"] == "kafka:9092"
         for dependency in ("kafka", "clickhouse"):
             assert worker["depends_on"][dependency]["condition"] == "service_healthy"
+    ingest = services["ingest"]
+    assert ingest["command"] == ["ingest"] and ingest["environment"]["KAFKA_BROKERS"] == "kafka:9092"
+    assert int(ingest["environment"]["INGEST_PROCESSES"]) >= 1
+    assert "clickhouse" not in ingest["depends_on"]  # ingest never touches ClickHouse
 
 
 def volume_entries(service: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -150,7 +163,7 @@ def test_published_ports_bind_loopback_only(services: dict[str, dict[str, Any]])
                 host_ip = port.split(":")[0] if port.count(":") == 2 else None
             assert host_ip == "127.0.0.1", f"{name}: port {port} is not bound to 127.0.0.1"
             published[name] = port
-    assert {"worker-1", "worker-2", "prometheus", "grafana"} <= published.keys()
+    assert {"ingest", "worker-1", "worker-2", "prometheus", "grafana"} <= published.keys()
 
 
 # --- Dockerfile -----------------------------------------------------------------------------------------------
@@ -252,7 +265,7 @@ def test_metric_name_extraction() -> None:
 def test_dashboard_queries_only_metrics_that_workers_export(dashboard: dict[str, Any]) -> None:
     faust_registry = CollectorRegistry()
     FaustMetrics.create(faust_registry, FAUST_PREFIX)
-    exported = exposed_names(REGISTRY) | exposed_names(faust_registry)
+    exported = exposed_names(REGISTRY) | exposed_names(metrics.INGEST) | exposed_names(faust_registry)
 
     targets = dashboard_targets(dashboard, "prometheus")
     assert targets, "the dashboard has no Prometheus queries"
@@ -273,10 +286,9 @@ def test_prometheus_scrapes_every_worker(services: dict[str, dict[str, Any]]) ->
         assert job.get("scrape_interval", config["global"]["scrape_interval"]) == "15s"
         for static in job["static_configs"]:
             targets.update(static["targets"])
-    workers = {
-        name for name, service in services.items() if "SERVER_CANONICAL_URL" in service.get("environment", {})
-    }
-    assert targets == {f"{name}:{WORKER_PORT}" for name in workers}
+    ours = {name for name, service in services.items() if service.get("command") in (["worker"], ["ingest"])}
+    assert ours >= {"ingest", "worker-1", "worker-2"}
+    assert targets == {f"{name}:{WORKER_PORT}" for name in ours}
 
 
 # --- Grafana --------------------------------------------------------------------------------------------------

@@ -232,7 +232,7 @@ def test_broker_restart_mid_ingest_loses_nothing(
 
 # Issue 18, deterministic: the second assignment (the first with the events topic) comes while a backlog waits,
 # the sink cannot write (so the agent's queue is full) and the seek after the assignment is slow (a loaded broker).
-# Before the fix (ota_stream/agents/recovery_order.py) Faust delivered the backlog during that seek, cleared the
+# Before the fix (ota_stream/kafka/recovery.py) Faust delivered the backlog during that seek, cleared the
 # queue after it and dropped the re-fetched messages as already read: thousands of events never written, every run.
 @pytest.mark.parametrize("seek_delay", ["1", "3"])
 def test_a_backlog_assigned_after_a_broker_restart_is_written(

@@ -1,28 +1,19 @@
-"""Window state: offset-gated updates (no double count on replay) and exact-then-sketch device counts."""
+"""Window state: position-gated updates (no double count on replay) and exact-then-sketch device counts."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from ota_stream.models import TimeWindow, parse_event
-from ota_stream.storage.events_table import SourcedEvent
 from ota_stream.tables import devices, windows
 
 
-def item(offset: int, event_type: str, device: str, **extra: str) -> SourcedEvent:
-    event = parse_event(
-        {
-            "tenant_id": "t",
-            "org_id": "o",
-            "app_id": "a",
-            "device_id": device,
-            "event_type": event_type,
-            "timestamp": datetime.now(UTC).isoformat(),
-            **extra,
-        },
-        TimeWindow(365).bounds(),
-    )
-    return SourcedEvent(event, partition=2, offset=offset)
+def item(
+    offset: int,
+    event_type: str,
+    device: str,
+    target_version: str | None = None,
+    error_code: str | None = None,
+    line: int = 0,
+) -> windows.LiveRow:
+    return windows.LiveRow(offset, line, event_type, target_version, error_code, device)
 
 
 def test_window_counts_and_replay_is_skipped() -> None:
@@ -37,7 +28,7 @@ def test_window_counts_and_replay_is_skipped() -> None:
     assert window["counts"] == {"update_installed": 1, "update_failed": 2, "update_started": 1}
     assert window["installs_by_version"] == {"2.0": 1}
     assert window["failures_by_error"] == {"E_DISK": 1, "unknown": 1}
-    assert devices.count(window["devices"]) == 3 and window["offset"] == 13
+    assert devices.count(window["devices"]) == 3 and windows.applied(window) == (13, 0)
     # A redelivery of the same offsets changes nothing; a partial overlap adds only the new ones.
     assert windows.apply(window, batch) is None
     again = windows.apply(window, [*batch[2:], item(14, "update_installed", "d4", target_version="2.0")])
@@ -63,3 +54,19 @@ def test_devices_are_exact_below_1000_then_sketched() -> None:
 def test_window_start_is_a_tumbling_bucket() -> None:
     assert windows.window_start(119.9, 60) == 60
     assert windows.window_start(120.0, 60) == 120
+
+
+def test_positions_inside_one_envelope_gate_replays() -> None:
+    batch = [item(7, "update_installed", f"d{line}", "3.0", line=line) for line in range(4)]
+    window = windows.apply(windows.empty(0), batch[:2])
+    assert window is not None and windows.applied(window) == (7, 1)
+    again = windows.apply(window, batch)  # the whole message again: only lines 2 and 3 are new
+    assert again is not None and again["counts"] == {"update_installed": 4}
+    assert windows.apply(again, batch) is None
+
+
+def test_a_window_written_before_envelopes_still_gates_by_offset() -> None:
+    old = {**windows.empty(1), "offset": 20}
+    del old["position"]
+    assert windows.apply(old, [item(20, "update_started", "d1")]) is None
+    assert windows.apply(old, [item(21, "update_started", "d1")]) is not None

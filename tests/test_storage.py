@@ -9,38 +9,39 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from ota_stream.models import TimeWindow, parse_event
 from ota_stream.retry import Backoff
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.events_table import COLUMNS, TABLE, SourcedEvent, to_row
+from ota_stream.storage.events_table import TABLE
 from ota_stream.storage.migrations import MigrationError, discover, migrate
 from ota_stream.storage.writer import INSERT_SETTINGS, EventWriter, dedup_token
 from tests.conftest import drop_database, open_database
+from tests.support.rows import rows
 
 
-def sourced(n: int, tenant: str = "acme", offset: int = 0, **extra: str) -> list[SourcedEvent]:
+def events(n: int, tenant: str = "acme", **extra: str) -> list[dict[str, str]]:
     now = datetime.now(UTC)
-    window = TimeWindow(365).bounds()
-    items = []
-    for i in range(n):
-        event = parse_event(
-            {
-                "tenant_id": tenant,
-                "org_id": "o",
-                "app_id": "a",
-                "device_id": f"d{i}",
-                "event_type": "update_installed",
-                "timestamp": (now - timedelta(minutes=i)).isoformat(),
-                "event_id": f"e{i}",
-                "target_version": "2.0",
-                **extra,
-            },
-            window,
-        )
-        items.append(SourcedEvent(event, partition=0, offset=offset + i))
-    return items
+    return [
+        {
+            "tenant_id": tenant,
+            "org_id": "o",
+            "app_id": "a",
+            "device_id": f"d{i}",
+            "event_type": "update_installed",
+            "timestamp": (now - timedelta(minutes=i)).isoformat(),
+            "event_id": f"e{i}",
+            "target_version": "2.0",
+            **extra,
+        }
+        for i in range(n)
+    ]
+
+
+def sourced(n: int, tenant: str = "acme", offset: int = 0, per_message: int = 1) -> pa.Table:
+    """n events at consecutive positions from `offset` (one per message unless `per_message` says more)."""
+    return rows(events(n, tenant), offset=offset, per_message=per_message)
 
 
 def count(ch: ClickHouse) -> int:
@@ -77,35 +78,56 @@ def test_a_failed_migration_drops_what_it_created(ch: ClickHouse, tmp_path: Path
 
 def test_writer_drops_duplicates_within_and_across_batches(ch: ClickHouse) -> None:
     writer = EventWriter(ch)
-    first = sourced(5)
-    result = asyncio.run(writer.write(first + first[:2]))
+    first = rows(events(5) + events(2), per_message=3)  # a client retry inside one batch, across envelopes
+    result = asyncio.run(writer.write(first))
     assert (result.inserted, result.duplicates) == (5, 2)
-    # The same keys again at later offsets (a client retry) and a redelivery of the first batch.
+    assert result.originals.column("event_id").to_pylist() == [f"e{i}" for i in range(5)]
+    # The same keys again at later positions (a client retry) and a redelivery of the first batch.
     again = asyncio.run(writer.write(sourced(7, offset=100)))
     assert (again.inserted, again.duplicates) == (2, 5)
-    assert asyncio.run(writer.write(first)).inserted == 0
+    assert again.originals.column("event_id").to_pylist() == ["e5", "e6"]
+    redelivered = asyncio.run(writer.write(first))
+    assert redelivered.inserted == 0
+    # A redelivery finds its own rows at their positions: they are originals (for the live windows) again.
+    assert redelivered.originals.column("event_id").to_pylist() == [f"e{i}" for i in range(5)]
     assert count(ch) == 7
+
+
+def test_positions_name_one_event_of_an_envelope(ch: ClickHouse) -> None:
+    asyncio.run(EventWriter(ch).write(sourced(7, offset=40, per_message=3)))
+    stored = ch.query_rows(f"SELECT event_id, kafka_offset, kafka_index FROM {TABLE} ORDER BY event_id")
+    assert stored == [(f"e{i}", 40 + i // 3, i % 3) for i in range(7)]
+
+
+def test_ids_with_any_characters_are_looked_up_exactly(ch: ClickHouse) -> None:
+    """The batch's ids reach ClickHouse as one JSON parameter, escaped in one pass: every id must survive."""
+    odd = ["it's", "back\\slash", "tab\there", "new\nline", "`tick`", '"quoted"', "ünïcödé ✓", "{x:String}"]
+    batch = [{**e, "event_id": odd[i]} for i, e in enumerate(events(len(odd)))]
+    writer = EventWriter(ch)
+    assert asyncio.run(writer.write(rows(batch))).inserted == len(odd)
+    again = asyncio.run(writer.write(rows(batch, offset=50)))
+    assert (again.inserted, again.duplicates) == (0, len(odd))
+    assert sorted(row[0] for row in ch.query_rows(f"SELECT event_id FROM {TABLE}")) == sorted(odd)
 
 
 def test_same_event_id_in_two_tenants_is_two_events(ch: ClickHouse) -> None:
     writer = EventWriter(ch)
-    asyncio.run(writer.write(sourced(3, tenant="acme") + sourced(3, tenant="globex")))
+    asyncio.run(writer.write(rows(events(3, tenant="acme") + events(3, tenant="globex"))))
     assert count(ch) == 6
 
 
 def test_a_resent_block_is_deduplicated_by_its_token(ch: ClickHouse) -> None:
     """An insert that succeeded but whose answer was lost is retried with the same token: no double."""
-    items = sourced(4)
-    settings = {**INSERT_SETTINGS, "insert_deduplication_token": dedup_token(items)}
-    rows = [to_row(i) for i in items]
-    ch.insert_sync(TABLE, rows, COLUMNS, settings)
-    ch.insert_sync(TABLE, rows, COLUMNS, settings)
+    block = sourced(4)
+    settings = {**INSERT_SETTINGS, "insert_deduplication_token": dedup_token(block)}
+    ch.insert_arrow_sync(TABLE, block, settings)
+    ch.insert_arrow_sync(TABLE, block, settings)
     assert count(ch) == 4
 
 
 def test_failed_writes_are_retried_until_they_succeed(ch: ClickHouse) -> None:
     failures = []
-    real_insert = ch.insert
+    real_insert = ch.insert_arrow
 
     async def flaky_insert(*args: object, **kwargs: object) -> None:
         if len(failures) < 3:
@@ -113,7 +135,7 @@ def test_failed_writes_are_retried_until_they_succeed(ch: ClickHouse) -> None:
             raise ConnectionError("injected")
         await real_insert(*args, **kwargs)  # type: ignore[arg-type]
 
-    ch.insert = flaky_insert  # type: ignore[method-assign]
+    ch.insert_arrow = flaky_insert  # type: ignore[method-assign]
     retries: list[int] = []
     writer = EventWriter(ch, Backoff(initial=0.01, maximum=0.02), on_retry=lambda exc, n: retries.append(n))
     result = asyncio.run(writer.write(sourced(3)))
@@ -129,13 +151,36 @@ def test_the_key_index_covers_rows_written_before_it(tmp_path: Path) -> None:
     ch = open_database(tmp_path)
     try:
         old = sourced(6)
-        ch.insert_sync(TABLE, [to_row(i) for i in old], COLUMNS, INSERT_SETTINGS)
+        ch.insert_arrow_sync(TABLE, old.drop_columns(["kafka_index"]), INSERT_SETTINGS)
         migrate(ch, retention_days=365)
         assert ch.query_rows("SELECT count() FROM event_keys")[0][0] == 6
         writer = EventWriter(ch)
-        result = asyncio.run(writer.write(old + sourced(9, offset=50)[6:]))
+        result = asyncio.run(writer.write(sourced(9, offset=50)))
         assert (result.inserted, result.duplicates) == (3, 6)
         assert ch.query_rows("SELECT count() FROM event_keys")[0][0] == 9
         assert count(ch) == 9
     finally:
         drop_database(ch)
+
+
+def test_rows_clickhouse_refuses_are_split_out_and_the_rest_written(ch: ClickHouse) -> None:
+    """A value the server will not take (here a constraint an operator added) costs only its own rows."""
+    ch.command_sync(
+        f"ALTER TABLE {TABLE} ADD CONSTRAINT no_test_devices CHECK NOT startsWith(device_id, 'bad')"
+    )
+    batch = events(10)
+    for i in (3, 8):
+        batch[i]["device_id"] = f"bad-{i}"
+    retries: list[int] = []
+    writer = EventWriter(ch, Backoff(initial=0.01, maximum=0.02), on_retry=lambda exc, n: retries.append(n))
+    result = asyncio.run(writer.write(rows(batch, per_message=4)))
+    assert (result.inserted, result.duplicates) == (8, 0)
+    assert [(row, "VIOLATED_CONSTRAINT" in reason) for row, reason in result.refused] == [
+        (3, True),
+        (8, True),
+    ]
+    assert retries == []  # refused rows are not retried
+    assert sorted(result.originals.column("event_id").to_pylist()) == sorted(
+        f"e{i}" for i in range(10) if i not in (3, 8)
+    )
+    assert count(ch) == 8

@@ -16,9 +16,9 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from ota_stream import topics
+from ota_stream.kafka import topics
+from ota_stream.kafka.topics import ResilientTopic, is_transient
 from ota_stream.retry import Backoff
-from ota_stream.topics import ResilientTopic, is_transient
 
 
 def test_transient_errors() -> None:

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from ota_stream import metrics
-from ota_stream.agents.watchdog import Progress, SinkWatchdog
+from ota_stream.agents.watchdog import SinkWatchdog
 
 
 class Clock:
@@ -24,9 +24,21 @@ def clock() -> Clock:
     return Clock()
 
 
-def watchdog(clock: Clock, stall: float = 60) -> tuple[SinkWatchdog, Progress]:
-    progress = Progress(clock)
-    return SinkWatchdog(stall, progress, describe=lambda: {"paused": [1]}), progress
+class Batches:
+    """The sink's side: when it last finished a batch."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.last: float | None = None
+
+    def record(self) -> None:
+        self.last = self.clock()
+
+
+def watchdog(clock: Clock, stall: float = 60) -> tuple[SinkWatchdog, Batches]:
+    batches = Batches(clock)
+    dog = SinkWatchdog(stall, lambda: batches.last, describe=lambda: {"paused": [1]}, clock=clock)
+    return dog, batches
 
 
 def test_lag_without_a_batch_for_the_limit_is_a_stall(clock: Clock, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,28 +1,31 @@
-"""The sink: consume `ota-events`, batch, dead-letter poison, write to ClickHouse exactly once, update the live
-windows, then ack.
+"""The sink: consume `ota-events`, decode a batch into columns, dead-letter poison, write to ClickHouse exactly
+once, update the live windows, then ack.
 
-Faust's `take_events` acks a batch only after this body has finished with it, so offsets are committed only
-after the insert has succeeded. Redelivered or retried events are dropped by the writer (see storage/writer.py).
+Faust's per-message cost is paid per Kafka message, and ingest packs many events into one (kafka/envelope.py), so
+everything here works on a whole batch at once: one JSON read into Arrow, one duplicate lookup, one insert of
+columns, one pass over the live windows. The batch's messages are acked only after this body has finished with
+them (`take_weighted`), so offsets are committed only after the insert has succeeded. Redelivered or retried
+events are dropped by the writer (see storage/writer.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import datetime
 
-from faust import Stream
+import pyarrow as pa
 from faust.types import EventT
-from pydantic import ValidationError
 
 from ota_stream import metrics
-from ota_stream.agents.watchdog import record_progress
-from ota_stream.models import OtaEvent
-from ota_stream.publisher import EventPublisher
-from ota_stream.retry import retry_forever
-from ota_stream.storage.events_table import SourcedEvent
+from ota_stream.agents.dead_letters import DeadLetters
+from ota_stream.agents.decode import Message, Poison, decode
+from ota_stream.kafka import envelope
+from ota_stream.kafka.stream import WeightedStream
+from ota_stream.models import TimeWindow
+from ota_stream.storage.events_table import stored_line
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
 
@@ -36,37 +39,25 @@ class SinkStats:
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    refused: int = 0
     rate: metrics.RateMeter = field(default_factory=metrics.RateMeter)
+    last_batch_at: float | None = None  # time.monotonic() of the last batch written
 
 
-@dataclass(frozen=True)
-class Poison:
-    key: bytes | None
-    value: bytes
-    reason: str
-    kind: str
-    source: str
+def weight(event: EventT) -> int:
+    """Events in a Kafka message: the lines of an envelope, or one."""
+    message = to_message(event)
+    if envelope.is_envelope(message.headers):
+        return envelope.line_count(message.value)
+    return 1
 
 
-def decode(events: Sequence[EventT]) -> tuple[list[tuple[SourcedEvent, EventT]], list[Poison]]:
-    """Validate each message; the ones that are not events become poison for the dead-letter topic."""
-    good: list[tuple[SourcedEvent, EventT]] = []
-    poison: list[Poison] = []
-    for event in events:
-        message = event.message
-        value = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
-        source = f"{message.topic}/{message.partition}/{message.offset}"
-        try:
-            parsed = OtaEvent.model_validate_json(value)
-        except ValidationError as exc:
-            kind = "invalid_json" if exc.errors()[0]["type"] == "json_invalid" else "invalid_event"
-            reason = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}" for e in exc.errors()[:10]
-            )
-            poison.append(Poison(message.key, value, f"{kind}: {reason}", kind, source))
-            continue
-        good.append((SourcedEvent(parsed, message.partition, message.offset), event))
-    return good, poison
+def to_message(event: EventT) -> Message:
+    """The parts of a Faust event that decoding reads (aiokafka gives headers as a sequence of pairs)."""
+    m = event.message
+    value = m.value if isinstance(m.value, bytes) else bytes(m.value or b"")
+    headers = list(m.headers.items()) if isinstance(m.headers, Mapping) else m.headers
+    return Message(m.partition, m.offset, m.key, value, headers)
 
 
 class ClickHouseSink:
@@ -75,42 +66,48 @@ class ClickHouseSink:
     def __init__(
         self,
         writer: EventWriter,
-        publisher: EventPublisher,
+        dead_letters: DeadLetters,
         live: LiveWindows | None,
+        window: TimeWindow,
         batch_size: int,
         flush_seconds: float,
     ) -> None:
         self.writer = writer
-        self.publisher = publisher
+        self.dead_letters = dead_letters
         self.live = live
+        self.window = window
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.stats = SinkStats()
 
-    async def run(self, stream: Stream) -> None:
-        async for events in stream.take_events(self.batch_size, within=self.flush_seconds):
+    async def run(self, stream: WeightedStream) -> None:
+        async for events in stream.take_weighted(self.batch_size, self.flush_seconds, weight):
             await self.process(events)
 
-    async def process(self, events: Sequence[EventT]) -> None:
+    async def process(self, events: Sequence[EventT], now: datetime | None = None) -> None:
         started = time.perf_counter()
-        batch, poison = decode(events)
-        for item in poison:
-            await retry_forever(partial(self._dead_letter, item), "dead-letter publish", self.writer.backoff)
-            metrics.DEAD_LETTERED.labels(item.kind).inc()
-            log.warning("dead-lettered %s: %s", item.source, item.reason[:200])
-        result = await self.writer.write([item for item, _ in batch])
-        if self.live is not None:
-            originals = {id(item) for item in result.originals}
-            await self.live.update([pair for pair in batch if id(pair[0]) in originals])
+        batch = decode([to_message(event) for event in events], self.window.bounds(now))
+        dead = await self.dead_letters.park(batch.poison)
+        result = await self.writer.write(batch.rows)
+        refused = [self._refused(batch.rows, row, reason) for row, reason in result.refused]
+        dead += await self.dead_letters.park(refused)
+        if self.live is not None and result.originals.num_rows:
+            await self.live.update(result.originals, {event.message.partition: event for event in events})
         metrics.FLUSH_LATENCY.observe(time.perf_counter() - started)
         metrics.BATCHES_FLUSHED.inc()
         metrics.EVENTS_PROCESSED.inc(result.inserted)
         metrics.DUPLICATES_DROPPED.inc(result.duplicates)
         self.stats.processed += result.inserted
         self.stats.duplicates += result.duplicates
-        self.stats.dead_lettered += len(poison)
-        self.stats.rate.add(len(batch))
-        record_progress()  # for the stall watchdog
+        self.stats.dead_lettered += dead
+        self.stats.refused += len(refused)
+        self.stats.rate.add(batch.rows.num_rows)
+        self.stats.last_batch_at = time.monotonic()
 
-    async def _dead_letter(self, item: Poison) -> None:
-        await self.publisher.dead_letter(item.key, item.value, item.reason, item.source)
+    @staticmethod
+    def _refused(rows: pa.Table, row: int, reason: str) -> Poison:
+        """A row ClickHouse refused, as a dead letter: its row line, at its position."""
+        line, (partition, offset, index) = stored_line(rows, row)
+        return Poison(
+            None, line, "clickhouse_rejected", f"clickhouse_rejected: {reason}", partition, offset, index
+        )

@@ -7,8 +7,8 @@ the watchdog marks the pipeline stalled: /health answers `degraded` with the rea
 `ota_pipeline_stalled` reads 1, and a log line (repeated every `SINK_STALL_SECONDS` while it lasts) gives the
 reason and the consumer's state, the first things to look at.
 
-The sink reports progress with `record_progress()` after each batch (one call, so that the sink's internals can
-change freely); the lag is observed every few seconds by the app's lag timer through `observe()`.
+It reads when the sink last finished a batch from the sink's stats; the lag is observed every few seconds by the
+app's lag timer through `observe()`.
 """
 
 from __future__ import annotations
@@ -16,35 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ota_stream import metrics
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
-
-
-@dataclass
-class Progress:
-    """When the sink last finished a batch (monotonic seconds); the start of the process counts as progress."""
-
-    clock: Clock = time.monotonic
-    last: float = field(default=0.0)
-
-    def __post_init__(self) -> None:
-        self.last = self.clock()
-
-    def record(self) -> None:
-        self.last = self.clock()
-
-
-PROGRESS = Progress()
-
-
-def record_progress() -> None:
-    """Called by the sink each time it has finished a batch (written, deduplicated or dead-lettered)."""
-    PROGRESS.record()
 
 
 @dataclass(frozen=True)
@@ -72,11 +50,16 @@ class SinkWatchdog:
     def __init__(
         self,
         stall_seconds: float,
-        progress: Progress = PROGRESS,
+        last_batch: Callable[[], float | None],
         describe: Callable[[], Mapping[str, Any]] = dict,
+        clock: Clock = time.monotonic,
     ) -> None:
+        """`last_batch`: the `clock` time the sink last finished a batch, None before the first (the start of
+        the watchdog counts as one)."""
         self.stall_seconds = stall_seconds
-        self.progress = progress
+        self.clock = clock
+        self.started = clock()
+        self.last_batch = last_batch
         self.describe = describe  # the consumer's state, for the log line
         self.verdict = Verdict(stalled=False)
         self._lagging_since: float | None = None
@@ -85,8 +68,10 @@ class SinkWatchdog:
 
     def observe(self, lag: int | None, assigned: list[int]) -> Verdict:
         """Take one observation of the lag (None: unknown, e.g. the broker is away) on the assigned partitions."""
-        now = self.progress.clock()
-        since_batch = now - self.progress.last
+        now = self.clock()
+        last = self.last_batch()
+        last = self.started if last is None else last
+        since_batch = now - last
         if lag == 0 or not assigned:
             self._lagging_since = None
         if not lag or not assigned:
@@ -95,7 +80,7 @@ class SinkWatchdog:
             return self._set(Verdict(stalled=False, seconds_since_last_batch=since_batch), now)
         if self._lagging_since is None:
             self._lagging_since = now
-        waited = now - max(self.progress.last, self._lagging_since)
+        waited = now - max(last, self._lagging_since)
         if waited < self.stall_seconds:
             return self._set(Verdict(stalled=False, seconds_since_last_batch=since_batch), now)
         reason = (
@@ -124,28 +109,3 @@ def _safe(describe: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any] | str:
         return describe()
     except Exception as exc:  # the log line must come out even if the snapshot cannot be taken
         return f"unavailable: {exc!r}"
-
-
-def consumer_state(app: Any, topic: str) -> dict[str, Any]:
-    """What Faust's consumer says about `topic`: the places a stall has hidden (generation, flow control, paused
-    partitions, read and committed offsets, messages handed to streams and not yet acked). Private attributes of
-    faust-streaming 0.15: a snapshot for a log line, never a decision."""
-    consumer = app.consumer
-
-    def partitions(tps: Any) -> list[int]:
-        return sorted(tp.partition for tp in (tps or ()) if tp.topic == topic)
-
-    def offsets(mapping: Mapping[Any, int | None]) -> dict[int, int | None]:
-        return {tp.partition: offset for tp, offset in sorted(mapping.items()) if tp.topic == topic}
-
-    return {
-        "generation": app.consumer_generation_id,
-        "flow_control_active": app.flow_control.is_active(),
-        "consumer_flow_active": consumer.flow_active,
-        "assigned": partitions(consumer.assignment()),
-        "active": partitions(consumer._active_partitions),
-        "paused": partitions(consumer._paused_partitions),
-        "read_offsets": offsets(consumer._read_offset),
-        "committed_offsets": offsets(consumer._committed_offset),
-        "unacked_messages": len(consumer._unacked_messages),
-    }

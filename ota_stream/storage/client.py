@@ -9,17 +9,53 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import clickhouse_connect
+import orjson
+import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from ota_stream.config import Settings
+from ota_stream.storage.errors import StorageUnavailable, is_unavailable
 
 Row = Sequence[Any]
+T = TypeVar("T")
+# The characters clickhouse-connect escapes in a parameter value (binding.must_escape), mapped in one C pass.
+_ESCAPES = str.maketrans({c: "\\" + c for c in ("\\", "'", "`", "\t", "\n")})
+
+
+class PreEscaped:
+    """A string parameter escaped here with `str.translate`, which clickhouse-connect sends as it is.
+
+    clickhouse-connect escapes a str parameter one character at a time in Python: 20 ms for the 200 KB of ids of
+    a 5,000-event batch. Its binder passes any other type through `str()`, so this carries text it escaped the
+    same way (the same characters, the same backslash) in one call.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.escaped = text.translate(_ESCAPES)
+
+    def __str__(self) -> str:
+        return self.escaped
+
+
+def json_param(value: Any) -> PreEscaped:
+    """A JSON document as a String parameter, for `JSONExtract({p:String}, 'Array(String)')` and the like."""
+    return PreEscaped(orjson.dumps(value).decode())
+
+
+async def _in_thread(call: Callable[..., T], *args: Any) -> T:
+    """Run a blocking call in a worker thread; an unavailable server becomes StorageUnavailable."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except Exception as exc:
+        if is_unavailable(exc) and not isinstance(exc, StorageUnavailable):
+            raise StorageUnavailable(f"ClickHouse is unavailable: {exc}") from exc
+        raise
 
 
 class InjectedFailure(ConnectionError):
@@ -112,14 +148,20 @@ class ClickHouse:
     ) -> None:
         self.client.insert(table, list(rows), column_names=list(columns), settings=settings or {})
 
-    # Async calls, for the worker.
+    def insert_arrow_sync(self, table: str, rows: pa.Table, settings: dict[str, Any] | None = None) -> None:
+        self.client.insert_arrow(table, rows, settings=settings or {})
+
+    # Async calls, for the worker. A server that is away or overloaded raises StorageUnavailable (storage/errors.py).
+    async def insert_arrow(self, table: str, rows: pa.Table, settings: dict[str, Any] | None = None) -> None:
+        await _in_thread(self.insert_arrow_sync, table, rows, settings)
+
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return await asyncio.to_thread(self.query_rows, sql, parameters)
+        return await _in_thread(self.query_rows, sql, parameters)
 
     async def insert(
         self, table: str, rows: Sequence[Row], columns: Sequence[str], settings: dict[str, Any] | None = None
     ) -> None:
-        await asyncio.to_thread(self.insert_sync, table, rows, columns, settings)
+        await _in_thread(self.insert_sync, table, rows, columns, settings)
 
     async def ping(self) -> float:
         """Run SELECT 1 and return its round trip in milliseconds; raises when ClickHouse is unusable."""

@@ -7,6 +7,7 @@ import logging
 
 from ota_stream.config import Settings
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
+from ota_stream.storage.errors import StorageUnavailable, is_unavailable
 from ota_stream.storage.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,16 @@ class Storage:
         self._opened = False
 
     async def ready(self) -> ClickHouse:
+        """The connected, migrated client; StorageUnavailable while the server cannot be reached."""
         if not self._opened:
             async with self._lock:
                 if not self._opened:
-                    await asyncio.to_thread(self._open)
+                    try:
+                        await asyncio.to_thread(self._open)
+                    except Exception as exc:
+                        if is_unavailable(exc):
+                            raise StorageUnavailable(f"ClickHouse is unavailable: {exc}") from exc
+                        raise
                     self._opened = True
         return self.clickhouse
 

@@ -1,52 +1,59 @@
-"""The exactly-once write of event batches into ClickHouse.
+"""The exactly-once write of a batch of rows (an Arrow table) into ClickHouse.
 
 Two kinds of duplicate reach the sink, and one mechanism removes both:
-- a client retry: the same (tenant_id, event_id) again, in one batch or minutes later, at another offset;
-- a Kafka redelivery: after a crash between the insert and the offset commit, the same batch comes again.
+- a client retry: the same (tenant_id, event_id) again, in one batch or minutes later, at another position;
+- a Kafka redelivery: after a crash between the insert and the offset commit, the same rows come again.
 
 Before each insert the writer keeps the first occurrence of each key in the batch and drops every key that
 `ota_events_raw` already holds. The key index `event_keys` (migration 004) names the ids that may be stored, and
 only those are looked up in the table itself, so the check sees exactly the committed rows without scanning the
-tenant's event_id column for every batch (a projection by event_id was measured first: 1,000 random ids touched
-most of its 8,192-row granules, so it saved nothing). One sink consumer owns a partition at a time and all events
-of an app share a partition, so no other writer races the check and the insert.
+tenant's event_id column for every batch. The batch's ids travel as one JSON parameter, escaped in one C call. One
+sink consumer owns a partition at a time and all events of an app share a partition, so no other writer races
+the check and the insert.
 
-An insert that fails is retried with backoff until it succeeds, never dropped. The retry carries the same
-`insert_deduplication_token`, derived from the rows' keys, so an attempt that reached ClickHouse but whose answer
-was lost does not land twice, in the table or in its materialized views.
+An insert that fails because ClickHouse is away (or its schema is wrong) is retried with backoff until it
+succeeds, never dropped. The retry carries the same `insert_deduplication_token`, derived from the rows' keys,
+so an attempt that reached ClickHouse but whose answer was lost does not land twice, in the table or in its
+materialized views. An insert refused for its rows (storage/errors.py) is split in halves until the refused rows
+are alone; those are returned to be dead-lettered, and every other row is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+import pyarrow as pa
+
 from ota_stream.retry import Backoff, retry_forever
-from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.events_table import COLUMNS, TABLE, SourcedEvent, to_row
+from ota_stream.storage.client import ClickHouse, json_param
+from ota_stream.storage.errors import refuses_rows
+from ota_stream.storage.events_table import TABLE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Position = tuple[int, int, int]
 
 # The batch's ids whose key hash is in `event_keys` (migration 004): a superset of the ids already stored,
 # read from a few small granules of a sorted index instead of the tenant's whole event_id column.
 # The same expression as event_keys_mv in schema/004_event_keys.sql; if they ever differ, no id is a candidate and
 # duplicates get through (tests/test_storage.py would fail).
 KEY_HASH = "bitAnd(cityHash64({}), 0xFFFFFFFFFF)"
+_IDS = "JSONExtract({event_ids:String}, 'Array(String)')"
 CANDIDATES_SQL = f"""
-SELECT id FROM (SELECT arrayJoin({{event_ids:Array(String)}}) AS id)
+SELECT id FROM (SELECT arrayJoin({_IDS}) AS id)
 WHERE {KEY_HASH.format("id")} IN (
     SELECT key_hash FROM event_keys
     WHERE tenant_id IN {{tenants:Array(String)}}
-        AND key_hash IN (SELECT {KEY_HASH.format("arrayJoin({event_ids:Array(String)})")})
+        AND key_hash IN (SELECT {KEY_HASH.format(f"arrayJoin({_IDS})")})
 )
 """
 EXISTING_KEYS_SQL = f"""
-SELECT tenant_id, event_id, kafka_partition, kafka_offset FROM {TABLE}
-WHERE tenant_id IN {{tenants:Array(String)}} AND event_id IN {{event_ids:Array(String)}}
+SELECT tenant_id, event_id, kafka_partition, kafka_offset, kafka_index FROM {TABLE}
+WHERE tenant_id IN {{tenants:Array(String)}} AND event_id IN {_IDS}
 """
 
 INSERT_SETTINGS = {
@@ -57,13 +64,17 @@ INSERT_SETTINGS = {
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write did. `originals` are the events that are in ClickHouse from this Kafka position: the ones
-    inserted now, and redelivered ones that an earlier attempt inserted. Client retries are in neither."""
+    """What a write did.
+
+    `originals` are the rows that are in ClickHouse from their position: inserted now, or redelivered ones that an
+    earlier attempt inserted. Client retries are in neither. `refused` are (row of the input, ClickHouse's reason).
+    """
 
     inserted: int
     duplicates: int
     attempts: int
-    originals: list[SourcedEvent]
+    originals: pa.Table
+    refused: list[tuple[int, str]] = field(default_factory=list)
 
 
 class EventWriter:
@@ -77,59 +88,108 @@ class EventWriter:
         self.backoff = backoff or Backoff()
         self.on_retry = on_retry
 
-    async def write(self, batch: Sequence[SourcedEvent]) -> WriteResult:
-        """Insert the batch's new events; returns only once they are durably in ClickHouse."""
-        first = first_occurrences(batch)
+    async def write(self, rows: pa.Table) -> WriteResult:
+        """Insert the batch's new rows; returns only once they are durably in ClickHouse (or refused by it)."""
+        keys = list(
+            zip(rows.column("tenant_id").to_pylist(), rows.column("event_id").to_pylist(), strict=True)
+        )
+        first = first_occurrences(keys)
         attempts = 0
-        existing: dict[tuple[str, str], tuple[int, int]] = {}
+        existing: dict[tuple[str, str], Position] = {}
         if first:
-            existing, attempts = await self._retrying(lambda: self._existing_keys(first))
-        fresh = [item for item in first if item.dedup_key not in existing]
-        redelivered = [
-            item for item in first if existing.get(item.dedup_key) == (item.partition, item.offset)
-        ]
-        if fresh:
-            token = dedup_token(fresh)
-            rows = [to_row(item) for item in fresh]
-            settings = {**INSERT_SETTINGS, "insert_deduplication_token": token}
-            _, more = await self._retrying(lambda: self.clickhouse.insert(TABLE, rows, COLUMNS, settings))
-            attempts += more
-        originals = sorted(fresh + redelivered, key=lambda item: (item.partition, item.offset))
-        return WriteResult(len(fresh), len(batch) - len(fresh), attempts, originals)
+            existing, attempts = await self._retrying(lambda: self._existing_keys([keys[i] for i in first]))
+        fresh = [i for i in first if keys[i] not in existing]
+        positions = _positions(rows)
+        redelivered = [i for i in first if existing.get(keys[i]) == positions[i]]
+        refused, more = await self._insert(_take(rows, fresh))
+        attempts += more
+        refused_rows = {fresh[i] for i, _ in refused}
+        originals = sorted({*fresh, *redelivered} - refused_rows)
+        inserted = len(fresh) - len(refused)
+        return WriteResult(
+            inserted,
+            len(keys) - len(fresh),
+            attempts,
+            _take(rows, originals),
+            [(fresh[i], reason) for i, reason in refused],
+        )
 
-    async def _existing_keys(self, items: Sequence[SourcedEvent]) -> dict[tuple[str, str], tuple[int, int]]:
-        """(tenant_id, event_id) -> the (partition, offset) it was first written from.
+    async def _existing_keys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Position]:
+        """(tenant_id, event_id) -> the position it was first written from.
 
         The key index names the candidates; only they are looked up in the raw table, which is exact. A batch
         without duplicates (the usual case) has none, and never scans the raw table.
         """
-        tenants = sorted({item.event.tenant_id for item in items})
-        ids = [item.event.event_id for item in items]
-        candidates = await self.clickhouse.query(CANDIDATES_SQL, {"tenants": tenants, "event_ids": ids})
+        tenants = sorted({tenant for tenant, _ in keys})
+        ids = [event_id for _, event_id in keys]
+        candidates = await self.clickhouse.query(
+            CANDIDATES_SQL, {"tenants": tenants, "event_ids": json_param(ids)}
+        )
         if not candidates:
             return {}
-        parameters = {"tenants": tenants, "event_ids": [row[0] for row in candidates]}
-        rows = await self.clickhouse.query(EXISTING_KEYS_SQL, parameters)
-        return {(tenant, event_id): (partition, offset) for tenant, event_id, partition, offset in rows}
+        parameters = {"tenants": tenants, "event_ids": json_param([row[0] for row in candidates])}
+        found = await self.clickhouse.query(EXISTING_KEYS_SQL, parameters)
+        return {(tenant, event_id): (p, o, i) for tenant, event_id, p, o, i in found}
 
-    async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> tuple[T, int]:
-        return await retry_forever(operation, "ClickHouse write", self.backoff, self.on_retry)
+    async def _insert(self, rows: pa.Table) -> tuple[list[tuple[int, str]], int]:
+        """Insert all rows but the ones ClickHouse refuses; returns (refused row, reason) and the attempts."""
+        if rows.num_rows == 0:
+            return [], 0
+        settings = {**INSERT_SETTINGS, "insert_deduplication_token": dedup_token(rows)}
+        try:
+            _, attempts = await self._retrying(
+                lambda: self.clickhouse.insert_arrow(TABLE, rows, settings), retry_if=_not_refused
+            )
+            return [], attempts
+        except Exception as exc:
+            if not refuses_rows(exc):
+                raise
+            if rows.num_rows == 1:
+                log.warning("ClickHouse refused a row: %s", exc)
+                return [(0, str(exc)[:1000])], 1
+        half = rows.num_rows // 2
+        left, first_attempts = await self._insert(rows.slice(0, half))
+        right, more = await self._insert(rows.slice(half))
+        return left + [(half + i, reason) for i, reason in right], 1 + first_attempts + more
+
+    async def _retrying(
+        self, operation: Callable[[], Awaitable[T]], retry_if: Callable[[Exception], bool] = lambda exc: True
+    ) -> tuple[T, int]:
+        return await retry_forever(operation, "ClickHouse write", self.backoff, self.on_retry, retry_if)
 
 
-def first_occurrences(batch: Sequence[SourcedEvent]) -> list[SourcedEvent]:
-    """Keep the first event of each (tenant_id, event_id), in batch order (lowest offset first)."""
+def _take(rows: pa.Table, indices: list[int]) -> pa.Table:
+    return rows.take(pa.array(indices, pa.int64()))
+
+
+def _not_refused(exc: Exception) -> bool:
+    return not refuses_rows(exc)
+
+
+def _positions(rows: pa.Table) -> list[Position]:
+    return list(
+        zip(
+            rows.column("kafka_partition").to_pylist(),
+            rows.column("kafka_offset").to_pylist(),
+            rows.column("kafka_index").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def first_occurrences(keys: list[tuple[str, str]]) -> list[int]:
+    """The index of the first row of each (tenant_id, event_id), in batch order (lowest position first)."""
     seen: set[tuple[str, str]] = set()
     kept = []
-    for item in batch:
-        if item.dedup_key not in seen:
-            seen.add(item.dedup_key)
-            kept.append(item)
+    for i, key in enumerate(keys):
+        if key not in seen:
+            seen.add(key)
+            kept.append(i)
     return kept
 
 
-def dedup_token(items: Sequence[SourcedEvent]) -> str:
-    """A token that names exactly this set of rows, so ClickHouse drops only a true re-send of the block."""
-    digest = hashlib.blake2b(digest_size=16)
-    for tenant, event_id in sorted(item.dedup_key for item in items):
-        digest.update(tenant.encode() + b"\x00" + event_id.encode() + b"\x01")
-    return f"ota-{digest.hexdigest()}"
+def dedup_token(rows: pa.Table) -> str:
+    """A token that names exactly these rows, so ClickHouse drops only a true re-send of the block."""
+    tenants = "\x00".join(rows.column("tenant_id").to_pylist())
+    ids = "\x00".join(rows.column("event_id").to_pylist())
+    return "ota-" + hashlib.blake2b(f"{tenants}\x01{ids}".encode(), digest_size=16).hexdigest()

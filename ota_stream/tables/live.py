@@ -15,22 +15,26 @@ import asyncio
 import logging
 import time
 import weakref
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+import pyarrow as pa
+import pyarrow.compute as pc
 from faust.streams import _current_event  # faust exposes no public setter for the event context
 from faust.types import EventT
 
 from ota_stream.models import format_timestamp
-from ota_stream.storage.events_table import SourcedEvent
 from ota_stream.tables import devices, windows
 
 log = logging.getLogger(__name__)
 TABLE_NAME = "live-windows"
+_LIVE_COLUMNS = (
+    "tenant_id", "org_id", "app_id", "kafka_partition", "kafka_offset", "kafka_index",
+    "event_type", "target_version", "error_code", "device_id",
+)  # fmt: skip
 
 
 @contextmanager
@@ -63,34 +67,44 @@ class LiveWindows:
         """Windows that end before now - retention are expired."""
         return windows.window_start(now - self.retention, self.size)
 
-    async def update(self, batch: Sequence[tuple[SourcedEvent, EventT]], now: float | None = None) -> int:
-        """Apply a batch of original events; returns how many windows were written.
+    async def update(self, rows: pa.Table, events: Mapping[int, EventT], now: float | None = None) -> int:
+        """Apply a batch of original rows (in position order); returns how many windows were written.
 
-        Each window goes to RocksDB (the partition of its events) and to the changelog, and this returns only
-        when the changelog has acknowledged every write, before the source batch is acked. Writing through
+        `events` holds one Faust event per partition of the batch: RocksDB picks a partition's database from
+        the current event. Each window goes to RocksDB and to the changelog, and this returns only when the
+        changelog has acknowledged every write, before the source batch is acked. Writing through
         `Table.__setitem__` instead queues changelog messages in Faust's producer buffer, and with hundreds of
         windows per batch that buffer overflows into Faust's flow control, where we saw source messages get
         committed without reaching this agent (a two-worker test caught it).
         """
         oldest = self.oldest_start(time.time() if now is None else now)
-        groups: dict[tuple[str, int], list[tuple[SourcedEvent, EventT]]] = defaultdict(list)
-        for item, event in batch:
-            start = windows.window_start(item.event.timestamp.timestamp(), self.size)
+        groups: dict[tuple[str, int], tuple[int, list[windows.LiveRow]]] = {}
+        for app_key, start, partition, row in self._rows(rows):
             if start >= oldest:  # a late event for an expired window is in ClickHouse only
-                groups[(item.event.app_key, start)].append((item, event))
+                groups.setdefault((app_key, start), (partition, []))[1].append(row)
         sent = []
-        for (app_key, start), pairs in groups.items():
-            pairs.sort(key=lambda pair: pair[0].offset)
-            partition = pairs[-1][0].partition
-            with event_context(pairs[-1][1]):  # RocksDB picks the partition's database from the event
+        for (app_key, start), (partition, group) in groups.items():
+            with event_context(events[partition]):  # RocksDB picks the partition's database from the event
                 current = self.table.data.get((app_key, start)) or windows.empty(partition)
-                updated = windows.apply(current, [item for item, _ in pairs])
+                updated = windows.apply(current, group)
                 if updated is None:
                     continue
                 self.table.data[(app_key, start)] = updated
             sent.append(await self._changelog((app_key, start), updated, partition))
         await asyncio.gather(*sent)
         return len(sent)
+
+    def _rows(self, rows: pa.Table) -> Iterator[tuple[str, int, int, windows.LiveRow]]:
+        """(app key, window start, partition, row) per row, from the batch's columns."""
+        size_ms = self.size * 1000
+        millis = pc.cast(rows.column("timestamp"), pa.int64()).to_pylist()
+        columns = [rows.column(name).to_pylist() for name in _LIVE_COLUMNS]
+        for ms, tenant, org, app, partition, offset, index, event_type, version, error, device in zip(
+            millis, *columns, strict=True
+        ):
+            start = ms // size_ms * self.size
+            row = windows.LiveRow(offset, index, event_type, version, error, device)
+            yield f"{tenant}/{org}/{app}", start, partition, row
 
     async def _changelog(self, key: tuple[str, int], value: windows.Window | None, partition: int) -> Any:
         """Send one change to the table's changelog partition; returns the delivery future."""

@@ -1,21 +1,31 @@
 """One tumbling event-time window of one app, as a JSON value, and how a batch of events updates it.
 
-`offset` is the highest Kafka offset already applied to the window. All events of an app share a partition and
-arrive in offset order, so an event at or below it is a redelivery and is skipped: replays never double-count.
+`position` is the highest (Kafka offset, index in the message) already applied to the window. All events of an
+app share a partition and arrive in position order, so an event at or below it is a redelivery and is skipped:
+replays never double-count. (Windows written before envelopes hold `offset` alone: their events were index 0.)
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from ota_stream.models import EventType
-from ota_stream.storage.events_table import SourcedEvent
+from ota_stream.models import UNKNOWN, EventType
 from ota_stream.tables import devices
 
-UNKNOWN = "unknown"
 Window = dict[str, Any]
+
+
+class LiveRow(NamedTuple):
+    """What a window needs of one event."""
+
+    offset: int
+    line: int  # index of the event in its Kafka message
+    event_type: str
+    target_version: str | None
+    error_code: str | None
+    device_id: str
 
 
 def window_start(timestamp: float, size: int) -> int:
@@ -25,7 +35,7 @@ def window_start(timestamp: float, size: int) -> int:
 def empty(partition: int) -> Window:
     return {
         "partition": partition,
-        "offset": -1,
+        "position": [-1, -1],
         "counts": {},
         "installs_by_version": {},
         "failures_by_error": {},
@@ -33,28 +43,33 @@ def empty(partition: int) -> Window:
     }
 
 
-def apply(window: Window, items: Sequence[SourcedEvent]) -> Window | None:
-    """The window with `items` (sorted by offset) added; None when every item was applied before."""
-    new = [item for item in items if item.offset > window["offset"]]
+def applied(window: Window) -> tuple[int, int]:
+    if "position" in window:
+        offset, index = window["position"]
+        return offset, index
+    return window["offset"], 0
+
+
+def apply(window: Window, rows: Sequence[LiveRow]) -> Window | None:
+    """The window with `rows` (sorted by position) added; None when every row was applied before."""
+    done = applied(window)
+    new = [row for row in rows if (row.offset, row.line) > done]
     if not new:
         return None
     counts: Counter[str] = Counter(window["counts"])
     versions: Counter[str] = Counter(window["installs_by_version"])
     errors: Counter[str] = Counter(window["failures_by_error"])
-    for item in new:
-        event = item.event
-        counts[event.event_type.value] += 1
-        if event.event_type is EventType.UPDATE_INSTALLED:
-            release = event.release_info
-            versions[(release and release.target_version) or UNKNOWN] += 1
-        elif event.event_type is EventType.UPDATE_FAILED:
-            error = event.error_info
-            errors[(error and error.error_code) or UNKNOWN] += 1
+    for row in new:
+        counts[row.event_type] += 1
+        if row.event_type == EventType.UPDATE_INSTALLED:
+            versions[row.target_version or UNKNOWN] += 1
+        elif row.event_type == EventType.UPDATE_FAILED:
+            errors[row.error_code or UNKNOWN] += 1
     return {
         "partition": window["partition"],
-        "offset": new[-1].offset,
+        "position": [new[-1].offset, new[-1].line],
         "counts": dict(counts),
         "installs_by_version": dict(versions),
         "failures_by_error": dict(errors),
-        "devices": devices.add(window["devices"], (item.event.device_id for item in new)),
+        "devices": devices.add(window["devices"], (row.device_id for row in new)),
     }

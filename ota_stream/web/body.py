@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -23,8 +24,15 @@ def require_content_type(request: web.Request, allowed: tuple[str, ...]) -> str:
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The whole body, or 413 as soon as it passes `limit` bytes (declared or streamed)."""
     too_large = ApiError(413, f"the request body is over {limit // KIB} KiB")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large
+        if not request.content_length:
+            return b""
+        try:
+            return await request.content.readexactly(request.content_length)  # the usual case: one call
+        except asyncio.IncompleteReadError:
+            raise ApiError(400, "the request body is shorter than its Content-Length") from None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * KIB):

@@ -19,6 +19,7 @@ from faust.web.exceptions import ServiceUnavailable
 
 from ota_stream import logs
 from ota_stream.models import FieldError
+from ota_stream.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,6 +71,15 @@ class ApiError(Exception):
         return json_response(body, self.status, self.headers)
 
 
+# How long a client should wait before it retries a 503: Kafka, ClickHouse or the worker itself unavailable.
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable(message: str) -> ApiError:
+    """503 with Retry-After: the one answer for every dependency that is away for now."""
+    return ApiError(503, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, f"{field}: {message}", [FieldError(field, message)])
 
@@ -95,9 +105,10 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
         response = exc.response()
     except (NotReady, ServiceUnavailable):
         # Faust's table_route before the tables are ready, or with no owner for the key yet.
-        response = ApiError(
-            503, "the worker is starting or rebalancing; retry", headers={"Retry-After": "2"}
-        ).response()
+        response = unavailable("the worker is starting or rebalancing; retry").response()
+    except StorageUnavailable as exc:
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        response = unavailable("ClickHouse is unavailable; retry later").response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -107,6 +107,7 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     starts: int = 0
+    command: str = "worker"  # or "ingest": ingest processes alone (`ota-stream ingest`)
 
     @property
     def url(self) -> str:
@@ -122,6 +123,8 @@ class Worker:
             "DATA_DIR": str(self.data_dir),
             "SERVER_PORT": str(self.port),
             "FLUSH_INTERVAL_SECONDS": "0.2",
+            # Keys are tested in tests/test_auth.py; the pipeline tests send and read several tenants without them.
+            "AUTH_REQUIRED": "false",
             **self.env,
             **(overrides or {}),
         }
@@ -134,7 +137,7 @@ class Worker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [str(BIN / "ota-stream"), "worker"],
+            [str(BIN / "ota-stream"), self.command],
             env=self.environment(overrides),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -150,10 +153,8 @@ class Worker:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
             body = requests.get(f"{self.url}/health", timeout=2).json()
-            return (
-                body["services"]["clickhouse"]["status"] == "healthy"
-                and body["services"]["kafka"]["producer_ready"]
-            )
+            clickhouse = body["services"].get("clickhouse", {"status": "healthy"})  # ingest alone has none
+            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["status"] == "healthy"
 
         try:
             wait_for(ready, timeout, "the worker to become healthy")
@@ -193,3 +194,28 @@ def unique_name(prefix: str) -> str:
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def rewind(worker: Worker) -> None:
+    """Commit offset 0 on every partition of the worker's topic for its group (the worker must be stopped): the
+    next start reads everything again, as after a crash that lost every commit."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def commit_zero() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=worker.kafka.bootstrap, group_id=worker.group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            cluster = await consumer._client.fetch_all_metadata()
+            numbers = sorted(cluster.partitions_for_topic(worker.topic) or ())
+            assert numbers, f"no partitions for {worker.topic}"
+            partitions = [TopicPartition(worker.topic, p) for p in numbers]
+            consumer.assign(partitions)
+            await consumer.commit({tp: 0 for tp in partitions})
+        finally:
+            await consumer.stop()
+
+    asyncio.run(commit_zero())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import adoption
 from ota_stream.storage.queries.scope import Scope, rate
 
-UNKNOWN = "unknown"
 GROUP_BY = ("error_code", "failure_stage", "target_version", "device_os", "device_model")
 
 # ROLLUP adds the row with key NULL: totals over every key. A missing value is stored and read as ''.

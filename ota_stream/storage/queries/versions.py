@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import Scope, rate
 
-UNKNOWN = "unknown"
 # segment parameter -> position in the `latest` tuple
 # (timestamp, event_id, version-after, os, model, manufacturer, os_version); see 002_analytics_views.sql
 SEGMENTS = {"device_os": 4, "device_model": 5, "device_manufacturer": 6, "device_os_version": 7}

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from ota_stream.config import Settings
-from ota_stream.publisher import kafka_auth
+from ota_stream.kafka.options import client_options
 from ota_stream.retry import Backoff, retry_forever
 
 BACKOFF = Backoff(initial=0.5, maximum=10.0)
@@ -25,7 +25,7 @@ class KafkaNotReachable(RuntimeError):
 
 
 async def _answers(settings: Settings) -> None:
-    client = AIOKafkaClient(bootstrap_servers=settings.bootstrap_servers, **kafka_auth(settings))
+    client = AIOKafkaClient(**client_options(settings))
     try:
         await client.bootstrap()
     finally:

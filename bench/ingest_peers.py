@@ -1,0 +1,191 @@
+"""Ingest speed side by side: our worker against the best plain aiohttp + aiokafka handler, loaded by wrk.
+
+    .venv/bin/python -m bench.ingest_peers --rounds 3 --seconds 20
+
+Starts a broker (scripts/kafka/kafka.sh) unless --brokers is given, then for each round, in alternating order:
+- `ota-stream worker` with its defaults (all-in-one: the stream processing plus its ingest process in front);
+- the same with INGEST_PROCESSES=0 (one process, as before ingest processes existed);
+- `ota-stream ingest` alone (WORKER_ROLE=process deployments put this in front of their workers);
+- bench/ingest_reference.py, the reference.
+Ours run as shipped, with keys required: the load carries an ingest key. Each is loaded with `wrk` (Debian)
+at concurrencies 16, 64 and 256 on POST /events with a realistic 600-byte
+event and unique ids (bench/wrk/single_event.lua), and at 16 with POST /events/batch of 1,000 events
+(bench/wrk/batch_events.lua). Reports events/s, p50/p99 and the peak RSS of each process, and the ratios to the
+reference, as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bench.harness import ROOT, alternating, broker, free_port, peak_rss_mib
+
+BIN = Path(sys.executable).parent
+SINGLE = ROOT / "bench" / "wrk" / "single_event.lua"
+BATCH = ROOT / "bench" / "wrk" / "batch_events.lua"
+RESULT = re.compile(
+    r"RESULT requests=(\d+) duration_us=(\d+) errors=(\d+) non2xx=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)"
+)
+
+
+@dataclass
+class Load:
+    program: str
+    route: str
+    concurrency: int
+    events_per_second: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+    rss_mib: float
+
+
+def wrk(url: str, script: Path, concurrency: int, seconds: int, key: str) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p99 ms, failed requests)"""
+    threads = min(2, concurrency)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
+        capture_output=True, text=True, check=True, cwd=ROOT,  # the scripts load bench/wrk/common.lua
+        env={**os.environ, "OTA_KEY": key},
+    ).stdout  # fmt: skip
+    match = RESULT.search(out)
+    if match is None:
+        raise RuntimeError(f"no RESULT line from wrk:\n{out}")
+    requests_, micros, errors, non2xx, p50, p99 = match.groups()
+    return int(requests_) / (int(micros) / 1e6), float(p50), float(p99), int(errors) + int(non2xx)
+
+
+def tree_rss(pid: int) -> float:
+    """Peak RSS of a process and its children (an ingest process in front of the worker)."""
+    total = peak_rss_mib(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            total += peak_rss_mib(int(child))
+    return total
+
+
+def wait_healthy(url: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not become healthy")
+
+
+def start(program: str, brokers: str, work: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The server, and the ingest key to load it with (ours require keys; the reference takes none)."""
+    topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "DATA_DIR": str(work),
+           "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_CONSUMER_GROUP": f"g-{topic}",
+           "RATE_LIMIT_INGEST_EVENTS_PER_SECOND": "0"}  # fmt: skip  # keys checked, no limit: throughput is measured
+    key = ""
+    if program != "reference":
+        made = subprocess.run([str(BIN / "ota-stream"), "keys", "create", "--tenant", "bench", "--scope", "ingest"],
+                              env=env, capture_output=True, text=True, check=True)  # fmt: skip
+        key = made.stdout.strip().splitlines()[-1]
+    if program == "reference":
+        command = [sys.executable, "-m", "bench.ingest_reference", "--port", str(port), "--brokers", brokers,
+                   "--topic", topic]  # fmt: skip
+    elif program == "ingest only":
+        command = [str(BIN / "ota-stream"), "ingest"]
+    else:
+        command = [str(BIN / "ota-stream"), "worker"]
+        if program == "worker, one process":
+            env["INGEST_PROCESSES"] = "0"
+    log = (work / "server.log").open("wb")
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT), key
+
+
+def measure(program: str, brokers: str, scratch: Path, seconds: int, concurrencies: list[int]) -> list[Load]:
+    work = scratch / f"{program.replace(' ', '-').replace(',', '')}-{uuid.uuid4().hex[:6]}"
+    work.mkdir()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process, key = start(program, brokers, work, port)
+    loads = []
+    try:
+        try:
+            wait_healthy(url)
+        except TimeoutError:
+            print((work / "server.log").read_text()[-3000:], file=sys.stderr)
+            raise
+        for concurrency in concurrencies:
+            rate, p50, p99, failed = wrk(url, SINGLE, concurrency, seconds, key)
+            loads.append(Load(program, "/events", concurrency, rate, p50, p99, failed, tree_rss(process.pid)))
+        rate, p50, p99, failed = wrk(url, BATCH, 16, seconds, key)
+        loads.append(Load(program, "/events/batch", 16, rate * 1000, p50, p99, failed, tree_rss(process.pid)))
+    finally:
+        process.terminate()
+        process.wait(60)
+        shutil.rmtree(work, ignore_errors=True)
+    return loads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--brokers", help="an existing broker; by default a fresh one is started")
+    parser.add_argument("--programs", default="worker,worker, one process,ingest only,reference")
+    parser.add_argument("--concurrency", default="16,64,256")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    scratch = Path(tempfile.mkdtemp(prefix="ota-ingest-bench-"))
+    programs = [p.strip() for p in re.split(r",(?! )", args.programs)]
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    results: list[Load] = []
+    try:
+        with broker(args.brokers, scratch) as brokers:
+            for round_, program in alternating(programs, args.rounds):
+                for load in measure(program, brokers, scratch, args.seconds, concurrencies):
+                    results.append(load)
+                    print(f"round {round_ + 1}: {load}", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    report(results, programs)
+
+
+def report(results: list[Load], programs: list[str]) -> None:
+    keys = sorted({(r.route, r.concurrency) for r in results}, key=lambda k: (k[0] != "/events", k[1]))
+
+    def median(program: str, key: tuple[str, int], attr: str) -> float:
+        values = [
+            getattr(r, attr) for r in results if r.program == program and (r.route, r.concurrency) == key
+        ]
+        return statistics.median(values) if values else 0.0
+
+    print(
+        "\n| route | concurrency | program | events/s | p50 ms | p99 ms | failed | peak RSS MiB | / reference |"
+    )
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for key in keys:
+        reference = median("reference", key, "events_per_second")
+        for program in programs:
+            rate = median(program, key, "events_per_second")
+            ratio = f"{rate / reference:.2f}" if reference else "-"
+            print(f"| {key[0]} | {key[1]} | {program} | {rate:,.0f} | {median(program, key, 'p50_ms'):.1f} | "
+                  f"{median(program, key, 'p99_ms'):.1f} | {median(program, key, 'failures'):.0f} | "
+                  f"{median(program, key, 'rss_mib'):.0f} | {ratio} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

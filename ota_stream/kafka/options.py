@@ -1,0 +1,63 @@
+"""Kafka client options from settings, built once for every client: Faust's, the ingest producer, admin clients.
+
+TLS applies with `SSL` and `SASL_SSL`, SASL with `SASL_PLAINTEXT` and `SASL_SSL`; Faust gets the same TLS context
+and credentials as the aiokafka clients, so that no client speaks a different protocol from the others.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+from aiokafka.helpers import create_ssl_context
+
+from ota_stream.config import SecurityProtocol, Settings
+
+TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+SASL = (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """A verifying TLS context (KAFKA_SSL_CA_FILE, else the system's CAs), or None without TLS."""
+    if settings.kafka_security_protocol not in TLS:
+        return None
+    return create_ssl_context(
+        cafile=str(settings.kafka_ssl_ca_file) if settings.kafka_ssl_ca_file else None,
+        certfile=str(settings.kafka_ssl_cert_file) if settings.kafka_ssl_cert_file else None,
+        keyfile=str(settings.kafka_ssl_key_file) if settings.kafka_ssl_key_file else None,
+    )
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's clients (producer, consumer, admin)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol.value,
+    }
+    context = ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.kafka_security_protocol in SASL:
+        options["sasl_mechanism"] = settings.sasl_mechanism.value
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        )
+    return options
+
+
+def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """Faust's `broker_credentials` for the same protocol, TLS context and SASL login."""
+    context = ssl_context(settings)
+    if settings.kafka_security_protocol in SASL:
+        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password,
+            mechanism=settings.sasl_mechanism.value,
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None

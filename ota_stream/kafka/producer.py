@@ -1,0 +1,228 @@
+"""The ingest producer: acks=all and idempotent, so a 202 means the event is durably in Kafka.
+
+Concurrent requests share Kafka messages. Events bound for one partition wait in that partition's open envelope
+while the partition's previous envelope is in flight, and go out together as the next one (at most MAX_EVENTS
+events or MAX_BYTES); each caller still waits for the acknowledgement of the envelope that holds its events. An
+idle partition sends at once, so a lone request waits one round trip, and under load envelopes grow by themselves.
+
+After a failed send the producer is replaced by a new one. aiokafka 0.14's idempotent producer does not recover
+from a broker restart under load: a batch that expires while no leader is known has used its sequence number
+without being written, and from then on every send to that partition fails with OutOfOrderSequenceNumber (or
+waits forever). The Java client resets its producer id in that case; aiokafka does not, so we do it by starting a
+new producer. Nothing is lost: the sends that failed were answered 503, and the client's retry of an event that
+did land after all is dropped by the sink as a duplicate (see storage/writer.py).
+
+Faust's own producer is not idempotent outside transactions, so ingest and the dead-letter topic use this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from mode import Service
+
+from ota_stream import metrics
+from ota_stream.config import Settings
+from ota_stream.kafka import envelope
+from ota_stream.kafka.options import client_options
+
+log = logging.getLogger(__name__)
+
+# Kafka's default message limit is 1 MB; a dead letter keeps the head of an oversized message.
+DEAD_LETTER_MAX_VALUE = 256 * 1024
+CONNECT_RETRY_SECONDS = 2.0
+# How long a replaced producer may take to flush what it still holds before it is dropped.
+RETIRE_TIMEOUT_SECONDS = 10.0
+Headers = list[tuple[str, bytes]]
+
+
+class KafkaUnavailable(RuntimeError):
+    """The broker did not acknowledge in time; the client should retry later (HTTP 503)."""
+
+
+@dataclass
+class _Envelope:
+    """Lines waiting for one partition's next message, and the future their senders wait on."""
+
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+    acked: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def fits(self, lines: Sequence[bytes], size: int) -> bool:
+        if not self.lines:
+            return True
+        return len(self.lines) + len(lines) <= envelope.MAX_EVENTS and self.size + size <= envelope.MAX_BYTES
+
+
+class EventPublisher(Service):
+    """Publishes row lines to KAFKA_TOPIC in envelopes, and poison messages to the dead-letter topic."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_replaced: Callable[[], None] = metrics.PRODUCER_REPLACED.inc,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.on_replaced = on_replaced
+        self._producer: AIOKafkaProducer | None = None
+        self._open: dict[int, deque[_Envelope]] = {}
+        self._sending: set[int] = set()
+        self._senders: set[asyncio.Task[None]] = set()  # referenced until done, or the loop may drop them
+
+    @property
+    def ready(self) -> bool:
+        return self._producer is not None
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        s = self.settings
+        compression = None if s.kafka_compression_type.value == "none" else s.kafka_compression_type.value
+        return AIOKafkaProducer(
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=s.kafka_linger_ms,
+            max_batch_size=max(s.kafka_batch_size, envelope.MAX_BYTES + 64 * 1024),
+            compression_type=compression,
+            request_timeout_ms=int(s.ingest_ack_timeout_seconds * 1000),
+            client_id="ota-stream-ingest",
+            **client_options(s),
+        )
+
+    async def on_start(self) -> None:
+        self.add_future(self._connect())
+
+    async def _connect(self) -> None:
+        """Connect in the background, at start and after a replacement; ingest answers 503 meanwhile."""
+        while not self.should_stop:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                log.warning("Kafka producer cannot connect yet: %s", exc)
+                await producer.stop()
+                await self.sleep(CONNECT_RETRY_SECONDS)
+                continue
+            self._producer = producer
+            return
+
+    def _replace(self, failed: AIOKafkaProducer, error: BaseException) -> None:
+        """Retire a producer whose send failed and connect a new one (once, however many sends failed)."""
+        if self._producer is not failed:
+            return  # already being replaced
+        log.warning("replacing the Kafka producer after a failed send: %r", error)
+        self.on_replaced()
+        self._producer = None
+        self.add_future(self._retire(failed))
+        self.add_future(self._connect())
+
+    async def _retire(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), timeout=RETIRE_TIMEOUT_SECONDS)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("the replaced Kafka producer did not stop cleanly: %r", exc)
+
+    async def on_stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    def _current(self) -> AIOKafkaProducer:
+        producer = self._producer
+        if producer is None:
+            raise KafkaUnavailable("the Kafka producer is not connected")
+        return producer
+
+    async def partitions(self) -> int:
+        """The events topic's partition count, from the producer's metadata (fetched once, then cached)."""
+        producer = self._current()
+        known = producer.client.cluster.partitions_for_topic(self.settings.kafka_topic)
+        if not known:
+            try:
+                known = await asyncio.wait_for(
+                    producer.partitions_for(self.settings.kafka_topic),
+                    self.settings.ingest_ack_timeout_seconds,
+                )
+            except (KafkaError, TimeoutError) as exc:
+                raise KafkaUnavailable(f"no metadata for {self.settings.kafka_topic}: {exc!r}") from exc
+        return len(known)
+
+    async def publish(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        """Send (partition key, row line) pairs; return once the broker has acknowledged every one of them."""
+        partitions = await self.partitions()
+        by_partition: dict[int, list[bytes]] = {}
+        for key, line in items:
+            by_partition.setdefault(envelope.partition_for(key, partitions), []).append(line)
+        waits = [self._enqueue(partition, lines) for partition, lines in by_partition.items()]
+        await asyncio.gather(*waits)
+
+    def _enqueue(self, partition: int, lines: list[bytes]) -> asyncio.Future[None]:
+        """Add lines to the partition's open envelope (a new one when they do not fit) and start its sender."""
+        queue = self._open.setdefault(partition, deque())
+        size = sum(map(len, lines)) + len(lines)
+        if not queue or not queue[-1].fits(lines, size):
+            queue.append(_Envelope())
+        open_envelope = queue[-1]
+        open_envelope.lines.extend(lines)
+        open_envelope.size += size
+        if partition not in self._sending:
+            self._sending.add(partition)
+            sender = asyncio.ensure_future(self._drain(partition))
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        return open_envelope.acked
+
+    async def _drain(self, partition: int) -> None:
+        """Send the partition's envelopes one after another until none is waiting."""
+        queue = self._open[partition]
+        try:
+            while queue:
+                batch = queue.popleft()
+                try:
+                    await self._deliver(
+                        self.settings.kafka_topic,
+                        [(None, envelope.pack(batch.lines))],
+                        envelope.HEADERS,
+                        partition,
+                    )
+                except KafkaUnavailable as exc:
+                    batch.acked.set_exception(exc)
+                    batch.acked.exception()  # retrieved: a caller that went away must not log "never retrieved"
+                else:
+                    batch.acked.set_result(None)
+        finally:
+            self._sending.discard(partition)
+
+    async def dead_letter(self, key: bytes | None, value: bytes, reason: str, source: str) -> None:
+        """Park a message that cannot be processed, with the reason in its headers."""
+        headers = [("reason", reason.encode()[:1000]), ("source", source.encode())]
+        if len(value) > DEAD_LETTER_MAX_VALUE:
+            value = value[:DEAD_LETTER_MAX_VALUE]
+            headers.append(("truncated", b"true"))
+        await self._deliver(self.settings.dlq_topic, [(key, value)], headers)
+
+    async def _deliver(
+        self,
+        topic: str,
+        items: Sequence[tuple[bytes | None, bytes]],
+        headers: Headers | None = None,
+        partition: int | None = None,
+    ) -> None:
+        """Send and wait for every ack; a failure replaces the producer and raises KafkaUnavailable."""
+        producer = self._current()
+        try:
+            futures = [
+                await producer.send(topic, value=value, key=key, headers=headers, partition=partition)
+                for key, value in items
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ingest_ack_timeout_seconds)
+        except (KafkaError, TimeoutError) as exc:
+            self._replace(producer, exc)
+            raise KafkaUnavailable(f"Kafka did not acknowledge {topic}: {exc!r}") from exc

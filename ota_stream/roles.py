@@ -1,0 +1,90 @@
+"""Which processes a command runs: the stream-processing worker, ingest processes in front of it, or ingest alone.
+
+- `ota-stream worker`, WORKER_ROLE=all (the default): INGEST_PROCESSES ingest processes on SERVER_PORT, and the
+  Faust worker behind them on a unix socket in DATA_DIR. With INGEST_PROCESSES=0 the Faust worker serves
+  SERVER_PORT itself, ingest included, in one process.
+- `ota-stream worker`, WORKER_ROLE=process: the Faust worker alone on SERVER_PORT, without ingest routes.
+- `ota-stream ingest`: INGEST_PROCESSES (at least one) ingest processes alone on SERVER_PORT.
+
+Child processes die with their parent (PR_SET_PDEATHSIG), even when it is killed with SIGKILL, and are stopped
+with SIGTERM when it exits, so that no ingest process outlives the worker it fronts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ota_stream.config import Settings
+
+STOP_TIMEOUT_SECONDS = 40.0
+_PR_SET_PDEATHSIG = 1
+_MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
+
+
+def worker_socket(settings: Settings) -> Path:
+    """Where the Faust worker's web server listens when ingest processes front it."""
+    path = (settings.data_dir / "worker.sock").resolve()
+    if len(str(path)) > _MAX_SOCKET_PATH:
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"ota-stream-{digest}.sock"
+    return path
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_ingest_processes(
+    settings: Settings, count: int, socket: Path | None
+) -> list[subprocess.Popen[bytes]]:
+    """Start `count` ingest processes on SERVER_PORT, passing non-ingest requests to `socket` if given."""
+    env = dict(os.environ)
+    if count > 1:  # one /metrics for all of them: prometheus_client's multiprocess mode
+        shared = settings.data_dir / "prometheus-ingest"
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(shared.resolve())
+    command = [sys.executable, "-m", "ota_stream.web.front"]
+    if socket is not None:
+        command.append(str(socket))
+    return [subprocess.Popen(command, env=env, preexec_fn=_die_with_parent) for _ in range(count)]
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def supervise(processes: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until SIGTERM or SIGINT, or until a process exits (then stop the others); returns an exit status."""
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        while not stopping and all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+    finally:
+        stop(processes)
+    return 0 if stopping else 1

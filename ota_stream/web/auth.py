@@ -1,0 +1,220 @@
+"""Who may call what (spec §7): the middleware that authenticates keys, checks scope and tenant, limits the rate
+and writes the audit line; ingest checks each event against its key through the `Grant` it leaves on the request.
+
+- `/health`, `/metrics`, `/openapi.json` and the dashboard's page are open: they hold no tenant data.
+- Ingest routes need the `ingest` scope; events outside the key's tenant/org/app are refused one by one.
+- `/analytics/*` and `/live/*` need `read`, for the key's tenant: a `tenant_id` that differs is 403, a missing one is
+  the key's.
+- `/admin/*` needs `admin` (or ADMIN_API_KEY); admin routes check the tenant of what they change.
+
+No log line holds a key: `redact` removes anything shaped like one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ota_stream.auth.keys import ApiKey, Scope
+from ota_stream.auth.limits import Bucket, Limits
+from ota_stream.auth.store import ADMIN_KEY_ID, KeyStore
+from ota_stream.config import Settings
+from ota_stream.web.errors import ApiError, unavailable
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("ota_stream.audit")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+INGEST_PATHS = frozenset({"/events", "/events/batch"})
+OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/dashboard"})
+MAX_KEY_LENGTH = 256
+_KEY_SHAPED = re.compile(r"ota_[0-9a-f]{16}_[A-Za-z0-9_-]{10,}")
+
+
+def redact(text: str) -> str:
+    """`text` with every key-shaped token replaced, for logs."""
+    return _KEY_SHAPED.sub("ota_***", text)
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(
+        401, message, code="unauthorized", headers={"WWW-Authenticate": 'Bearer realm="ota-stream"'}
+    )
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, message, code="forbidden")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The key a request was made with; ingest and admin routes ask it what it covers."""
+
+    key: ApiKey
+    events: Bucket | None  # the key's ingest bucket, charged per event by the ingest routes
+
+    @property
+    def is_bootstrap(self) -> bool:
+        return self.key.key_id == ADMIN_KEY_ID
+
+    def covers_tenant(self, tenant_id: str) -> bool:
+        return self.is_bootstrap or self.key.tenant_id == tenant_id
+
+    def covers(self, tenant_id: str, org_id: str, app_id: str) -> bool:
+        """Whether an event of this tenant/org/app is within the key's reach (spec §7)."""
+        key = self.key
+        return (
+            key.tenant_id == tenant_id
+            and (key.org_id is None or key.org_id == org_id)
+            and (key.app_id is None or key.app_id == app_id)
+        )
+
+    def fill(self, event: dict[str, object]) -> None:
+        """Supply what the key fixes and the event left out: tenant, and org/app when the key is narrowed."""
+        event.setdefault("tenant_id", self.key.tenant_id)
+        if self.key.org_id is not None:
+            event.setdefault("org_id", self.key.org_id)
+        if self.key.app_id is not None:
+            event.setdefault("app_id", self.key.app_id)
+
+    def charge(self, events: int) -> None:
+        """Take `events` from the ingest bucket, or refuse the whole request with 429."""
+        if self.events is not None:
+            wait = self.events.take(events)
+            if wait:
+                raise too_many(self.events, wait)
+
+
+def too_many(bucket: Bucket, wait: float) -> ApiError:
+    retry = "60" if wait == float("inf") else str(max(1, int(wait + 0.999)))
+    return ApiError(429, "rate limit exceeded; retry later", code="rate_limited",
+                    headers={**bucket.headers(), "Retry-After": retry})  # fmt: skip
+
+
+def required_scope(request: web.Request) -> Scope | None:
+    path = request.path
+    if path in OPEN_PATHS or request.method == "OPTIONS":
+        return None
+    if request.method == "POST" and (path in INGEST_PATHS or path.startswith("/c/")):
+        return Scope.INGEST
+    if path.startswith("/admin/") or path == "/admin":
+        return Scope.ADMIN
+    if path.startswith(("/analytics/", "/live/")):
+        return Scope.READ
+    return None
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The key of `Authorization: Bearer <key>` or `X-API-Key: <key>`; 401 when malformed."""
+    values = request.headers.getall("Authorization", []) + request.headers.getall("X-API-Key", [])
+    if not values:
+        return None
+    if len(values) > 1:
+        raise unauthorized("send one key, in Authorization or X-API-Key")
+    value = values[0].strip()
+    if "Authorization" in request.headers:
+        scheme, _, value = value.partition(" ")
+        if scheme.lower() != "bearer":
+            raise unauthorized("use Authorization: Bearer <key>")
+        value = value.strip()
+    if not value or len(value) > MAX_KEY_LENGTH or not value.isascii():
+        raise unauthorized("the key is malformed")
+    return value
+
+
+class Guard:
+    """`enforce`: the scopes this process checks. Ingest processes check ingest only: what they pass on to the
+    worker is checked there, once."""
+
+    def __init__(
+        self, settings: Settings, keys: KeyStore, enforce: frozenset[Scope] = frozenset(Scope)
+    ) -> None:
+        self.required = settings.auth_required
+        self.keys = keys
+        self.enforce = enforce
+        self.limits = Limits(
+            {"ingest": settings.rate_limit_ingest_events_per_second,
+             "read": settings.rate_limit_read_requests_per_second}
+        )  # fmt: skip
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        scope = required_scope(request)
+        if scope is None or not self.required or scope not in self.enforce:
+            return await handler(request)
+        if not self.keys.ready:
+            raise unavailable("the worker is still reading its keys; retry")
+        presented = presented_key(request)
+        if presented is None:
+            raise unauthorized("this route needs a key: Authorization: Bearer <key> or X-API-Key")
+        key = self.keys.authenticate(presented)
+        if key is None:
+            raise unauthorized("unknown or revoked key")
+        if scope not in key.scopes:
+            raise forbidden(f"this key has no {scope} scope")
+        grant = Grant(key, self.limits.bucket(key.key_id, "ingest") if scope is Scope.INGEST else None)
+        request["grant"] = grant
+        if scope is Scope.INGEST:
+            response = await handler(request)
+            if grant.events is not None:
+                response.headers.update(grant.events.headers())
+            return response
+        return await self._read_or_admin(request, handler, grant, scope)
+
+    async def _read_or_admin(
+        self, request: web.Request, handler: Handler, grant: Grant, scope: Scope
+    ) -> web.StreamResponse:
+        if scope is Scope.READ:
+            request = self._scoped(request, grant)
+        bucket = self.limits.bucket(grant.key.key_id, "read")
+        if bucket is not None:
+            wait = bucket.take(1)
+            if wait:
+                raise too_many(bucket, wait)
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+        except ApiError as exc:
+            status = exc.status
+            if bucket is not None:
+                exc.headers.update(bucket.headers())
+            raise
+        finally:
+            self._audit(request, grant, status)
+        if bucket is not None:
+            response.headers.update(bucket.headers())
+        return response
+
+    def _scoped(self, request: web.Request, grant: Grant) -> web.Request:
+        """The request with its tenant checked against the key, and set to the key's when it has none."""
+        if request.path.startswith("/live/"):
+            tenant = request.path.split("/")[2]
+            if not grant.covers_tenant(tenant):
+                raise forbidden("this key reads another tenant")
+            return request
+        tenants = request.query.getall("tenant_id", [])
+        if not tenants and not grant.is_bootstrap:
+            return request.clone(rel_url=request.rel_url.update_query(tenant_id=grant.key.tenant_id))
+        if any(not grant.covers_tenant(tenant) for tenant in tenants):
+            raise forbidden("this key reads another tenant")
+        return request
+
+    def _audit(self, request: web.Request, grant: Grant, status: int) -> None:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        audit_log.info(
+            "audit",
+            extra={
+                "audit": True,
+                "key_id": grant.key.key_id,
+                "tenant_id": request.query.get("tenant_id") or grant.key.tenant_id,
+                "route": f"{request.method} {redact(route)}",
+                "query": redact(request.query_string),
+                "status": status,
+            },
+        )

@@ -1,0 +1,39 @@
+"""What every HTTP process puts around its routes: errors in one shape, CORS, keys (web/auth.py), and device
+ids pseudonymised for ingest. The worker and the ingest processes build theirs here, the same way."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ota_stream.auth.keys import Scope
+from ota_stream.auth.privacy import DeviceIds
+from ota_stream.auth.store import KeyStore
+from ota_stream.config import Settings
+from ota_stream.web.auth import Guard
+from ota_stream.web.cors import cors_middleware
+from ota_stream.web.errors import error_middleware
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Security:
+    keys: KeyStore  # a mode Service: the process starts it (Faust: app.add_dependency)
+    guard: Guard
+    device_ids: DeviceIds | None
+    cors_origins: frozenset[str]
+
+    def middlewares(self) -> list[Any]:
+        """Outermost first: the error shape wraps everything, CORS answers preflights before any key is asked."""
+        return [error_middleware, cors_middleware(self.cors_origins), self.guard.middleware]
+
+
+def security(settings: Settings, enforce: frozenset[Scope] = frozenset(Scope)) -> Security:
+    if not settings.auth_required:
+        log.warning("AUTH_REQUIRED=false: every route is open, keys are ignored; for local experiments only")
+    keys = KeyStore(settings)
+    hmac_key = settings.device_id_hmac_key
+    device_ids = DeviceIds(hmac_key.get_secret_value().encode()) if hmac_key else None
+    return Security(keys, Guard(settings, keys, enforce), device_ids, settings.cors_origins)

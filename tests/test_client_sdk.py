@@ -1,0 +1,152 @@
+"""The React Native client (clients/react-native), as built, against a real worker through a flaky network.
+
+A Node driver (clients/react-native/test/integration/driver.mjs) plays a fleet of devices, one client each over
+one file storage. Between it and the worker a proxy drops connections, answers 503 with Retry-After, and resets
+connections after the worker accepted a batch; halfway the driver is killed while the worker holds a batch it
+was never told about, and a second run (the app's next start) finishes. Whatever the network did, each event the
+driver planned counts exactly once, and the analytics equal an independent computation over the plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import flaky_proxy
+from tests.support.expected import Window, assert_same
+from tests.support.flaky_proxy import FlakyProxy
+from tests.support.processes import ROOT, Worker, unique_name, wait_for
+from tests.test_dedup import ENDPOINTS, every_endpoint
+from tests.test_e2e_adoption import wait_processed
+from tests.test_operations import scrape
+
+pytestmark = pytest.mark.e2e
+
+CLIENT = ROOT / "clients" / "react-native"
+DRIVER = CLIENT / "test" / "integration" / "driver.mjs"
+EVENTS = 3000
+
+
+@pytest.fixture(scope="module")
+def built_client() -> Path:
+    """The package built from its sources now (dependencies installed from the lock file if missing)."""
+    npm = shutil.which("npm")
+    assert npm and shutil.which("node"), "the client tests need Node.js 18+ and npm"
+    if not (CLIENT / "node_modules" / ".bin" / "tsc").exists():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=CLIENT, check=True, timeout=600)
+    subprocess.run([npm, "run", "build", "--silent"], cwd=CLIENT, check=True, timeout=300)
+    return CLIENT / "dist" / "index.js"
+
+
+@pytest.fixture
+def proxy(worker: Worker) -> Iterator[FlakyProxy]:
+    flaky = FlakyProxy(worker.url, seed=16)
+    flaky.start()
+    yield flaky
+    flaky.stop()
+
+
+def test_flaky_network_and_a_crash_count_each_event_once(
+    worker: Worker, proxy: FlakyProxy, built_client: Path, tmp_path: Path
+) -> None:
+    tenant = unique_name("sdk")
+    run = tmp_path / "run"
+    command = ["node", str(DRIVER), "--url", proxy.url, "--dir", str(run), "--tenant", tenant]
+    crash_and_resume([*command, "--events", str(EVENTS)], [*command, "--resume"], proxy, tmp_path)
+
+    planned = [json.loads(line) for line in (run / "plan.jsonl").read_text().splitlines()]
+    valid = [entry["event"] for entry in planned if not entry["invalid"]]
+    invalid_ids = {entry["event"]["event_id"] for entry in planned if entry["invalid"]}
+    assert len(planned) >= EVENTS and invalid_ids, "the plan has events and some the server must reject"
+
+    exchanges = proxy.exchanges()
+    accepted = [event_id for exchange in exchanges for event_id in exchange.accepted_ids]
+    server_rejected = {event_id for exchange in exchanges for event_id in exchange.rejected_ids}
+    assert set(accepted) == {event["event_id"] for event in valid}, "every valid event reached the worker"
+    assert server_rejected == invalid_ids
+    reported = [json.loads(line) for line in (run / "errors.jsonl").read_text().splitlines()]
+    assert {error["type"] for error in reported} == {"rejected"}, "nothing was dropped or refused"
+    assert {event_id for error in reported for event_id in error["ids"]} == invalid_ids
+
+    faults = Counter(exchange.fault for exchange in exchanges)
+    assert all(faults[kind] > 0 for kind in ("drop", "unavailable", "reset", "held")), faults
+    held = next(exchange for exchange in exchanges if exchange.fault == flaky_proxy.HELD)
+    resent = {event_id for exchange in exchanges[held.number :] for event_id in exchange.ids}
+    assert set(held.ids) <= resent, "the batch held at the crash was sent again after the restart"
+
+    duplicates = len(accepted) - len(set(accepted))
+    assert duplicates > 0, "resets after processing made the worker see events again"
+    wait_processed(worker, len(valid), duplicates=duplicates, timeout=180)
+    samples = scrape(worker)
+    assert samples["ota_pipeline_duplicates_dropped_total"][()] == duplicates
+    assert samples["ota_pipeline_events_processed_total"][()] == len(valid)
+    assert samples["ota_ingest_accepted_total"][()] == len(accepted)
+
+    now = datetime.now(UTC)
+    window = Window(tenant, now - timedelta(days=2), now + timedelta(hours=1))
+    for (name, extra, compute), got in zip(ENDPOINTS, every_endpoint(worker, window).values(), strict=True):
+        assert_same(got, compute(valid, window, *extra.values()), f"{name} {extra}")
+
+    sent = sum(len(exchange.ids) for exchange in exchanges)
+    print(
+        "\nclient SDK figures:",
+        json.dumps(
+            {
+                "events_planned": len(planned),
+                "events_valid": len(valid),
+                "events_rejected_by_server": len(invalid_ids),
+                "requests": len(exchanges),
+                "faults": dict(faults),
+                "event_sends": sent,
+                "event_resends": sent - len(set(id_ for exchange in exchanges for id_ in exchange.ids)),
+                "accepted_deliveries": len(accepted),
+                "duplicates_dropped_by_server": duplicates,
+                "events_processed": len(valid),
+            }
+        ),
+    )
+
+
+def crash_and_resume(
+    first: list[str], second: list[str], proxy: FlakyProxy, tmp_path: Path
+) -> dict[str, Any]:
+    """Runs the driver, kills it -9 while the worker holds an accepted batch, and runs it again to the end."""
+    with (tmp_path / "driver-1.log").open("wb") as log:
+        process = subprocess.Popen(first, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+
+            def running(condition: bool) -> bool:
+                assert process.poll() is None, f"the driver ended by itself: {log_text(tmp_path, 1)}"
+                return condition
+
+            wait_for(
+                lambda: running(proxy.count(lambda x: x.upstream_status == 202) >= 10), 120, "10 batches"
+            )
+            held = proxy.hold_next_accepted()
+            wait_for(lambda: running(held.is_set()), 120, "a batch accepted by the worker, held by the proxy")
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    proxy.release()
+    with (tmp_path / "driver-2.log").open("wb") as log:
+        finished = subprocess.run(second, stdout=subprocess.PIPE, stderr=log, timeout=300)
+    assert finished.returncode == 0, log_text(tmp_path, 2)
+    report: dict[str, Any] = json.loads(finished.stdout.decode().splitlines()[-1])
+    assert report["stats"]["dropped"] == 0 and report["stats"]["refused"] == 0, report
+    return report
+
+
+def log_text(tmp_path: Path, run: int) -> str:
+    return (tmp_path / f"driver-{run}.log").read_text(errors="replace")[-3000:]

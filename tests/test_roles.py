@@ -1,0 +1,90 @@
+"""The processes a worker runs (roles.py): ingest processes in front of the stream processing by default, several
+of them sharing the port, ingest alone next to a processing-only worker, and no ingest process outliving its
+worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from tests.conftest import WorkerFactory
+from tests.support.expected import Window, assert_same, unique
+from tests.support.processes import Worker, wait_for
+from tests.support.scenario import Scenario, post_batches
+from tests.test_dedup import ENDPOINTS, every_endpoint
+from tests.test_e2e_adoption import wait_processed
+from tests.test_operations import scrape
+
+
+def children(worker: Worker) -> list[int]:
+    assert worker.process is not None
+    path = Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def check(worker: Worker, events: list[dict[str, object]], tenant: str) -> None:
+    now = datetime.now(UTC)
+    window = Window(tenant, now - timedelta(days=60), now + timedelta(hours=1))
+    for (name, extra, compute), got in zip(ENDPOINTS, every_endpoint(worker, window).values(), strict=True):
+        assert_same(got, compute(events, window, *extra.values()), name)
+
+
+def test_ingest_processes_front_the_worker_and_pass_everything_else_on(make_worker: WorkerFactory) -> None:
+    worker = make_worker(INGEST_PROCESSES="2")
+    worker.start()
+    fronts = [pid for pid in children(worker) if "ota_stream.web.front" in command_line(pid)]
+    assert len(fronts) == 2
+    events = Scenario(now=datetime.now(UTC), tenants=("fronted",), devices_per_app=6).build()
+    # One connection per request, so that the kernel spreads them over both ingest processes.
+    for event in events[:150]:
+        assert requests.post(f"{worker.url}/events", json=event, timeout=30).status_code == 202
+    post_batches(worker.url, events[150:], size=50)
+    wait_processed(worker, len(unique(events)))
+    check(worker, events, "fronted")  # analytics, answered by the worker behind them
+    # Every scrape, whichever process answers it, counts the events of both ingest processes and the worker's own.
+    for _ in range(6):
+        metrics = scrape(worker)
+        assert metrics["ota_ingest_accepted_total"][()] == len(events)
+        assert metrics["ota_pipeline_events_processed_total"][()] == len(unique(events))
+    response = requests.get(f"{worker.url}/analytics/adoption", params={"tenant_id": "fronted"},
+                            headers={"X-Request-ID": "trace-me-1"}, timeout=30)  # fmt: skip
+    assert response.status_code == 200 and response.headers["X-Request-ID"] == "trace-me-1"
+
+    # The worker dies (SIGKILL to it alone): its ingest processes go with it, none is left serving.
+    assert worker.process is not None
+    os.kill(worker.process.pid, signal.SIGKILL)
+    worker.process.wait(30)
+    wait_for(lambda: not any(alive(pid) for pid in fronts), 30, "the ingest processes to exit")
+
+
+def test_ingest_alone_in_front_of_a_processing_worker(make_worker: WorkerFactory) -> None:
+    processing = make_worker("processing", WORKER_ROLE="process")
+    processing.start()
+    ingest = make_worker("ingest", command="ingest", INGEST_PROCESSES="2")
+    ingest.start()
+    assert requests.post(f"{processing.url}/events", json={}, timeout=30).status_code == 404
+    assert requests.get(f"{ingest.url}/analytics/adoption", timeout=30).status_code == 404
+    health = ingest.health()
+    assert health["role"] == "ingest" and health["services"]["kafka"]["producer_ready"]
+    events = Scenario(now=datetime.now(UTC), tenants=("split",), devices_per_app=5).build()
+    post_batches(ingest.url, events, size=40)
+    wait_processed(processing, len(unique(events)))
+    check(processing, events, "split")
+    assert scrape(ingest)["ota_ingest_accepted_total"][()] == len(events)
+    assert "ota_ingest_accepted_total" not in scrape(processing)
