@@ -11,12 +11,14 @@ import faust
 from faust.types import StreamT
 
 from ota_stream import metrics
-from ota_stream.agents import safe_acks
 from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.sink import ClickHouseSink
+from ota_stream.agents.watchdog import SinkWatchdog
 from ota_stream.config import Settings, load_settings
+from ota_stream.kafka import consumer
 from ota_stream.kafka.options import faust_credentials
 from ota_stream.kafka.producer import EventPublisher
+from ota_stream.kafka.recovery import OrderedTableManager
 from ota_stream.kafka.sensors import install_prometheus_monitor
 from ota_stream.kafka.stream import WeightedStream
 from ota_stream.kafka.topics import ResilientTopic
@@ -57,6 +59,7 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
         "autodiscover": False,
         "Topic": ResilientTopic,
         "Stream": WeightedStream,
+        "TableManager": OrderedTableManager,
         "logging_config": logging_config(settings.log_level.value),
     }
     if settings.worker_socket is not None:  # ingest processes in front take SERVER_PORT (roles.py)
@@ -68,10 +71,10 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
 
 
 def create_app(settings: Settings) -> faust.App:
-    safe_acks.install(settings.kafka_topic)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     guarded = security(settings)
     app = faust.App(settings.kafka_consumer_group, **faust_options(settings, guarded.middlewares()))
+    consumer.install(app, settings.kafka_seek_delay_seconds)
     app.add_dependency(guarded.keys)
     events_topic = app.topic(
         settings.kafka_topic,
@@ -106,6 +109,11 @@ def create_app(settings: Settings) -> faust.App:
     sink = ClickHouseSink(
         writer, dead_letters, live, window, settings.batch_size, settings.flush_interval_seconds
     )
+    watchdog = SinkWatchdog(
+        settings.sink_stall_seconds,
+        last_batch=lambda: sink.stats.last_batch_at,
+        describe=lambda: consumer.consumer_state(app, settings.kafka_topic),
+    )
 
     async def open_storage() -> None:
         """Connect and migrate, waiting for ClickHouse as long as it takes (health reads degraded meanwhile)."""
@@ -131,20 +139,22 @@ def create_app(settings: Settings) -> faust.App:
 
         @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
         async def expire_live_windows() -> None:
-            await live.expire(set(health.assigned_partitions(app, settings.kafka_topic)))
+            await live.expire(set(consumer.assigned_partitions(app, settings.kafka_topic)))
 
-    @app.timer(interval=LAG_INTERVAL_SECONDS)
-    async def export_consumer_lag() -> None:
-        lag = await health.consumer_lag(app, settings.kafka_topic)
+    @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
+    async def watch_consumer_lag() -> None:
+        """Export the lag, and let the watchdog judge whether the sink is stalled."""
+        lag = await consumer.consumer_lag(app, settings.kafka_topic)
         if lag is not None:
             metrics.CONSUMER_LAG.set(lag)
+        watchdog.observe(lag, consumer.assigned_partitions(app, settings.kafka_topic))
 
     if settings.takes_ingest:
         mount(app, ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
     mount(app, admin.routes(guarded.keys))
     analytics.register(app, storage.ready, guarded.device_ids)
     export.register(app, storage)
-    health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live)
+    health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)
     openapi.register(app)
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))

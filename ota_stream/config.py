@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     kafka_commit_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 1.0
     kafka_session_timeout_seconds: Annotated[float, Field(ge=1, le=600)] = 10.0
     ingest_ack_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # For fault tests: hold each seek of Faust's consumer after an assignment this long, as a loaded broker does.
+    kafka_seek_delay_seconds: Annotated[float, Field(ge=0, le=60)] = 0.0
     # `ota-stream worker` waits this long for Kafka before starting Faust (which exits without a broker); 0: forever
     kafka_startup_timeout_seconds: Annotated[float, Field(ge=0)] = 300.0
 
@@ -131,6 +133,8 @@ class Settings(BaseSettings):
     flush_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 1.0
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     data_dir: Path = Path("./var")
+    # A worker whose partitions have lag and whose sink writes nothing for this long reports a stall (watchdog.py).
+    sink_stall_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
 
     # Exports (spec §9): an export of more rows is refused with 413
     export_max_rows: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1_000_000

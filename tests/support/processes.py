@@ -44,7 +44,15 @@ def _is_free(port: int) -> bool:
         return True
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.25,
+    diagnose: Callable[[], str] | None = None,
+) -> Any:
+    """Poll `predicate` until it returns a true value; on timeout raise TimeoutError with `diagnose()`'s report
+    of what was seen (see tests/support/diagnosis.py), so that a slow machine can be told from a stuck one."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -57,7 +65,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         except Exception as exc:  # keep polling; report the last error on timeout
             last_error = exc
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}")
+    message = f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}"
+    if diagnose is not None:
+        try:
+            message += "\n" + diagnose()
+        except Exception as exc:  # the timeout must be reported even if the diagnosis fails
+            message += f"\n(no diagnosis: {exc!r})"
+    raise TimeoutError(message)
 
 
 @dataclass
