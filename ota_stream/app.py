@@ -28,7 +28,7 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import admin, analytics, export, health, ingest, mount, openapi, prometheus
+from ota_stream.web import admin, analytics, compat, export, health, ingest, mount, openapi, prometheus
 from ota_stream.web import live as live_views
 from ota_stream.web.security import security
 
@@ -150,7 +150,8 @@ def create_app(settings: Settings) -> faust.App:
         watchdog.observe(lag, consumer.assigned_partitions(app, settings.kafka_topic))
 
     if settings.takes_ingest:
-        mount(app, ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
+        events = ingest.Ingest(publisher, window, guarded.device_ids)
+        mount(app, ingest.routes(events) + compat.routes(events))
     mount(app, admin.routes(guarded.keys))
     analytics.register(app, storage.ready, guarded.device_ids)
     export.register(app, storage)

@@ -12,6 +12,8 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
+from ota_stream.auth.keys import redact
+
 # While the broker is away, aiokafka's clients log the same connection error thousands of times a second
 # (150,000 lines in 20 s, measured in the broker-restart test); one line per message per interval is enough.
 REPEAT_INTERVAL_SECONDS = 10.0
@@ -22,6 +24,18 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        return True
+
+
+class KeyRedactor(logging.Filter):
+    """No log line holds a key (spec §7), including a key that a client put in a `/c/{ingest_key}/…` path (§8)
+    and that a line quotes with the path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         return True
 
 
@@ -59,7 +73,11 @@ def logging_config(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}, "repeats": {"()": RepeatLimiter}},
+        "filters": {
+            "request_id": {"()": RequestIdFilter},
+            "repeats": {"()": RepeatLimiter},
+            "keys": {"()": KeyRedactor},
+        },
         "formatters": {
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
@@ -72,7 +90,7 @@ def logging_config(level: str) -> dict[str, Any]:
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "json",
-                "filters": ["repeats", "request_id"],
+                "filters": ["repeats", "request_id", "keys"],
             }
         },
         "root": {"level": level, "handlers": ["stdout"]},

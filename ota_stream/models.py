@@ -41,6 +41,10 @@ class EventType(StrEnum):
     UPDATE_CANCELLED = "update_cancelled"
     ROLLBACK_STARTED = "rollback_started"
     ROLLBACK_COMPLETED = "rollback_completed"
+    # Activity, never an update (spec §1): they count in active devices and, through current_version, in a
+    # device's current version; no update figure reads them (adoption, failures and releases name their types).
+    APP_LAUNCHED = "app_launched"
+    UPDATE_CHECKED = "update_checked"
 
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]

@@ -18,11 +18,11 @@ import pytest
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.migrations import discover, migrate
-from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
+from ota_stream.storage.queries import active_devices, adoption, failures, performance, releases, versions
 from ota_stream.storage.queries.scope import Scope
 from ota_stream.storage.writer import EventWriter
 from tests.conftest import drop_database, open_database
-from tests.support import expected
+from tests.support import expected, expected_releases
 from tests.support.expected import Window, assert_same
 from tests.support.rows import rows
 from tests.support.scenario import Event, Scenario, with_duplicates
@@ -62,7 +62,7 @@ def write(ch: ClickHouse, events: list[Event]) -> None:
 
 
 def scenario() -> list[Event]:
-    events = Scenario(now=NOW, devices_per_app=12, seed=11).build()
+    events = Scenario(now=NOW, devices_per_app=12, seed=11, activity=True).build()
     return with_duplicates(events, random.Random(5))
 
 
@@ -107,6 +107,42 @@ def test_the_scenario_exercises_every_number(loaded: tuple[ClickHouse, list[Even
     assert len(spread["versions"]) == 3
     devices = asyncio.run(active_devices.active_devices(ch, scope))
     assert devices["total_active_devices"] < sum(d["active_devices"] for d in devices["daily_active_devices"])
+
+
+ACTIVITY = ("app_launched", "update_checked")
+
+
+@pytest.mark.parametrize("use_views", [True, False], ids=["views", "raw"])
+def test_activity_counts_as_activity_and_never_as_an_update(
+    loaded: tuple[ClickHouse, list[Event]], use_views: bool
+) -> None:
+    """`app_launched` and `update_checked` (spec §1): in active devices and current versions, in no update
+    figure. The update figures equal those of the same events without any activity event; the activity figures
+    do not."""
+    ch, events = loaded
+    updates_only = [e for e in events if e["event_type"] not in ACTIVITY]
+    assert len(updates_only) < len(events) - 100  # the scenario has activity
+    scope = Scope("acme", NOW - timedelta(days=30), NOW)
+    window = Window("acme", scope.start, scope.end)
+
+    def run(query: Query, *args: Any) -> Any:
+        return asyncio.run(query(ch, scope, *args, use_views=use_views))
+
+    assert_same(run(adoption.adoption), expected.adoption(updates_only, window))
+    for group_by in ("error_code", "failure_stage", "target_version"):
+        assert_same(run(failures.failures, group_by), expected.failures(updates_only, window, group_by))
+    assert_same(run(performance.performance), expected.performance(updates_only, window))
+    # Releases read update events only; their adoption curves share the window's active devices, activity included.
+    assert_same(run(releases.releases), expected_releases.releases(events, window))
+    got_devices = run(active_devices.active_devices)
+    assert_same(got_devices, expected.active_devices(events, window))
+    assert (
+        got_devices["total_active_devices"]
+        > expected.active_devices(updates_only, window)["total_active_devices"]
+    )
+    got_versions = run(versions.versions)
+    assert_same(got_versions, expected.versions(events, window))
+    assert got_versions["total_devices"] > expected.versions(updates_only, window)["total_devices"]
 
 
 def test_tenants_see_only_their_own_data(loaded: tuple[ClickHouse, list[Event]]) -> None:

@@ -27,6 +27,16 @@ ROUTES = {
     "/health",
     "/metrics",
 }
+CLIENT_ROUTES = {
+    "/analytics/events",
+    "/capgo/stats",
+    "/v0.1/public/codepush/report_status/deploy",
+    "/v0.1/public/codepush/report_status/download",
+    "/reportStatus/deploy",
+    "/reportStatus/download",
+    "/hot-updater/events",
+}
+ROUTES |= CLIENT_ROUTES | {f"/c/{{ingest_key}}{path}" for path in CLIENT_ROUTES}
 
 
 def test_document_lists_every_route(worker: Worker) -> None:

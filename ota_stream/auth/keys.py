@@ -21,6 +21,7 @@ from ota_stream.models import format_timestamp
 PREFIX = "ota"
 _KEY = re.compile(r"^ota_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+_KEY_SHAPED = re.compile(r"ota_[0-9a-f]{16}_[A-Za-z0-9_-]{10,}")
 MIN_ADMIN_KEY_LENGTH = 32
 
 
@@ -87,3 +88,8 @@ def split(key: str) -> tuple[str, str] | None:
     """(key id, secret) of a well-formed key, else None."""
     found = _KEY.match(key)
     return (found.group(1), found.group(2)) if found else None
+
+
+def redact(text: str) -> str:
+    """`text` with every key-shaped token replaced: for logs, audit lines, and paths that carry a key (§8)."""
+    return _KEY_SHAPED.sub("ota_***", text)

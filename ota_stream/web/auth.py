@@ -13,15 +13,15 @@ No log line holds a key: `redact` removes anything shaped like one.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from ota_stream.auth.keys import ApiKey, Scope
+from ota_stream.auth.keys import ApiKey, Scope, redact
 from ota_stream.auth.limits import Bucket, Limits
 from ota_stream.auth.store import ADMIN_KEY_ID, KeyStore
+from ota_stream.compat import PATHS as CLIENT_PATHS
 from ota_stream.config import Settings
 from ota_stream.web.errors import ApiError, unavailable
 
@@ -29,15 +29,9 @@ log = logging.getLogger(__name__)
 audit_log = logging.getLogger("ota_stream.audit")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-INGEST_PATHS = frozenset({"/events", "/events/batch"})
+INGEST_PATHS = frozenset({"/events", "/events/batch", *CLIENT_PATHS})
 OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/dashboard"})
 MAX_KEY_LENGTH = 256
-_KEY_SHAPED = re.compile(r"ota_[0-9a-f]{16}_[A-Za-z0-9_-]{10,}")
-
-
-def redact(text: str) -> str:
-    """`text` with every key-shaped token replaced, for logs."""
-    return _KEY_SHAPED.sub("ota_***", text)
 
 
 def unauthorized(message: str) -> ApiError:
@@ -109,12 +103,16 @@ def required_scope(request: web.Request) -> Scope | None:
 
 
 def presented_key(request: web.Request) -> str | None:
-    """The key of `Authorization: Bearer <key>` or `X-API-Key: <key>`; 401 when malformed."""
+    """The key of `Authorization: Bearer <key>`, `X-API-Key: <key>` or a `/c/{ingest_key}/…` path (for clients
+    that take only a base URL, spec §8); 401 when malformed."""
     values = request.headers.getall("Authorization", []) + request.headers.getall("X-API-Key", [])
+    in_path = request.match_info.get("ingest_key")
+    if in_path is not None:
+        values.append(in_path)
     if not values:
         return None
     if len(values) > 1:
-        raise unauthorized("send one key, in Authorization or X-API-Key")
+        raise unauthorized("send one key, in Authorization, X-API-Key or the path")
     value = values[0].strip()
     if "Authorization" in request.headers:
         scheme, _, value = value.partition(" ")

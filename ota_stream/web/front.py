@@ -33,7 +33,7 @@ from ota_stream.auth.keys import Scope
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, format_timestamp
-from ota_stream.web import ingest
+from ota_stream.web import compat, ingest
 from ota_stream.web.errors import json_response
 from ota_stream.web.forward import Forwarder
 from ota_stream.web.readiness import kafka_readiness
@@ -68,7 +68,8 @@ def create_front(
     """Ingest routes guarded by keys here; every other request is passed on, and guarded by the worker."""
     app = web.Application(middlewares=guarded.middlewares(), client_max_size=ingest.BATCH_LIMIT + 1)
     window = TimeWindow(settings.retention_days)
-    app.router.add_routes(ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
+    events = ingest.Ingest(publisher, window, guarded.device_ids)
+    app.router.add_routes(ingest.routes(events) + compat.routes(events))
 
     async def metrics_page(request: web.Request) -> web.Response:
         body = ingest_metrics()

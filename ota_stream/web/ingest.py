@@ -161,7 +161,7 @@ REQUEST_REJECTIONS = {400: "invalid_json", 413: "too_large", 415: "unsupported_m
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def _counting_rejections(handler: Handler) -> Handler:
+def counting_rejections(handler: Handler) -> Handler:
     async def counted(request: web.Request) -> web.Response:
         try:
             return await handler(request)
@@ -177,6 +177,6 @@ def routes(ingest: Ingest) -> list[web.RouteDef]:
     """Plain aiohttp routes, not Faust views: the busiest path skips Faust's view dispatch, and the same routes
     serve in the worker (Faust's web server) and in an ingest-only process (web/ingest_server.py)."""
     return [
-        web.post("/events", _counting_rejections(ingest.one)),
-        web.post("/events/batch", _counting_rejections(ingest.batch)),
+        web.post("/events", counting_rejections(ingest.one)),
+        web.post("/events/batch", counting_rejections(ingest.batch)),
     ]

@@ -17,6 +17,7 @@ from ota_stream.models import OtaEvent
 from ota_stream.storage.queries.failures import GROUP_BY
 from ota_stream.storage.queries.versions import SEGMENTS
 from ota_stream.web.errors import json_response
+from ota_stream.web.openapi_compat import compat_paths
 from ota_stream.web.openapi_releases import release_paths
 from ota_stream.web.openapi_schema import ID
 from ota_stream.web.openapi_schema import error as _error
@@ -149,6 +150,7 @@ def document() -> dict[str, Any]:
         },
         **{f"/analytics/{name}": _analytics(name) for name in EXTRA},
         **release_paths(COMMON, QUERY_ERRORS),
+        **compat_paths(),
         "/live/{tenant_id}/{org_id}/{app_id}/windows": _live(
             "the newest windows with data", [_param("last", {"type": "integer", "minimum": 1, "maximum": 61})]
         ),

@@ -34,9 +34,13 @@ class Scenario:
     devices_per_app: int = 6
     seed: int = 7
     now: datetime | None = None
+    # Also `app_launched` and `update_checked` (activity, spec §1): launches after updates, and devices that only
+    # launch. Drawn from a generator of their own, so that the update events are the same with or without them.
+    activity: bool = False
 
     def build(self) -> list[Event]:
         rng = random.Random(self.seed)
+        other = random.Random(self.seed + 1)
         now = self.now or datetime.now(UTC)
         events: list[Event] = []
         for tenant in self.tenants:
@@ -49,6 +53,14 @@ class Scenario:
                             later = parse_start(events[-1]) + timedelta(days=rng.uniform(1, 5))
                             if later < now + timedelta(hours=12):
                                 events.extend(self._lifecycle(rng, now, tenant, org, app, device, later))
+                        if self.activity:
+                            events.extend(_activity(other, events[-1], device))
+                    if self.activity:
+                        for n in range(2):  # devices that only launch and check, never update
+                            base = {"tenant_id": tenant, "org_id": org, "app_id": app}
+                            idle = {**base, "event_type": "update_checked", "current_version": "1.0.0",
+                                    "timestamp": rfc3339(now - timedelta(days=other.uniform(0.1, 20)))}  # fmt: skip
+                            events.extend(_activity(other, idle, f"{tenant}-{org}-{app}-idle{n}"))
         return events
 
     def _lifecycle(
@@ -118,6 +130,29 @@ class Scenario:
                     event[group] = dict(values)
             events.append(event)
         return events
+
+
+def _activity(rng: random.Random, last: Event, device: str) -> list[Event]:
+    """A launch and sometimes an update check after `last`, reporting the version that `last` left running."""
+    running = field(last, "current_version", "release_info")
+    if last["event_type"] == "update_installed":
+        running = field(last, "target_version", "release_info")
+    base = {key: last[key] for key in ("tenant_id", "org_id", "app_id")}
+    start = parse_start(last)
+    events: list[Event] = []
+    for i, event_type in enumerate(["app_launched", "update_checked"][: rng.randint(1, 2)]):
+        at = start + timedelta(minutes=5 + i, milliseconds=rng.randint(0, 999))
+        event: Event = {**base, "device_id": device, "event_type": event_type, "timestamp": rfc3339(at)}
+        if rng.random() < 0.8:
+            event["event_id"] = str(uuid.UUID(int=rng.getrandbits(128)))
+        if rng.random() < 0.5:
+            event["current_version"] = running
+        else:
+            event["release_info"] = {"current_version": running}
+        if event_type == "update_checked":
+            event["metadata"] = {"result": rng.choice(["available", "not_available"])}
+        events.append(event)
+    return events
 
 
 def parse_start(event: Event) -> datetime:

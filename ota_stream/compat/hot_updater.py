@@ -1,0 +1,118 @@
+"""hot-updater (gronxb/hot-updater): `POST /hot-updater/events`, one event object; answers 204.
+
+hot-updater ships no telemetry of its own: an app reports what its hooks and resolver receive, and this route
+reads those objects as hot-updater types them (packages/react-native/src/wrap.tsx, `RunUpdateProcessResponse` of
+`onUpdateProcessCompleted` and `onProgress`; src/native.ts, `NotifyAppReadyResult`; src/types.ts,
+`ResolverCheckUpdateParams`; src/error.ts, `HotUpdaterErrorCode`), with `event` naming which one and the app's
+context beside it:
+
+    {"event": "updateProcessCompleted", "deviceId": "...", "status": "UPDATE", "id": "<new bundle id>",
+     "bundleId": "<running bundle id>", "appVersion": "1.2.0", "platform": "ios", "channel": "production",
+     "eventId": "...", "timestamp": 1767225600000}
+
+- `event`: `checkUpdate`, `updateProcessCompleted` (`status` UPDATE | ROLLBACK | UP_TO_DATE, `id`,
+  `shouldForceUpdate`, `message`), `notifyAppReady` (`status` STABLE | RECOVERED, `crashedBundleId`), `progress`
+  (`progress`, 0 to 1 as onProgress gives it) or `error` (`code`, `message`, `id` of the bundle that failed).
+- `deviceId` is required (hot-updater's cohort is not a device id); `orgId`/`appId` optional (else the key).
+- Names may be camelCase or snake_case; `timestamp` is epoch milliseconds or RFC 3339, else the time of receipt.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ota_stream.compat.base import SOURCE_TYPE, Draft, absent, choice, require, require_object, snake
+from ota_stream.models import FieldError, InvalidEvent
+
+EVENTS = frozenset({"checkUpdate", "updateProcessCompleted", "notifyAppReady", "progress", "error"})
+# HotUpdaterErrorCode -> failure_stage (src/error.ts groups them the same way)
+ERROR_STAGES = {
+    "DOWNLOAD_FAILED": "download",
+    "INCOMPLETE_DOWNLOAD": "download",
+    "INSUFFICIENT_DISK_SPACE": "download",
+    "EXTRACTION_FORMAT_ERROR": "install",
+    "DIRECTORY_CREATION_FAILED": "install",
+    "MOVE_OPERATION_FAILED": "install",
+    "INVALID_BUNDLE": "verify",
+    "SIGNATURE_VERIFICATION_FAILED": "verify",
+    "BUNDLE_IN_CRASHED_HISTORY": "verify",
+}
+CONTEXT = {
+    "device_id": "device_id", "tenant_id": "tenant_id", "org_id": "org_id", "app_id": "app_id",
+    "event_id": "event_id", "session_id": "session_id", "platform": "os", "channel": "channel",
+}  # fmt: skip
+HANDLED = {"event", "timestamp", "status", "id", "bundle_id", "progress", "code", "message", *CONTEXT}
+
+
+def to_event(body: Any, received: datetime) -> Draft:
+    data: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for key, value in require_object(body).items():
+        name = snake(key)
+        if name in data and data[name] != value:
+            raise InvalidEvent([FieldError(key, f"conflicts with {names[name]}; send one of them")])
+        data[name], names[name] = value, key
+    names.setdefault("device_id", "deviceId")
+    require(data, "event", "device_id")
+    event = choice(data, "event", EVENTS)
+    draft = Draft(received)
+    for name, leaf in CONTEXT.items():
+        draft.put(leaf, data.get(name), names.get(name, name))
+    draft.timestamp(data.get("timestamp"), names.get("timestamp", "timestamp"))
+    running = data.get("bundle_id")
+    status = data.get("status")
+    draft.keep(SOURCE_TYPE, event if absent(status) else f"{event}:{status}")
+    if event == "updateProcessCompleted":
+        _completed(draft, data, names)
+    elif event == "notifyAppReady":
+        recovered = status == "RECOVERED"
+        draft.put("event_type", "rollback_completed" if recovered else "app_launched", names["event"])
+        draft.put("current_version", running, names.get("bundle_id", "bundleId"))
+        if recovered:
+            draft.put("rollback_reason", "crash", names["event"])
+    elif event == "checkUpdate":
+        draft.put("event_type", "update_checked", names["event"])
+        draft.put("current_version", running, names.get("bundle_id", "bundleId"))
+    elif event == "progress":
+        draft.put("event_type", "update_downloading", names["event"])
+        draft.number("progress", data.get("progress"), names.get("progress", "progress"), scale=100)
+        draft.put("target_version", data.get("id"), names.get("id", "id"))
+    else:
+        code = data.get("code")
+        draft.put("event_type", "update_failed", names["event"])
+        draft.put("error_code", code, names.get("code", "code"))
+        draft.put("error_message", data.get("message"), names.get("message", "message"))
+        draft.put("failure_stage", ERROR_STAGES.get(code) if isinstance(code, str) else None, "code")
+        draft.put("target_version", data.get("id"), names.get("id", "id"))
+    for name, value in data.items():
+        if name not in HANDLED:
+            draft.keep(names[name], value)  # appVersion, cohort, fingerprintHash, shouldForceUpdate, ...
+    if event != "updateProcessCompleted" and event != "error":
+        draft.keep("message", data.get("message"))
+    if draft.event.get("release_info", {}).get("current_version") is None:
+        draft.keep("bundleId", running)
+    return draft
+
+
+def _completed(draft: Draft, data: dict[str, Any], names: dict[str, str]) -> None:
+    status = data.get("status")
+    if status not in ("UPDATE", "ROLLBACK", "UP_TO_DATE"):
+        raise InvalidEvent(
+            [FieldError(names.get("status", "status"), "must be UPDATE, ROLLBACK or UP_TO_DATE")]
+        )
+    bundle, running = data.get("id"), data.get("bundle_id")
+    id_name, running_name = names.get("id", "id"), names.get("bundle_id", "bundleId")
+    if status == "UPDATE":
+        draft.put("event_type", "update_installed", names["status"])
+        draft.put("target_version", bundle, id_name)
+        draft.put("current_version", running, running_name)
+    elif status == "ROLLBACK":  # `id` is the bundle the app went back to
+        draft.put("event_type", "rollback_completed", names["status"])
+        draft.put("current_version", bundle, id_name)
+        draft.keep("bundleId", running)
+    else:
+        draft.put("event_type", "update_checked", names["status"])
+        draft.put("current_version", running, running_name)
+        draft.keep("result", "not_available")
+    draft.keep("message", data.get("message"))
