@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
+from tests.support.keys import make_key as make_admin_key
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import Scenario, post_batches, rfc3339
 from tests.test_dedup import ENDPOINTS, every_endpoint
@@ -31,14 +32,7 @@ OTHERS_MARKER = "other-only-device-7f3a"
 
 
 def make_key(worker: Worker, tenant: str, *scopes: str, **narrow: str) -> dict[str, Any]:
-    response = requests.post(
-        f"{worker.url}/admin/keys",
-        json={"tenant_id": tenant, "scopes": list(scopes), **narrow},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json()["data"])
+    return make_admin_key(worker, ADMIN, tenant, *scopes, **narrow)
 
 
 def revoke(worker: Worker, key_id: str) -> None:

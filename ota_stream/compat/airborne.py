@@ -74,8 +74,8 @@ def to_event(body: Any, received: datetime) -> Draft:
         if name in data and data[name] != value:
             raise InvalidEvent([FieldError(key, f"conflicts with {names[name]}; send one of them")])
         data[name], names[name] = value, key
-    require(data, "org_id", "app_id", "device_id", "event_type")
-    source_type = choice(data, "event_type", EVENT_TYPES)
+    require(data, "org_id", "app_id", "device_id", "event_type", sent=names)
+    source_type = choice(data, "event_type", EVENT_TYPES, sent=names)
     event_type, stage, result = EVENT_TYPES[source_type]
     draft = Draft(received)
     draft.put("event_type", event_type, names["event_type"])

@@ -152,16 +152,21 @@ def require_object(data: Any, where: str = "$") -> dict[str, Any]:
     return data
 
 
-def require(data: dict[str, Any], *names: str) -> None:
-    """The client's own required fields, named as the client names them."""
-    missing = [FieldError(name, "is required") for name in names if absent(data.get(name))]
+def require(data: dict[str, Any], *names: str, sent: dict[str, str] | None = None) -> None:
+    """The client's own required fields, named as the client sent them (`sent`: our name -> theirs)."""
+    missing = [FieldError((sent or {}).get(n, n), "is required") for n in names if absent(data.get(n))]
     if missing:
         raise InvalidEvent(missing)
 
 
-def choice(data: dict[str, Any], name: str, allowed: frozenset[str] | dict[str, Any]) -> str:
+def choice(
+    data: dict[str, Any],
+    name: str,
+    allowed: frozenset[str] | dict[str, Any],
+    sent: dict[str, str] | None = None,
+) -> str:
     value = data.get(name)
     if not isinstance(value, str) or value not in allowed:
         shown = ", ".join(sorted(allowed)[:20])
-        raise InvalidEvent([FieldError(name, f"must be one of {shown}")])
+        raise InvalidEvent([FieldError((sent or {}).get(name, name), f"must be one of {shown}")])
     return value

@@ -54,8 +54,8 @@ def to_event(body: Any, received: datetime) -> Draft:
             raise InvalidEvent([FieldError(key, f"conflicts with {names[name]}; send one of them")])
         data[name], names[name] = value, key
     names.setdefault("device_id", "deviceId")
-    require(data, "event", "device_id")
-    event = choice(data, "event", EVENTS)
+    require(data, "event", "device_id", sent=names)
+    event = choice(data, "event", EVENTS, sent=names)
     draft = Draft(received)
     for name, leaf in CONTEXT.items():
         draft.put(leaf, data.get(name), names.get(name, name))

@@ -46,7 +46,7 @@ from ota_stream.web.ingest import (
 SCOPE_FIELDS = ("tenant_id", "org_id", "app_id")
 MISSING_SCOPE = (
     "is required: this client does not send it; use an ingest key narrowed to it (/c/{ingest_key}/…) "
-    "or add ?{field}= to the URL"
+    "or add ?%s= to the URL"
 )
 
 Mapper = Callable[[Any, datetime], Draft]
@@ -74,9 +74,11 @@ class Compat:
         except InvalidEvent as exc:
             raise InvalidEvent([_named(draft, error) for error in exc.errors]) from None
 
-    async def _one(self, request: web.Request, mapper: Mapper) -> wire.Accepted:
+    async def _one(
+        self, request: web.Request, mapper: Mapper, received: datetime | None = None
+    ) -> wire.Accepted:
         body = await self._body(request)
-        received = datetime.now(UTC)
+        received = received or datetime.now(UTC)
         try:
             accepted = self._accept(request, mapper(body, received), self.ingest.window.bounds(received))
         except InvalidEvent as exc:
@@ -87,8 +89,8 @@ class Compat:
         return accepted
 
     async def airborne(self, request: web.Request) -> web.Response:
-        received = datetime.now(UTC)
-        accepted = await self._one(request, airborne.to_event)
+        received = datetime.now(UTC)  # the event's time when it has none, and the answer's, as events.rs does
+        accepted = await self._one(request, airborne.to_event, received)
         body = {
             "status": "success",
             "message": airborne.ANSWER_MESSAGE,
@@ -152,7 +154,7 @@ def _refuse(rejected: list[dict[str, Any]], many: bool) -> None:
 
 def _named(draft: Draft, error: FieldError) -> FieldError:
     if error.field in SCOPE_FIELDS and error.message == "is required" and error.field not in draft.origin:
-        return FieldError(error.field, MISSING_SCOPE.format(field=error.field))
+        return FieldError(error.field, MISSING_SCOPE % error.field)
     return draft.client_field(error)
 
 

@@ -1,0 +1,114 @@
+"""Payloads exactly as the real OTA clients send them (spec §8), written from their public sources, and the §1
+events they mean, written by hand from spec §8 and the clients' semantics (not by the code under test).
+
+Sources:
+- Airborne: juspay/airborne, airborne_analytics_server/src/common/models.rs (`OtaEventIngestRequest`,
+  `OtaEventType`), src/handlers/events.rs (the answer), OTA Analytics.postman_collection.json (tenant_id, numbers
+  as text), init-clickhouse.sql (the camelCase names of the iOS form).
+- Capgo: Cap-go/capacitor-updater, android/src/main/java/ee/forgr/capacitor_updater/CapgoUpdater.java
+  (`createInfoObject`, `sendStats`, `flushStatsQueue` posts a JSON array).
+- CodePush: microsoft/code-push-server, api/script/routes/acquisition.ts (`reportStatusDeploy`,
+  `reportStatusDownload`), api/script/redis-manager.ts (DeploymentSucceeded / DeploymentFailed); the camelCase
+  fields are react-native-code-push's (android/.../CodePushStatusReport: appVersion, deploymentKey, label, status,
+  previousDeploymentKey, previousLabelOrAppVersion, clientUniqueId).
+- hot-updater: gronxb/hot-updater, packages/react-native/src/wrap.tsx (`onUpdateProcessCompleted`: status
+  UPDATE | ROLLBACK | UP_TO_DATE, id, shouldForceUpdate, message), src/native.ts (`NotifyAppReadyResult`),
+  src/error.ts (`HotUpdaterErrorCode`), src/types.ts (`ResolverCheckUpdateParams`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+Payload = dict[str, Any]
+
+
+def epoch_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+# ---- Airborne ----
+
+
+def airborne(event_type: str, device: str, **fields: Any) -> Payload:
+    """The server's flat snake_case body (models.rs), as its Postman collection sends it."""
+    return {
+        "org_id": "mobile", "app_id": "air", "device_id": device, "session_id": f"s-{device}",
+        "event_type": event_type, "release_id": "release_6677", "current_js_version": "1.0.3",
+        "rollout_percentage": 30, "os_version": "16.1", "app_version": "7.5", "device_type": "iOS",
+        "network_type": "wifi", **fields,
+    }  # fmt: skip
+
+
+def airborne_android(event_type: str, device: str, **fields: Any) -> Payload:
+    """The Android SDK's body: every optional field present, "" where it has no value."""
+    return {
+        "org_id": "mobile", "app_id": "air", "device_id": device, "session_id": "", "event_type": event_type,
+        "release_id": "", "current_js_version": "1.0.3", "target_js_version": "", "rollout_percentage": "",
+        "os_version": "", "app_version": "", "device_type": "Android", "network_type": "", "error_code": "",
+        "error_message": "", "stack_trace": "", "download_size_bytes": "", "download_time_ms": "",
+        "apply_time_ms": "", **fields,
+    }  # fmt: skip
+
+
+def airborne_ios(event_type: str, device: str, at: datetime, **fields: Any) -> Payload:
+    """The iOS SDK's camelCase body with an epoch-millisecond timestamp, as a float."""
+    return {
+        "orgId": "mobile", "appId": "air", "deviceId": device, "eventType": event_type,
+        "currentJsVersion": "1.0.3", "osVersion": "17.4", "deviceType": "iOS",
+        "timestamp": epoch_ms(at) + 0.0, **fields,
+    }  # fmt: skip
+
+
+# ---- Capgo ----
+
+
+def capgo(action: str, device: str, version: str, at: datetime, old: str = "", **fields: Any) -> Payload:
+    """One stats object (CapgoUpdater.createInfoObject + sendStats)."""
+    return {
+        "platform": "android", "device_id": device, "app_id": "com.acme.capgo", "custom_id": "",
+        "version_build": "2.3.0", "version_code": "230", "version_os": "14", "version_name": version,
+        "old_version_name": old, "plugin_version": "7.4.1", "is_emulator": False, "is_prod": True,
+        "install_source": "com.android.vending", "defaultChannel": "production", "action": action,
+        "timestamp": epoch_ms(at), **fields,
+    }  # fmt: skip
+
+
+# ---- CodePush ----
+
+
+def codepush_deploy(
+    device: str, label: str | None, status: str | None, previous: str, snake: bool
+) -> Payload:
+    """A deploy report: camelCase (legacy /reportStatus) or snake_case (v0.1 API); label and status absent for a
+    report of the binary now running."""
+    body = {"appVersion": "3.1.0", "deploymentKey": "dk-production-abc", "clientUniqueId": device,
+            "previousLabelOrAppVersion": previous, "previousDeploymentKey": "dk-production-abc"}  # fmt: skip
+    if label is not None:
+        body["label"] = label
+    if status is not None:
+        body["status"] = status
+    if snake:
+        return {_snake(k): v for k, v in body.items()}
+    return body
+
+
+def codepush_download(device: str, label: str, snake: bool) -> Payload:
+    body = {"deploymentKey": "dk-production-abc", "label": label, "clientUniqueId": device}
+    return {_snake(k): v for k, v in body.items()} if snake else body
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+# ---- hot-updater ----
+
+
+def hot_updater(event: str, device: str, at: datetime, **fields: Any) -> Payload:
+    """One hot-updater object with the app's context (appVersion, platform, channel, cohort, bundleId)."""
+    return {
+        "event": event, "deviceId": device, "appVersion": "1.2.0", "platform": "ios", "channel": "production",
+        "cohort": "42", "timestamp": epoch_ms(at), **fields,
+    }  # fmt: skip
