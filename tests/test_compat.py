@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.conftest import WorkerFactory
 from tests.support import clients, expected
 from tests.support.expected import Window, assert_same, parse
 from tests.support.keys import make_key
@@ -359,9 +360,32 @@ def test_keys_and_bad_shapes(setup: Setup) -> None:
 
 
 def test_no_log_line_holds_a_key_from_a_path(setup: Setup) -> None:
-    """Runs last in the module: every key used above, in paths too, is absent from the worker's log."""
+    """After the tests above (pytest runs a module in order): every key they used, in paths too, is absent from
+    the worker's log."""
     assert setup.used, "the tests above sent with keys"
     log = setup.worker.log_path.read_text(errors="replace") if setup.worker.log_path else ""
     assert "/c/ota_***/" in log  # the paths were logged (LOG_LEVEL=DEBUG), redacted
     for key in set(setup.used):
         assert key not in log and key.split("_", 2)[2] not in log  # nor its secret alone
+
+
+def test_a_worker_without_ingest_processes_serves_them_too(make_worker: WorkerFactory) -> None:
+    """With INGEST_PROCESSES=0 the Faust worker serves the routes itself (app.py), keys off: the URL's query
+    supplies what the key would."""
+    worker = make_worker(INGEST_PROCESSES="0")
+    worker.start()
+    body = clients.airborne("APPLY_SUCCESS", "solo", target_js_version="2.0.0")
+    response = requests.post(f"{worker.url}/analytics/events?tenant_id=solo", json=body, timeout=30)
+    assert response.status_code == 200 and response.json()["status"] == "success", response.text
+    update = clients.hot_updater(
+        "updateProcessCompleted", "solo-h", T0, status="UPDATE", id="b9", bundleId="b8"
+    )
+    scope = "tenant_id=solo&org_id=mobile&app_id=air"
+    assert (
+        requests.post(f"{worker.url}/hot-updater/events?{scope}", json=update, timeout=30).status_code == 204
+    )
+    wait_processed(worker, 2)
+    adoption = requests.get(
+        f"{worker.url}/analytics/adoption", params={"tenant_id": "solo", "days": "1"}, timeout=30
+    )
+    assert adoption.json()["data"]["successful_updates"] == 2
