@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ota_stream import wire
+from ota_stream import metrics, wire
 from ota_stream.compat import (
     AIRBORNE,
     CAPGO,
@@ -135,6 +135,8 @@ class Compat:
                 rejected.append({"index": index, "code": "forbidden", "errors": errors})
         if not accepted:
             _refuse(rejected, many=isinstance(body, list))
+        if rejected:
+            metrics.INGEST_REJECTED.labels("validation").inc(len(rejected))
         await self.ingest.publish(accepted, request.get("grant"))
         return json_response({**capgo.ANSWER, **({"rejected": rejected} if rejected else {})})
 
