@@ -22,6 +22,7 @@ from ota_stream.web import compat
 from ota_stream.web.errors import error_middleware
 from ota_stream.web.ingest import Ingest
 from tests.support import clients
+from tests.support.clients import Payload
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 AT = NOW - timedelta(minutes=7, milliseconds=-250)
@@ -325,9 +326,6 @@ def test_hot_updater_events(fields: Payload, event_type: str, release: Payload, 
     assert metadata["appVersion"] == "1.2.0" and metadata["cohort"] == "42"
     if "crashedBundleId" in fields:
         assert metadata["crashedBundleId"] == "b2"
-
-
-Payload = dict[str, Any]
 
 
 def test_hot_updater_errors() -> None:
