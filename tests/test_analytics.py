@@ -10,7 +10,7 @@ import asyncio
 import random
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,12 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.migrations import discover, migrate
 from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
 from ota_stream.storage.queries.scope import Scope
-from ota_stream.storage.writer import EventWriter
 from tests.conftest import drop_database, open_database
 from tests.support import expected
 from tests.support.expected import Window, assert_same
-from tests.support.rows import rows
+from tests.support.loaded import NOW, WINDOWS, write
 from tests.support.scenario import Event, Scenario, with_duplicates
 
-NOW = datetime.now(UTC).replace(microsecond=123000)
 Query = Callable[..., Awaitable[Any]]
 
 ENDPOINTS: list[tuple[str, Query, Callable[..., Any], dict[str, Any]]] = [
@@ -45,20 +43,6 @@ ENDPOINTS: list[tuple[str, Query, Callable[..., Any], dict[str, Any]]] = [
     ],
     ("performance", performance.performance, expected.performance, {}),
 ]
-
-day_start = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
-WINDOWS = {
-    "last 30 days": (NOW - timedelta(days=30), NOW),
-    "whole days": (day_start - timedelta(days=12), day_start - timedelta(days=2)),
-    "a year": (NOW - timedelta(days=365), NOW + timedelta(hours=23)),
-    "inside one hour": (NOW - timedelta(days=3, minutes=50), NOW - timedelta(days=3, minutes=5)),
-    "hours not days": (NOW - timedelta(days=4, hours=7), NOW - timedelta(days=4, hours=1)),
-}
-
-
-def write(ch: ClickHouse, events: list[Event]) -> None:
-    for i in range(0, len(events), 150):  # several inserts, as the sink makes them
-        asyncio.run(EventWriter(ch).write(rows(events[i : i + 150], offset=i, per_message=40, now=NOW)))
 
 
 def scenario() -> list[Event]:

@@ -21,8 +21,7 @@ from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import Scenario, post_batches, rfc3339
-from tests.test_dedup import ENDPOINTS, every_endpoint
-from tests.test_e2e_adoption import wait_processed
+from tests.support.worker_api import ENDPOINTS, every_endpoint, wait_processed
 
 ADMIN = secrets.token_urlsafe(32)
 SECURED = {"AUTH_REQUIRED": "true", "ADMIN_API_KEY": ADMIN}

@@ -26,8 +26,7 @@ from tests.support.diagnosis import Check, differences, pipeline_report
 from tests.support.expected import Window, assert_same, unique
 from tests.support.processes import Kafka, Worker, free_port, remove, unique_name, wait_for
 from tests.support.scenario import Event, Scenario, post_batches
-from tests.test_dedup import ENDPOINTS, ask_endpoint
-from tests.test_operations import scrape
+from tests.support.worker_api import ENDPOINTS, ask_endpoint, scrape
 
 
 def endpoint_checks(

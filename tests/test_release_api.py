@@ -21,11 +21,10 @@ import requests
 from ota_stream.models import format_timestamp
 from tests.support import expected_drilldown, expected_releases
 from tests.support.expected import Window, assert_same, unique
+from tests.support.loaded import NOW, WINDOWS, drilldown_events
 from tests.support.processes import Kafka, Worker, unique_name
 from tests.support.scenario import Event, post_batches, rfc3339, with_duplicates
-from tests.test_analytics import NOW, WINDOWS
-from tests.test_drilldown import drilldown_events
-from tests.test_e2e_adoption import wait_processed
+from tests.support.worker_api import wait_processed
 
 ODD_DEVICE, ODD_VERSION = "ünï/cödé 1", "3.0.0+build/7"  # need percent-encoding in a path
 YEAR = WINDOWS["a year"]
@@ -55,7 +54,7 @@ def served(kafka: Kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     worker.start()
     try:
         assert post_batches(worker.url, sent) == len(sent)
-        wait_processed(worker, len(unique(sent)), len(sent) - len(unique(sent)), timeout=600)
+        wait_processed(worker, len(unique(sent)), len(sent) - len(unique(sent)))
         yield worker, sent
     finally:
         worker.stop()

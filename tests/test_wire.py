@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ota_stream import wire
 from ota_stream.models import InvalidEvent, TimeWindow, parse_event
-from tests.test_bad_input import CASES
+from tests.support.bad_input import CASES
 
 NOW = datetime.now(UTC)
 WINDOW = TimeWindow(365).bounds(NOW)
