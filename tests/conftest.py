@@ -91,8 +91,11 @@ def _remove_chdb_dir() -> Iterator[None]:
     remove(CHDB_DIR)
 
 
+BROKERS = {"kafka", "own_broker", "broker"}  # the session broker, and the fault and security tests' own
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `e2e` every test that needs the broker (directly or through a worker fixture): `make unit` skips them."""
+    """Mark `e2e` every test that needs a broker (directly or through a worker fixture): `make unit` skips them."""
     for item in items:
-        if "kafka" in getattr(item, "fixturenames", ()):
+        if BROKERS & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
