@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from tests.support.expected import Window, assert_same
 from tests.support.loaded import NOW, WINDOWS, write
 from tests.support.scenario import Event, Scenario, with_duplicates
 
-Query = Callable[..., Awaitable[Any]]
+Query = Callable[..., Coroutine[Any, Any, Any]]
 
 ENDPOINTS: list[tuple[str, Query, Callable[..., Any], dict[str, Any]]] = [
     ("adoption", adoption.adoption, expected.adoption, {}),
@@ -62,8 +62,8 @@ def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
 def check(ch: ClickHouse, events: list[Event], scope: Scope) -> None:
     window = Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
     for name, query, compute, kwargs in ENDPOINTS:
-        from_views = asyncio.run(query(ch, scope, use_views=True, **kwargs))
-        from_raw = asyncio.run(query(ch, scope, use_views=False, **kwargs))
+        from_views: Any = asyncio.run(query(ch, scope, use_views=True, **kwargs))
+        from_raw: Any = asyncio.run(query(ch, scope, use_views=False, **kwargs))
         want = compute(events, window, *kwargs.values())
         assert_same(from_raw, want, f"{name} (raw)")
         assert_same(from_views, want, f"{name} (views)")

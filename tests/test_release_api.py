@@ -85,7 +85,7 @@ def test_every_route_answers_the_independent_computation(served: tuple[Worker, l
         window = Window(tenant, start, end, **dims)
         for group_by in (None, "channel", "device_os", "rollout_percentage"):
             extra = {"group_by": group_by} if group_by else {}
-            want = expected_releases.releases(sent, window, group_by)
+            want: Any = expected_releases.releases(sent, window, group_by)
             assert_same(data(worker, "/analytics/releases", **query, **extra), want, f"releases {group_by}")
         for version in ("2.1.0", "2.2.0", "2.3.0"):
             want = expected_releases.health(sent, window, version)
@@ -95,7 +95,12 @@ def test_every_route_answers_the_independent_computation(served: tuple[Worker, l
             assert_same(
                 data(worker, f"/analytics/releases/{version}/health", **query, **limits), want, "gate"
             )
-        for extra in ({}, {"error_code": "E_NETWORK", "limit": 2}, {"target_version": "unknown"}):
+        extras: list[dict[str, Any]] = [
+            {},
+            {"error_code": "E_NETWORK", "limit": 2},
+            {"target_version": "unknown"},
+        ]
+        for extra in extras:
             want = expected_drilldown.failure_messages(sent, window, **extra)  # type: ignore[arg-type]
             assert_same(data(worker, "/analytics/failures/messages", **query, **extra), want, "messages")
         assert_same(data(worker, "/analytics/apps", **query), expected_drilldown.apps(sent, window), "apps")
