@@ -59,7 +59,7 @@ def _analytics(name: str) -> dict[str, Any]:
     data = {"type": "object", "properties": {"data": {"type": "object"}}, "required": ["data"]}
     return {
         "get": {
-            "summary": f"{name} analytics (spec §3)",
+            "summary": f"{name} analytics",
             "parameters": COMMON + EXTRA[name],
             "responses": {"200": _json("The numbers.", data), **QUERY_ERRORS},
         }
@@ -71,7 +71,7 @@ def _live(suffix: str, extra: list[dict[str, Any]]) -> dict[str, Any]:
     data = {"type": "object", "properties": {"data": {"type": "object"}}, "required": ["data"]}
     return {
         "get": {
-            "summary": f"Live windows: {suffix} (spec §4)",
+            "summary": f"Live windows: {suffix}",
             "parameters": ids + extra,
             "responses": {
                 "200": _json("Windows from the Faust table.", data),
@@ -143,7 +143,7 @@ def document(live_last: int | None, auth_required: bool) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/events": {
             "post": {
-                "summary": "Ingest one event (nested or flat form, spec §1-2).",
+                "summary": "Ingest one event (nested or flat form).",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": event_ref}}},
                 "responses": {"202": _json("Durably in Kafka.", accepted), **INGEST_ERRORS},
             }
@@ -168,7 +168,7 @@ def document(live_last: int | None, auth_required: bool) -> dict[str, Any]:
         **_live_paths(live_last),
         "/health": {
             "get": {
-                "summary": "Health (spec §5).",
+                "summary": "Health.",
                 "responses": {
                     "200": _json("Healthy or degraded.", {"type": "object", "required": ["status"]}),
                     "503": _json("Unhealthy.", {"type": "object", "required": ["status"]}),

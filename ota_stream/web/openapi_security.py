@@ -17,12 +17,16 @@ SCHEMES = {
 }
 KEY: dict[str, Any] = {
     "type": "object",
-    "required": ["key_id", "tenant_id", "scopes", "active"],
+    "required": ["key_id", "tenant_id", "scopes", "created_at", "revoked_at"],
     "properties": {
         "key_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
         "tenant_id": {"type": "string"},
         "scopes": {"type": "array", "items": {"enum": [str(scope) for scope in Scope]}},
-        "active": {"type": "boolean"},
+        "org_id": {"type": ["string", "null"]},
+        "app_id": {"type": ["string", "null"]},
+        "name": {"type": ["string", "null"]},
+        "created_at": {"type": "string"},
+        "revoked_at": {"type": ["string", "null"], "description": "null while the key is active"},
     },
 }
 ADMIN_ERRORS = {
@@ -37,7 +41,7 @@ def admin_paths() -> dict[str, Any]:
     return {
         "/admin/keys": {
             "post": {
-                "summary": "Create a key; its secret is shown once (spec §7).",
+                "summary": "Create a key; its secret is shown once.",
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": NewKey.model_json_schema()}}},
                 "responses": {"201": json_body("The new key.", data(created)), **ADMIN_ERRORS},
@@ -71,5 +75,4 @@ def secure(paths: dict[str, Any], auth_required: bool) -> None:
             responses = operation.setdefault("responses", {})
             responses.setdefault("401", _error("No key, or an unknown, revoked or malformed one."))
             responses.setdefault("403", _error(f"The key lacks the {scope} scope, or covers another tenant."))
-            if scope is not Scope.ADMIN:
-                responses.setdefault("429", _error("Over the key's rate limit; retry after `Retry-After`."))
+            responses.setdefault("429", _error("Over the key's rate limit; retry after `Retry-After`."))

@@ -1,6 +1,6 @@
 """`/analytics/releases` and the figures behind the health gate (spec §9), from `release_devices_hourly`.
 
-Where §9 is silent (also in the README):
+Where §9 is silent (also in docs/api.md):
 - An update event is one of the seven `update_*` types (release_sql.UPDATE_TYPES, named one by one so that
   activity types such as `app_launched` never count). A release is a `target_version` with an update event in
   the window.
