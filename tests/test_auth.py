@@ -133,6 +133,8 @@ def call(
     if route.startswith("DELETE /admin"):
         return requests.delete(f"{worker.url}/admin/keys/0123456789abcdef", headers=headers, timeout=30)
     params = {"tenant_id": "acme", "days": "1"} if route.startswith("/analytics") else {}
+    if route == "/analytics/export":
+        params["format"] = "ndjson"
     return requests.get(
         f"{worker.url}{route}", params={**params, **(query or {})}, headers=headers, timeout=30
     )
