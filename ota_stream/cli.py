@@ -204,6 +204,12 @@ def migrate() -> None:
 )
 @click.option("--topic", default="ota-events", show_default=True, help="Topic, with --kafka.")
 @click.option(
+    "--key",
+    envvar="OTA_INGEST_KEY",
+    default=None,
+    help="An ingest key (or OTA_INGEST_KEY); it names the tenant.",
+)
+@click.option(
     "--events", "total", default=10_000, show_default=True, type=click.IntRange(1), help="How many."
 )
 @click.option("--rate", default=0.0, show_default=True, type=click.FloatRange(0), help="Events/s; 0 is max.")
@@ -218,6 +224,7 @@ def loadgen(
     url: str,
     brokers: str | None,
     topic: str,
+    key: str | None,
     total: int,
     rate: float,
     batch: int,
@@ -229,6 +236,8 @@ def loadgen(
     """Generate realistic OTA traffic: rollouts, lifecycles, failures and rollbacks."""
     from ota_stream import loadgen as lg
 
+    if key and tenants != 1:
+        raise click.UsageError("an ingest key writes one tenant: use --tenants 1 with --key")
     fleet = lg.Fleet(tenants=tenants, apps=apps, devices=devices, seed=seed)
 
     async def go() -> lg.Summary:
@@ -237,7 +246,7 @@ def loadgen(
             sink = lg.KafkaSink(brokers, topic)
             await sink.start()
         else:
-            sink = lg.HttpSink(url)
+            sink = lg.HttpSink(url, key)
         try:
             return await lg.run(sink, fleet, total, rate, batch)
         finally:

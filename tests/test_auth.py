@@ -20,10 +20,9 @@ from aiokafka import AIOKafkaConsumer
 from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
 from tests.support.keys import make_key as make_admin_key
-from tests.support.processes import Worker, wait_for
+from tests.support.processes import BIN, Worker, wait_for
 from tests.support.scenario import Scenario, post_batches, rfc3339
-from tests.test_dedup import ENDPOINTS, every_endpoint
-from tests.test_e2e_adoption import wait_processed
+from tests.support.worker_api import ENDPOINTS, every_endpoint, wait_processed
 
 ADMIN = secrets.token_urlsafe(32)
 SECURED = {"AUTH_REQUIRED": "true", "ADMIN_API_KEY": ADMIN}
@@ -128,6 +127,8 @@ def call(
     if route.startswith("DELETE /admin"):
         return requests.delete(f"{worker.url}/admin/keys/0123456789abcdef", headers=headers, timeout=30)
     params = {"tenant_id": "acme", "days": "1"} if route.startswith("/analytics") else {}
+    if route == "/analytics/export":
+        params["format"] = "ndjson"
     return requests.get(
         f"{worker.url}{route}", params={**params, **(query or {})}, headers=headers, timeout=30
     )
@@ -209,6 +210,16 @@ def test_ingest_keys_supply_and_bound_the_tenant(secured: tuple[Worker, Keys]) -
     assert (
         post(worker, "/events", keys.narrowed, narrowed).status_code == 202
     )  # the key supplies tenant and app
+
+
+def test_loadgen_sends_with_an_ingest_key(secured: tuple[Worker, Keys]) -> None:
+    worker, keys = secured
+    command = [str(BIN / "ota-stream"), "loadgen", "--url", worker.url, "--events", "300", "--tenants", "1"]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "401" in refused.stdout  # keys required: none given
+    sent = subprocess.run([*command, "--key", keys.acme_ingest], capture_output=True, text=True, timeout=120)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "accepted 300, rejected 0, failed requests 0" in sent.stdout
 
 
 def test_admin_lists_keys_without_secrets_and_revokes(secured: tuple[Worker, Keys]) -> None:

@@ -19,8 +19,9 @@ from tests.conftest import WorkerFactory
 from tests.support import clients, expected
 from tests.support.expected import Window, assert_same, parse
 from tests.support.keys import make_key
-from tests.support.processes import Kafka, Worker, remove, unique_name, wait_processed
+from tests.support.processes import Kafka, Worker, remove, unique_name
 from tests.support.scenario import Event, rfc3339
+from tests.support.worker_api import wait_processed
 
 ADMIN = secrets.token_urlsafe(32)
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)

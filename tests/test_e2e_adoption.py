@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import requests
 
 from tests.support import expected
 from tests.support.expected import Window, unique
-from tests.support.processes import Worker, wait_processed
+from tests.support.processes import Worker
 from tests.support.scenario import Scenario, post_batches, rfc3339, with_duplicates
-
-
-def adoption(worker: Worker, **params: Any) -> dict[str, Any]:
-    response = requests.get(f"{worker.url}/analytics/adoption", params=params, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
+from tests.support.worker_api import adoption, wait_processed
 
 
 def test_adoption_is_exact_for_every_scope(worker: Worker) -> None:

@@ -94,13 +94,13 @@ def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[
     }
     return {
         "/analytics/releases": _get(
-            "Per-release rates, adoption curve and time to 50/90 % (spec §9).",
+            "Per-release rates, adoption curve and time to 50/90 %.",
             [*common, param("group_by", {"enum": sorted(releases.GROUP_BY)})],
             json_body("Releases, newest first.", data(array(RELEASE))),
             errors,
         ),
         "/analytics/releases/{version}/health": _get(
-            "A verdict to gate a rollout or a CI job on (spec §9).",
+            "A verdict to gate a rollout or a CI job on.",
             [
                 *common,
                 version,
@@ -115,7 +115,7 @@ def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[
             {**errors, **PATH_ERROR},
         ),
         "/analytics/failures/messages": _get(
-            "The most frequent failure messages, with samples (spec §9).",
+            "The most frequent failure messages, with samples.",
             [
                 *common,
                 param("error_code", STORED_TEXT),
@@ -126,19 +126,19 @@ def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[
             errors,
         ),
         "/analytics/devices/{device_id}/events": _get(
-            "One device's events in the window, newest first, as §1 objects (spec §9).",
+            "One device's events in the window, newest first, as §1 objects.",
             [*common, device, _limit(device_events.MAX_LIMIT, device_events.DEFAULT_LIMIT)],
             json_body("Events.", data(array({"$ref": "#/components/schemas/OtaEvent"}))),
             {**errors, **PATH_ERROR},
         ),
         "/analytics/apps": _get(
-            "The tenant's apps with events in the window (spec §9).",
+            "The tenant's apps with events in the window.",
             common,
             json_body("Apps by org_id, then app_id.", data(array(APP))),
             errors,
         ),
         "/analytics/export": _get(
-            "The window's raw events as NDJSON, CSV or Parquet, streamed (spec §9).",
+            "The window's raw events as NDJSON, CSV or Parquet, streamed.",
             [
                 *common,
                 param("format", {"enum": ["ndjson", "csv", "parquet"]}, required=True),

@@ -189,21 +189,6 @@ class Worker:
         self.process = None
 
 
-def wait_processed(
-    worker: Worker, processed: int, duplicates: int | None = None, timeout: float = 90
-) -> None:
-    """Until the worker has written exactly `processed` events (and dropped `duplicates`), as its /health says."""
-
-    def done() -> bool:
-        metrics = worker.health()["metrics"]
-        assert metrics["events_processed"] <= processed, metrics
-        return metrics["events_processed"] == processed and (
-            duplicates is None or metrics["duplicates_dropped"] == duplicates
-        )
-
-    wait_for(done, timeout, f"{processed} events processed")
-
-
 def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

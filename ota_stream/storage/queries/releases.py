@@ -1,6 +1,6 @@
 """`/analytics/releases` and the figures behind the health gate (spec §9), from `release_devices_hourly`.
 
-Where §9 is silent (also in the README):
+Where §9 is silent (also in docs/api.md):
 - An update event is one of the seven `update_*` types (release_sql.UPDATE_TYPES, named one by one so that
   activity types such as `app_launched` never count). A release is a `target_version` with an update event in
   the window.
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import active_devices
 from ota_stream.storage.queries.release_sql import (
@@ -42,7 +43,6 @@ from ota_stream.storage.queries.release_sql import (
 )
 from ota_stream.storage.queries.scope import Scope, rate
 
-UNKNOWN = "unknown"
 # group_by parameter -> position in the first_update tuple (timestamp, channel, os, rollout percentage)
 GROUP_BY = {"channel": 2, "device_os": 3, "rollout_percentage": 4}
 CURVE_PERCENTS = (50, 90)
