@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     clickhouse_database: str = "analytics"
     clickhouse_username: str | None = None
     clickhouse_password: SecretStr | None = None
+    # A cluster named in the servers' remote_servers: migrations run ON CLUSTER with Replicated engines, reads and
+    # inserts go through Distributed tables sharded by app (storage/ddl.py, docs/scaling.md). Empty: one node.
+    clickhouse_cluster: str = ""
     # For fault tests: while this file exists, every ClickHouse call fails as if the server were down.
     clickhouse_failpoint_file: Path | None = None
 
@@ -159,6 +162,17 @@ class Settings(BaseSettings):
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.match(value):
             raise ValueError("must be a plain identifier: letters, digits and underscores")
+        return value
+
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            return value
+        if not _IDENTIFIER.match(value):
+            raise ValueError("must be a plain identifier: letters, digits and underscores")
+        if not info.data.get("clickhouse_url") or info.data["clickhouse_url"].startswith("chdb:"):
+            raise ValueError("needs CLICKHOUSE_URL of a ClickHouse server (chDB is one node)")
         return value
 
     @field_validator("kafka_topic", "kafka_dlq_topic", "kafka_consumer_group")
