@@ -18,14 +18,18 @@ is: change it with Kafka's tools (docs/scaling.md).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import BrokerNotAvailableError, TopicAlreadyExistsError
 
 from ota_stream.config import Settings
+from ota_stream.kafka.broker import KafkaNotReachable
 from ota_stream.kafka.options import client_options
+from ota_stream.kafka.topics import DECLARE_BACKOFF, is_transient
+from ota_stream.retry import retry_forever
 
 HOUR_MS = 3600 * 1000
 
@@ -94,14 +98,29 @@ async def broker_count(settings: Settings) -> int:
     await admin.start()
     try:
         cluster: dict[str, Any] = await admin.describe_cluster()
-        return len(cluster["brokers"])
     finally:
         await admin.close()
+    if not cluster["brokers"]:  # a cluster still starting; waited out by `prepare`
+        raise BrokerNotAvailableError("the Kafka cluster lists no brokers yet")
+    return len(cluster["brokers"])
 
 
 async def prepare(settings: Settings) -> int:
     """Verify the settings against the cluster, then create the topics that do not exist; returns the broker count.
-    Raises UnsafeReplication with every problem found, before anything is created."""
+    Raises UnsafeReplication with every problem found, before anything is created. Waits out a broker that is
+    away (as topics.ResilientTopic does), within KAFKA_STARTUP_TIMEOUT_SECONDS when it is not 0."""
+    preparing = retry_forever(
+        lambda: _prepare(settings), "preparing Kafka topics", DECLARE_BACKOFF, retry_if=is_transient
+    )
+    timeout = settings.kafka_startup_timeout_seconds
+    try:
+        brokers, _ = await (asyncio.wait_for(preparing, timeout) if timeout else preparing)
+    except TimeoutError as exc:
+        raise KafkaNotReachable(f"Kafka did not answer the topic set-up within {timeout:g}s") from exc
+    return brokers
+
+
+async def _prepare(settings: Settings) -> int:
     brokers = await broker_count(settings)
     _refuse(settings, problems(settings, brokers))
     admin = AIOKafkaAdminClient(**client_options(settings))
