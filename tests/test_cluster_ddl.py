@@ -197,3 +197,28 @@ def test_cluster_setting_needs_a_server() -> None:
     assert config.cluster == "ota"
     assert config.client_kwargs()["settings"]["distributed_foreground_insert"] == 1
     assert "settings" not in ClickHouseConfig.from_settings(Settings()).client_kwargs()
+
+
+def test_the_duplicate_check_reads_with_sequential_consistency_on_a_cluster() -> None:
+    """On a cluster both lookups carry select_sequential_consistency; on one node they carry no settings."""
+    import asyncio
+
+    from ota_stream.storage.client import ClickHouseConfig
+    from ota_stream.storage.writer import CLUSTER_LOOKUP_SETTINGS, EventWriter
+
+    class Recording:
+        def __init__(self, cluster: str) -> None:
+            self.config = ClickHouseConfig("http://ch:8123", "analytics", cluster=cluster)
+            self.settings: list[object] = []
+
+        async def query(
+            self, sql: str, parameters: object = None, settings: object = None
+        ) -> list[tuple[str]]:
+            self.settings.append(settings)
+            return [("e1",)]  # a candidate, so that the second lookup runs too
+
+    for cluster, expected in (("ota", CLUSTER_LOOKUP_SETTINGS), ("", None)):
+        recording = Recording(cluster)
+        writer = EventWriter(recording)  # type: ignore[arg-type]
+        asyncio.run(writer._existing_keys([("t", "e1")]))
+        assert recording.settings == [expected, expected]
