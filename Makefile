@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CLIENT := clients/react-native
 CLIENT_STAMP := $(CLIENT)/node_modules/.installed
 
-.PHONY: install dev test unit client-test lint kafka-up kafka-down migrate clean
+.PHONY: install dev test unit client-test lint golden kafka-up kafka-down migrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -42,6 +42,10 @@ lint: install
 	$(BIN)/ruff check ota_stream tests $(wildcard bench)
 	$(BIN)/ruff format --check ota_stream tests $(wildcard bench)
 	$(BIN)/mypy
+
+# Rewrite tests/golden/cluster/ from the cluster rendering of every file in schema/ (review the diff after).
+golden: install
+	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_cluster_ddl.py -k golden
 
 kafka-up: install
 	scripts/kafka/kafka.sh up

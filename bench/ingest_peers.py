@@ -95,7 +95,8 @@ def start(program: str, brokers: str, work: Path, port: int) -> tuple[subprocess
     topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "DATA_DIR": str(work),
            "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_CONSUMER_GROUP": f"g-{topic}",
-           "RATE_LIMIT_INGEST_EVENTS_PER_SECOND": "0"}  # fmt: skip  # keys checked, no limit: throughput is measured
+           "RATE_LIMIT_INGEST_EVENTS_PER_SECOND": "0",
+           "KAFKA_DEV_BROKER": "true"}  # fmt: skip  # keys checked, no limit: throughput is measured
     key = ""
     if program != "reference":
         made = subprocess.run([str(BIN / "ota-stream"), "keys", "create", "--tenant", "bench", "--scope", "ingest"],

@@ -87,6 +87,7 @@ def run_worker(brokers: str, topic: str, live: bool, events: int) -> float:
         "SERVER_PORT": str(port),
         "LIVE_TABLES_ENABLED": str(live).lower(),
         "LOG_LEVEL": "WARNING",
+        "KAFKA_DEV_BROKER": "true",  # the local single broker
     }
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "ota-stream"), "worker"],

@@ -143,7 +143,7 @@ def run_worker(brokers: str, topic: str, count: int, work: Path) -> Run:
     port = free_port()
     env = {
         **os.environ, "KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "KAFKA_CONSUMER_GROUP": f"g-{uuid.uuid4().hex}",
-        "DATA_DIR": str(work), "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING",
+        "DATA_DIR": str(work), "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_DEV_BROKER": "true",
     }  # fmt: skip
     log = (work / "worker.log").open("wb")
     process = subprocess.Popen(

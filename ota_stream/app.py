@@ -19,6 +19,7 @@ from ota_stream.kafka import consumer
 from ota_stream.kafka.options import faust_credentials
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.kafka.recovery import OrderedTableManager
+from ota_stream.kafka.replication import durability_configs, retained_configs
 from ota_stream.kafka.sensors import install_prometheus_monitor
 from ota_stream.kafka.stream import WeightedStream
 from ota_stream.kafka.topics import ResilientTopic
@@ -47,6 +48,7 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
         "store": "rocksdb://",
         "web_application_options": {"middlewares": middlewares, "client_max_size": ingest.BATCH_LIMIT + 1},
         "topic_partitions": settings.kafka_topic_partitions,
+        "topic_replication_factor": settings.replication_factor,  # changelog and leader topics
         "consumer_auto_offset_reset": "earliest",
         # Faust creates the events topic while the group may already be joining; a short metadata age lets the
         # consumer see the new topic (and new partitions) within seconds instead of five minutes.
@@ -83,8 +85,15 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         partitions=settings.kafka_topic_partitions,
+        replicas=settings.replication_factor,
+        config=retained_configs(settings, settings.kafka_events_retention_hours),
     )
-    dead_letter_topic = app.topic(settings.dlq_topic, partitions=settings.kafka_topic_partitions)
+    dead_letter_topic = app.topic(
+        settings.dlq_topic,
+        partitions=settings.kafka_topic_partitions,
+        replicas=settings.replication_factor,
+        config=retained_configs(settings, settings.kafka_dlq_retention_hours),
+    )
 
     storage = Storage(settings)
     publisher = EventPublisher(
@@ -104,6 +113,7 @@ def create_app(settings: Settings) -> faust.App:
             settings.live_window_seconds,
             settings.live_retention_seconds,
             settings.kafka_topic_partitions,
+            durability_configs(settings),
         )
         live_views.register(app, live)
     sink = ClickHouseSink(

@@ -38,6 +38,7 @@ def worker(ctx: click.Context) -> None:
 
     from ota_stream import roles
     from ota_stream.config import WorkerRole
+    from ota_stream.kafka import replication
     from ota_stream.kafka.broker import KafkaNotReachable, wait_for_kafka
     from ota_stream.logs import logging_config
 
@@ -45,7 +46,8 @@ def worker(ctx: click.Context) -> None:
     logging.config.dictConfig(logging_config(settings.log_level.value))
     try:
         asyncio.run(wait_for_kafka(settings))
-    except KafkaNotReachable as exc:
+        asyncio.run(replication.prepare(settings))  # refuse unsafe settings, then create the topics
+    except (KafkaNotReachable, replication.UnsafeReplication) as exc:
         logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
     fronts = []

@@ -91,7 +91,16 @@ class Settings(BaseSettings):
     kafka_topic: str = "ota-events"
     kafka_dlq_topic: str = ""  # empty means "<KAFKA_TOPIC>-dlq"
     kafka_topic_partitions: Annotated[int, Field(ge=1, le=1024)] = 4
-    kafka_replication_factor: Annotated[int, Field(ge=1, le=16)] = 1  # for the topics the worker creates
+    # Replication and retention of the topics the worker creates (kafka/replication.py, docs/scaling.md). Unset:
+    # 3 replicas and min.insync.replicas 2, or 1 and 1 with KAFKA_DEV_BROKER=true (a single development broker,
+    # which the worker otherwise refuses: it cannot keep an acknowledged event safe).
+    kafka_replication_factor: Annotated[int | None, Field(ge=1, le=16)] = None
+    kafka_min_insync_replicas: Annotated[int | None, Field(ge=1, le=16)] = None
+    kafka_dev_broker: bool = False
+    # Long enough to replay the events into ClickHouse after an outage of a few days (7 days), and to read the
+    # dead letters after a holiday (30 days).
+    kafka_events_retention_hours: Annotated[float, Field(gt=0)] = 168.0
+    kafka_dlq_retention_hours: Annotated[float, Field(gt=0)] = 720.0
     kafka_consumer_group: str = "ota-analytics-consumer"
     kafka_security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     kafka_sasl_mechanisms: SaslMechanism | None = None
@@ -122,6 +131,9 @@ class Settings(BaseSettings):
     clickhouse_database: str = "analytics"
     clickhouse_username: str | None = None
     clickhouse_password: SecretStr | None = None
+    # A cluster named in the servers' remote_servers: migrations run ON CLUSTER with Replicated engines, reads and
+    # inserts go through Distributed tables sharded by app (storage/ddl.py, docs/scaling.md). Empty: one node.
+    clickhouse_cluster: str = ""
     # For fault tests: while this file exists, every ClickHouse call fails as if the server were down.
     clickhouse_failpoint_file: Path | None = None
 
@@ -159,6 +171,17 @@ class Settings(BaseSettings):
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.match(value):
             raise ValueError("must be a plain identifier: letters, digits and underscores")
+        return value
+
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            return value
+        if not _IDENTIFIER.match(value):
+            raise ValueError("must be a plain identifier: letters, digits and underscores")
+        if not info.data.get("clickhouse_url") or info.data["clickhouse_url"].startswith("chdb:"):
+            raise ValueError("needs CLICKHOUSE_URL of a ClickHouse server (chDB is one node)")
         return value
 
     @field_validator("kafka_topic", "kafka_dlq_topic", "kafka_consumer_group")
@@ -242,6 +265,18 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> frozenset[str]:
         return frozenset(origin.strip() for origin in self.cors_allow_origins.split(",") if origin.strip())
+
+    @property
+    def replication_factor(self) -> int:
+        if self.kafka_replication_factor is not None:
+            return self.kafka_replication_factor
+        return 1 if self.kafka_dev_broker else 3
+
+    @property
+    def min_insync_replicas(self) -> int:
+        if self.kafka_min_insync_replicas is not None:
+            return self.kafka_min_insync_replicas
+        return 1 if self.kafka_dev_broker else 2
 
     @cached_property
     def dlq_topic(self) -> str:

@@ -9,6 +9,8 @@ cd "$root"
 export KAFKA_PORT=${KAFKA_PORT:-9092}
 export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
 export DATA_DIR=${DATA_DIR:-$root/var}
+# The local broker is a single development broker: topics with one replica (docs/scaling.md).
+export KAFKA_DEV_BROKER=${KAFKA_DEV_BROKER:-true}
 mkdir -p "$DATA_DIR"
 
 if [[ -z "${ADMIN_API_KEY:-}" ]]; then

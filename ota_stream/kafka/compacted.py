@@ -24,6 +24,7 @@ from mode import Service
 
 from ota_stream.config import Settings
 from ota_stream.kafka.options import client_options
+from ota_stream.kafka.replication import durability_configs
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -77,7 +78,8 @@ class CompactedTable(Service, Generic[V]):
         admin = AIOKafkaAdminClient(**client_options(self.settings))
         await admin.start()
         try:
-            topic = NewTopic(self.topic, 1, self.settings.kafka_replication_factor, topic_configs=COMPACTED)
+            configs = {**COMPACTED, **durability_configs(self.settings)}
+            topic = NewTopic(self.topic, 1, self.settings.replication_factor, topic_configs=configs)
             await admin.create_topics([topic])
         except TopicAlreadyExistsError:
             pass

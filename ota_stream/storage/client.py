@@ -58,6 +58,19 @@ async def _in_thread(call: Callable[..., T], *args: Any) -> T:
         raise
 
 
+# Every query on a cluster (storage/ddl.py): an insert into a Distributed table returns once each shard has its rows
+# (not when they are queued on this node), on a majority of the shard's replicas, in order, so that a read with
+# select_sequential_consistency (the sink's duplicate check) sees every row written before it. A subquery over a
+# Distributed table inside a distributed query reads each shard's local table: one app's rows, in every table, are
+# on one shard, and every query that nests them (release_sql.py) is scoped to one app.
+CLUSTER_SESSION_SETTINGS: dict[str, Any] = {
+    "distributed_foreground_insert": 1,
+    "insert_quorum": "auto",
+    "insert_quorum_parallel": 0,
+    "distributed_product_mode": "local",
+}
+
+
 class InjectedFailure(ConnectionError):
     """Raised while the failure-point file exists (CLICKHOUSE_FAILPOINT_FILE): a test's stand-in for an outage."""
 
@@ -69,6 +82,7 @@ class ClickHouseConfig:
     username: str | None = None
     password: str | None = None
     failpoint_file: str | None = None
+    cluster: str = ""  # CLICKHOUSE_CLUSTER: empty on one node (storage/ddl.py renders the migrations for it)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClickHouseConfig:
@@ -80,6 +94,7 @@ class ClickHouseConfig:
             settings.clickhouse_username,
             password,
             str(failpoint) if failpoint else None,
+            settings.clickhouse_cluster,
         )
 
     @property
@@ -95,6 +110,8 @@ class ClickHouseConfig:
                 kwargs["username"] = self.username
             if self.password:
                 kwargs["password"] = self.password
+            if self.cluster:
+                kwargs["settings"] = dict(CLUSTER_SESSION_SETTINGS)
         return kwargs
 
 
@@ -135,8 +152,11 @@ class ClickHouse:
         self._client = None
 
     # Blocking calls, for migrations and the CLI.
-    def query_rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.client.query(sql, parameters=parameters).result_rows]
+    def query_rows(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        result = self.client.query(sql, parameters=parameters, settings=settings)
+        return [tuple(row) for row in result.result_rows]
 
     def command_sync(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
@@ -155,8 +175,10 @@ class ClickHouse:
     async def insert_arrow(self, table: str, rows: pa.Table, settings: dict[str, Any] | None = None) -> None:
         await _in_thread(self.insert_arrow_sync, table, rows, settings)
 
-    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return await _in_thread(self.query_rows, sql, parameters)
+    async def query(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        return await _in_thread(self.query_rows, sql, parameters, settings)
 
     async def insert(
         self, table: str, rows: Sequence[Row], columns: Sequence[str], settings: dict[str, Any] | None = None

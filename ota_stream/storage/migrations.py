@@ -9,6 +9,8 @@ Template values come from settings and the server clock, never from user input:
   nor counted twice: each lands on exactly one side of the cutoff.
 
 A migration that fails drops the objects it creates, so that running it again starts clean.
+
+With CLICKHOUSE_CLUSTER set, each statement is rendered for the cluster first (storage/ddl.py).
 """
 
 from __future__ import annotations
@@ -21,19 +23,12 @@ from importlib import resources
 from pathlib import Path
 
 from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.ddl import Renderer, RenderError, Step, created_tables
 
 log = logging.getLogger(__name__)
 
 _FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _CREATE = re.compile(r"^CREATE\s+(TABLE|MATERIALIZED VIEW|VIEW)\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
-_VIEW = re.compile(
-    r"^CREATE\s+MATERIALIZED\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)\s+TO\s+(\w+)\s+AS\s+(SELECT\b.*)$",
-    re.IGNORECASE | re.DOTALL,
-)
-_BACKFILL = re.compile(r"^BACKFILL\s+(\w+)$", re.IGNORECASE)
-BACKFILL_SETTINGS = {
-    "insert_deduplicate": 0
-}  # INSERT SELECT blocks may be alike; never drop one as a duplicate
 MIGRATIONS_TABLE = "schema_migrations"
 
 
@@ -79,28 +74,35 @@ def discover(directory: Path | None = None) -> list[Migration]:
     return found
 
 
+def renderer(ch: ClickHouse, migrations: list[Migration], retention_days: int) -> Renderer:
+    """The rendering for this client's topology, knowing every table the migrations create."""
+    tables = created_tables(sql for m in migrations for sql in m.statements(retention_days))
+    return Renderer(ch.config.cluster, tables)
+
+
 def applied_versions(ch: ClickHouse) -> set[int]:
-    ch.command_sync(
-        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
-        "(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
+    ch.command_sync(Renderer(ch.config.cluster).migrations_table(MIGRATIONS_TABLE))
     return {row[0] for row in ch.query_rows(f"SELECT DISTINCT version FROM {MIGRATIONS_TABLE}")}
 
 
 def migrate(ch: ClickHouse, retention_days: int, directory: Path | None = None) -> list[Migration]:
     """Apply every migration not yet recorded, in order. Returns the ones applied now (blocking)."""
     done = applied_versions(ch)
+    migrations = discover(directory)
+    rendering = renderer(ch, migrations, retention_days)
     applied: list[Migration] = []
-    for migration in discover(directory):
+    for migration in migrations:
         if migration.version in done:
             continue
         log.info("applying migration %03d_%s", migration.version, migration.name)
-        statements = migration.statements(retention_days)
         try:
-            _apply(ch, statements, cutoff=ch.query_rows("SELECT toString(now64(3, 'UTC'))")[0][0])
+            steps = rendering.render(migration.statements(retention_days))
+        except RenderError as exc:
+            raise MigrationError(f"{migration.version:03d}_{migration.name}: {exc}") from exc
+        try:
+            _apply(ch, steps, cutoff=ch.query_rows("SELECT toString(now64(3, 'UTC'))")[0][0])
         except Exception as exc:
-            _drop_created(ch, statements)
+            _drop_created(ch, rendering, [step.sql for step in steps])
             raise MigrationError(f"{migration.version:03d}_{migration.name}: {exc}") from exc
         ch.insert_sync(
             MIGRATIONS_TABLE,
@@ -113,29 +115,20 @@ def migrate(ch: ClickHouse, retention_days: int, directory: Path | None = None) 
     return applied
 
 
-def _apply(ch: ClickHouse, statements: list[str], cutoff: str) -> None:
-    views = {m.group(1): (m.group(2), m.group(3)) for m in map(_VIEW.match, statements) if m}
-    for statement in statements:
-        backfill = _BACKFILL.match(statement)
-        if backfill is None:
-            ch.command_sync(_since(statement, ">=", cutoff))
-            continue
-        name = backfill.group(1)
-        if name not in views:
-            raise MigrationError(f"BACKFILL {name}: no CREATE MATERIALIZED VIEW {name} in this migration")
-        target, select = views[name]
-        ch.command_sync(f"INSERT INTO {target} {_since(select, '<', cutoff)}", settings=BACKFILL_SETTINGS)
+def _apply(ch: ClickHouse, steps: list[Step], cutoff: str) -> None:
+    for step in steps:
+        ch.command_sync(since(step.sql, "<" if step.backfill else ">=", cutoff), settings=step.settings)
 
 
-def _since(sql: str, operator: str, cutoff: str) -> str:
+def since(sql: str, operator: str, cutoff: str) -> str:
     return sql.replace("{since_cutoff}", f"ingested_at {operator} toDateTime64('{cutoff}', 3, 'UTC')")
 
 
-def _drop_created(ch: ClickHouse, statements: list[str]) -> None:
+def _drop_created(ch: ClickHouse, rendering: Renderer, statements: list[str]) -> None:
     """Undo a failed migration: drop what it creates, views before the tables they write to."""
     created = [(m.group(1).upper(), m.group(2)) for m in map(_CREATE.match, statements) if m]
     for kind, name in sorted(created, key=lambda item: item[0] == "TABLE"):
         try:
-            ch.command_sync(f"DROP {'TABLE' if kind == 'TABLE' else 'VIEW'} IF EXISTS {name}")
+            ch.command_sync(rendering.drop(kind, name))
         except Exception:
             log.exception("could not drop %s after a failed migration", name)

@@ -11,6 +11,13 @@ tenant's event_id column for every batch. The batch's ids travel as one JSON par
 sink consumer owns a partition at a time and all events of an app share a partition, so no other writer races
 the check and the insert.
 
+On a ClickHouse cluster (storage/ddl.py) the check stays exact. Both lookups read the Distributed tables, so they
+see every shard; and an event's shard is fixed by its app key, which a retry or a redelivery of the event repeats
+(event ids are unique per tenant), so a duplicate would land on the shard of its original. The insert returns once
+a majority of that shard's replicas hold the rows (client.CLUSTER_SESSION_SETTINGS), and the lookups read with
+`select_sequential_consistency`, only from replicas that hold every such insert: a replica that has not fetched
+the last batch yet cannot hide it.
+
 An insert that fails because ClickHouse is away (or its schema is wrong) is retried with backoff until it
 succeeds, never dropped. The retry carries the same `insert_deduplication_token`, derived from the rows' keys,
 so an attempt that reached ClickHouse but whose answer was lost does not land twice, in the table or in its
@@ -56,6 +63,8 @@ SELECT tenant_id, event_id, kafka_partition, kafka_offset, kafka_index FROM {TAB
 WHERE tenant_id IN {{tenants:Array(String)}} AND event_id IN {_IDS}
 """
 
+# On a cluster: read only replicas that hold every quorum insert (see the module's docstring).
+CLUSTER_LOOKUP_SETTINGS = {"select_sequential_consistency": 1}
 INSERT_SETTINGS = {
     "async_insert": 0,
     "deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -122,13 +131,14 @@ class EventWriter:
         """
         tenants = sorted({tenant for tenant, _ in keys})
         ids = [event_id for _, event_id in keys]
+        settings = CLUSTER_LOOKUP_SETTINGS if self.clickhouse.config.cluster else None
         candidates = await self.clickhouse.query(
-            CANDIDATES_SQL, {"tenants": tenants, "event_ids": json_param(ids)}
+            CANDIDATES_SQL, {"tenants": tenants, "event_ids": json_param(ids)}, settings
         )
         if not candidates:
             return {}
         parameters = {"tenants": tenants, "event_ids": json_param([row[0] for row in candidates])}
-        found = await self.clickhouse.query(EXISTING_KEYS_SQL, parameters)
+        found = await self.clickhouse.query(EXISTING_KEYS_SQL, parameters, settings)
         return {(tenant, event_id): (p, o, i) for tenant, event_id, p, o, i in found}
 
     async def _insert(self, rows: pa.Table) -> tuple[list[tuple[int, str]], int]:

@@ -52,7 +52,14 @@ def _iso(seconds: float) -> str:
 
 
 class LiveWindows:
-    def __init__(self, app: faust.App, size: int, retention: int, partitions: int) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        size: int,
+        retention: int,
+        partitions: int,
+        topic_configs: Mapping[str, str] | None = None,
+    ) -> None:
         self.size = size
         self.retention = retention
         self.max_last = max(1, retention // size + 1)  # the most windows `?last=` can ask for: all retained
@@ -61,6 +68,7 @@ class LiveWindows:
             default=None,
             partitions=partitions,  # keys and values are JSON: Faust's default without a Record type
             options={"driver": "rocksdict"},
+            extra_topic_configs=topic_configs,  # the changelog's min.insync.replicas (kafka/replication.py)
             help="Live tumbling windows per app (spec §4).",
         )
 

@@ -126,6 +126,8 @@ class Worker:
             "FLUSH_INTERVAL_SECONDS": "0.2",
             # Keys are tested in tests/test_auth.py; the pipeline tests send and read several tenants without them.
             "AUTH_REQUIRED": "false",
+            # The session's broker is a single development broker (kafka/replication.py).
+            "KAFKA_DEV_BROKER": "true",
             **self.env,
             **(overrides or {}),
         }
