@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ota_stream.config import Settings
+from ota_stream.storage.errors import StorageUnavailable
 from ota_stream.storage.service import Storage
 
 
@@ -42,7 +43,7 @@ async def test_a_failed_opening_is_tried_again(tmp_path: Path, monkeypatch: pyte
             raise ConnectionError("ClickHouse is down")
 
     monkeypatch.setattr(storage, "_open", flaky_open)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(StorageUnavailable):  # a connection refused is the storage being away: 503 upstream
         await storage.ready()
     assert await storage.ready() is storage.clickhouse
     assert len(attempts) == 2

@@ -1,0 +1,1 @@
+ALTER TABLE ota_events_raw_local ON CLUSTER ota_cluster COMMENT COLUMN event_type 'update_started, update_downloading, update_downloaded, update_installing, update_installed, update_failed, update_cancelled, rollback_started, rollback_completed (updates); app_launched, update_checked (activity only: active devices and current versions, never an update figure)';
