@@ -34,6 +34,11 @@ from ota_stream.storage.migrations import migrate
 from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
 from ota_stream.storage.queries.scope import Scope
 
+try:
+    from bench.release_endpoints import release_endpoints
+except ImportError:  # run as a script: bench/ is on sys.path, the repository root is not
+    from release_endpoints import release_endpoints  # type: ignore[no-redef]
+
 HERE = Path(__file__).resolve().parent
 DAY_MS, HOUR_MS = 86_400_000, 3_600_000
 RELEASES = 7  # versions each app rolls out over the 30 days
@@ -296,10 +301,12 @@ async def timed(ch: ClickHouse, scope: Scope, call: Endpoint, views: bool, runs:
     return float(p50), float(p95), result
 
 
-async def latency_rows(ch: ClickHouse, scope: Scope, runs: int, raw_runs: int) -> tuple[str, list[str]]:
+async def latency_rows(
+    ch: ClickHouse, scope: Scope, runs: int, raw_runs: int, endpoints: dict[str, Endpoint]
+) -> tuple[str, list[str]]:
     """The Markdown rows of the latency table, and the endpoints whose p95 with views is 100 ms or more."""
     rows, slow = [], []
-    for name, call in ENDPOINTS.items():
+    for name, call in endpoints.items():
         v50, v95, with_views = await timed(ch, scope, call, True, runs)
         r50, r95, raw_only = await timed(ch, scope, call, False, raw_runs)
         slow += [f"{name} {v95:.0f} ms ({v95 / 100:.1f}x)"] if v95 >= 100 else []
@@ -450,10 +457,14 @@ def main() -> None:
     ch = ClickHouse(ClickHouseConfig(f"chdb://{args.data_dir.resolve()}", "bench"))
     ch.connect()
     load_text = prepare(ch, world, args)
-    tenant, org, app = APPS[int(np.argmax(np.bincount(world.device["app"])))]  # the largest app
+    largest = int(np.argmax(np.bincount(world.device["app"])))
+    tenant, org, app = APPS[largest]
     now = datetime.now(UTC)
     scope = Scope(tenant, now - timedelta(days=30), now, org, app)
-    latency, slow = asyncio.run(latency_rows(ch, scope, args.runs, args.raw_runs))
+    gated = world.versions[largest * (RELEASES + 1) + RELEASES - 2]  # a release about 8 days old
+    device = world.device_ids[int(np.flatnonzero(world.device["app"] == largest)[0])].as_py()
+    endpoints = {**ENDPOINTS, **release_endpoints(gated, device)}
+    latency, slow = asyncio.run(latency_rows(ch, scope, args.runs, args.raw_runs, endpoints))
     first_chunk = next(world.chunks(np.random.default_rng(SEED + 1)))
     json_bytes = json_bytes_per_event(first_chunk, np.random.default_rng(SEED))
     text = REPORT.format(

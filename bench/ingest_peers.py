@@ -7,7 +7,8 @@ Starts a broker (scripts/kafka/kafka.sh) unless --brokers is given, then for eac
 - the same with INGEST_PROCESSES=0 (one process, as before ingest processes existed);
 - `ota-stream ingest` alone (WORKER_ROLE=process deployments put this in front of their workers);
 - bench/ingest_reference.py, the reference.
-Each is loaded with `wrk` (Debian) at concurrencies 16, 64 and 256 on POST /events with a realistic 600-byte
+Ours run as shipped, with keys required: the load carries an ingest key. Each is loaded with `wrk` (Debian)
+at concurrencies 16, 64 and 256 on POST /events with a realistic 600-byte
 event and unique ids (bench/wrk/single_event.lua), and at 16 with POST /events/batch of 1,000 events
 (bench/wrk/batch_events.lua). Reports events/s, p50/p99 and the peak RSS of each process, and the ratios to the
 reference, as a Markdown table.
@@ -30,9 +31,8 @@ from pathlib import Path
 
 import requests
 
-from bench.pipeline_peers import free_port, peak_rss_mib
+from bench.harness import ROOT, alternating, broker, free_port, peak_rss_mib
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SINGLE = ROOT / "bench" / "wrk" / "single_event.lua"
 BATCH = ROOT / "bench" / "wrk" / "batch_events.lua"
@@ -53,12 +53,13 @@ class Load:
     rss_mib: float
 
 
-def wrk(url: str, script: Path, concurrency: int, seconds: int) -> tuple[float, float, float, int]:
+def wrk(url: str, script: Path, concurrency: int, seconds: int, key: str) -> tuple[float, float, float, int]:
     """(requests/s, p50 ms, p99 ms, failed requests)"""
     threads = min(2, concurrency)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, cwd=ROOT,  # the scripts load bench/wrk/common.lua
+        env={**os.environ, "OTA_KEY": key},
     ).stdout  # fmt: skip
     match = RESULT.search(out)
     if match is None:
@@ -77,7 +78,7 @@ def tree_rss(pid: int) -> float:
     return total
 
 
-def wait_healthy(url: str, timeout: float = 120) -> None:
+def wait_healthy(url: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -89,10 +90,17 @@ def wait_healthy(url: str, timeout: float = 120) -> None:
     raise TimeoutError(f"{url} did not become healthy")
 
 
-def start(program: str, brokers: str, work: Path, port: int) -> subprocess.Popen[bytes]:
+def start(program: str, brokers: str, work: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """The server, and the ingest key to load it with (ours require keys; the reference takes none)."""
     topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "DATA_DIR": str(work),
-           "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_CONSUMER_GROUP": f"g-{topic}"}  # fmt: skip
+           "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_CONSUMER_GROUP": f"g-{topic}",
+           "RATE_LIMIT_INGEST_EVENTS_PER_SECOND": "0"}  # fmt: skip  # keys checked, no limit: throughput is measured
+    key = ""
+    if program != "reference":
+        made = subprocess.run([str(BIN / "ota-stream"), "keys", "create", "--tenant", "bench", "--scope", "ingest"],
+                              env=env, capture_output=True, text=True, check=True)  # fmt: skip
+        key = made.stdout.strip().splitlines()[-1]
     if program == "reference":
         command = [sys.executable, "-m", "bench.ingest_reference", "--port", str(port), "--brokers", brokers,
                    "--topic", topic]  # fmt: skip
@@ -103,7 +111,7 @@ def start(program: str, brokers: str, work: Path, port: int) -> subprocess.Popen
         if program == "worker, one process":
             env["INGEST_PROCESSES"] = "0"
     log = (work / "server.log").open("wb")
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT), key
 
 
 def measure(program: str, brokers: str, scratch: Path, seconds: int, concurrencies: list[int]) -> list[Load]:
@@ -111,14 +119,18 @@ def measure(program: str, brokers: str, scratch: Path, seconds: int, concurrenci
     work.mkdir()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start(program, brokers, work, port)
+    process, key = start(program, brokers, work, port)
     loads = []
     try:
-        wait_healthy(url)
+        try:
+            wait_healthy(url)
+        except TimeoutError:
+            print((work / "server.log").read_text()[-3000:], file=sys.stderr)
+            raise
         for concurrency in concurrencies:
-            rate, p50, p99, failed = wrk(url, SINGLE, concurrency, seconds)
+            rate, p50, p99, failed = wrk(url, SINGLE, concurrency, seconds, key)
             loads.append(Load(program, "/events", concurrency, rate, p50, p99, failed, tree_rss(process.pid)))
-        rate, p50, p99, failed = wrk(url, BATCH, 16, seconds)
+        rate, p50, p99, failed = wrk(url, BATCH, 16, seconds, key)
         loads.append(Load(program, "/events/batch", 16, rate * 1000, p50, p99, failed, tree_rss(process.pid)))
     finally:
         process.terminate()
@@ -138,23 +150,16 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     scratch = Path(tempfile.mkdtemp(prefix="ota-ingest-bench-"))
-    kafka_env = {**os.environ, "KAFKA_DIR": str(scratch / "kafka"), "KAFKA_PORT": str(free_port())}
-    if args.brokers is None:
-        subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "up"], env=kafka_env, check=True)
-    brokers = args.brokers or f"127.0.0.1:{kafka_env['KAFKA_PORT']}"
     programs = [p.strip() for p in re.split(r",(?! )", args.programs)]
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     results: list[Load] = []
     try:
-        for round_ in range(args.rounds):
-            order = programs[round_ % len(programs) :] + programs[: round_ % len(programs)]
-            for program in order:
+        with broker(args.brokers, scratch) as brokers:
+            for round_, program in alternating(programs, args.rounds):
                 for load in measure(program, brokers, scratch, args.seconds, concurrencies):
                     results.append(load)
                     print(f"round {round_ + 1}: {load}", flush=True)
     finally:
-        if args.brokers is None:
-            subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "down"], env=kafka_env, check=False)
         shutil.rmtree(scratch, ignore_errors=True)
     report(results, programs)
 

@@ -37,12 +37,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.events import lifecycles
+from bench.harness import ROOT, alternating, broker, cpu_seconds, free_port, peak_rss_mib
 from ota_stream import wire
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, parse_event
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 QUIX_VENV = ROOT / ".cache" / "bench-quix"
 QUIX_PACKAGES = [
@@ -61,14 +61,6 @@ class Run:
     events_per_second: float
     cpu_per_1000: float
     peak_rss_mib: float
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def produce(brokers: str, topic: str, count: int, single: bool) -> dict[str, Any]:
@@ -128,18 +120,6 @@ async def count_messages(brokers: str, topic: str) -> int:
     finally:
         await consumer.stop()
     return sum(ends.values())
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def migrate(data_dir: Path) -> None:
@@ -227,53 +207,48 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="ota-pipeline-bench-"))
-    kafka_env = {**os.environ, "KAFKA_DIR": str(scratch / "kafka"), "KAFKA_PORT": str(free_port())}
-    if args.brokers is None:
-        subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "up"], env=kafka_env, check=True)
-    brokers = args.brokers or f"127.0.0.1:{kafka_env['KAFKA_PORT']}"
     try:
-        topic = f"bench-{uuid.uuid4().hex[:8]}"
-        produced = asyncio.run(produce(brokers, topic, args.events, args.single))
-        print(
-            f"produced {args.events} events in {produced['messages']} Kafka messages ({produced})", flush=True
-        )
-        programs = args.programs.split(",")
-        # The peers batch by messages: as many as hold about 5,000 events, as the worker batches by events.
-        batch_messages = max(1, round(5000 * produced["messages"] / args.events))
-        quix = quix_python() if "quix" in programs else None
-
-        def peer(module: str, *extra: str) -> Callable[[Path], Run]:
-            def run(work: Path) -> Run:
-                migrate(work)
-                env = {**os.environ, "PYTHONPATH": str(ROOT)}
-                python = str(quix) if module.endswith("quix_peer") else sys.executable
-                command = [python, "-m", module, brokers, topic, f"g-{uuid.uuid4().hex}",
-                           str(work / "clickhouse"), str(args.events), str(batch_messages), *extra]  # fmt: skip
-                return run_peer(module.rsplit(".", 1)[1] + "".join(extra), command, env, args.events)
-
-            return run
-
-        runners: dict[str, Callable[[Path], Run]] = {
-            "worker": lambda work: run_worker(brokers, topic, args.events, work),
-            "aiokafka": peer("bench.peers.aiokafka_peer"),
-            "aiokafka+lookup": peer("bench.peers.aiokafka_peer", "--lookup"),
-            "quix": peer("bench.peers.quix_peer"),
-        }
-        results: dict[str, list[Run]] = {name: [] for name in programs}
-        for round_ in range(args.rounds):
-            order = programs[round_ % len(programs) :] + programs[: round_ % len(programs)]
-            for name in order:
-                work = scratch / f"{name}-{round_}"
-                work.mkdir()
-                result = runners[name](work)
-                results[name].append(result)
-                print(f"round {round_ + 1} {name}: {result}", flush=True)
-                shutil.rmtree(work, ignore_errors=True)
-        report(results, args, produced)
+        with broker(args.brokers, scratch) as brokers:
+            run_all(args, brokers, scratch)
     finally:
-        if args.brokers is None:
-            subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "down"], env=kafka_env, check=False)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_all(args: argparse.Namespace, brokers: str, scratch: Path) -> None:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    produced = asyncio.run(produce(brokers, topic, args.events, args.single))
+    print(f"produced {args.events} events in {produced['messages']} Kafka messages ({produced})", flush=True)
+    programs = args.programs.split(",")
+    # The peers batch by messages: as many as hold about 5,000 events, as the worker batches by events.
+    batch_messages = max(1, round(5000 * produced["messages"] / args.events))
+    quix = quix_python() if "quix" in programs else None
+
+    def peer(module: str, *extra: str) -> Callable[[Path], Run]:
+        def run(work: Path) -> Run:
+            migrate(work)
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            python = str(quix) if module.endswith("quix_peer") else sys.executable
+            command = [python, "-m", module, brokers, topic, f"g-{uuid.uuid4().hex}",
+                       str(work / "clickhouse"), str(args.events), str(batch_messages), *extra]  # fmt: skip
+            return run_peer(module.rsplit(".", 1)[1] + "".join(extra), command, env, args.events)
+
+        return run
+
+    runners: dict[str, Callable[[Path], Run]] = {
+        "worker": lambda work: run_worker(brokers, topic, args.events, work),
+        "aiokafka": peer("bench.peers.aiokafka_peer"),
+        "aiokafka+lookup": peer("bench.peers.aiokafka_peer", "--lookup"),
+        "quix": peer("bench.peers.quix_peer"),
+    }
+    results: dict[str, list[Run]] = {name: [] for name in programs}
+    for round_, name in alternating(programs, args.rounds):
+        work = scratch / f"{name}-{round_}"
+        work.mkdir()
+        result = runners[name](work)
+        results[name].append(result)
+        print(f"round {round_ + 1} {name}: {result}", flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, args, produced)
 
 
 def report(results: dict[str, list[Run]], args: argparse.Namespace, produced: dict[str, Any]) -> None:

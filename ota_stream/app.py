@@ -12,16 +12,18 @@ import faust
 from faust.types import StreamT
 
 from ota_stream import metrics
-from ota_stream.agents import safe_acks
 from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.sink import ClickHouseSink
+from ota_stream.agents.watchdog import SinkWatchdog
 from ota_stream.alerts.delivery import Deliverer
 from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
 from ota_stream.config import Settings, load_settings
+from ota_stream.kafka import consumer
 from ota_stream.kafka.options import faust_credentials
 from ota_stream.kafka.producer import EventPublisher
+from ota_stream.kafka.recovery import OrderedTableManager
 from ota_stream.kafka.sensors import install_prometheus_monitor
 from ota_stream.kafka.stream import WeightedStream
 from ota_stream.kafka.topics import ResilientTopic
@@ -31,7 +33,7 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import admin, alerts_admin, analytics, health, ingest, mount, openapi, prometheus
+from ota_stream.web import admin, alerts_admin, analytics, export, health, ingest, mount, openapi, prometheus
 from ota_stream.web import live as live_views
 from ota_stream.web.http_metrics import count_responses
 from ota_stream.web.security import security
@@ -63,6 +65,7 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
         "autodiscover": False,
         "Topic": ResilientTopic,
         "Stream": WeightedStream,
+        "TableManager": OrderedTableManager,
         "logging_config": logging_config(settings.log_level.value),
     }
     if settings.worker_socket is not None:  # ingest processes in front take SERVER_PORT (roles.py)
@@ -84,11 +87,11 @@ def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: Live
 
 
 def create_app(settings: Settings) -> faust.App:
-    safe_acks.install(settings.kafka_topic)
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     guarded = security(settings)
     middlewares = [count_responses, *guarded.middlewares()]
     app = faust.App(settings.kafka_consumer_group, **faust_options(settings, middlewares))
+    consumer.install(app, settings.kafka_seek_delay_seconds)
     app.add_dependency(guarded.keys)
     alert_rules = RuleStore(settings)
     app.add_dependency(alert_rules)
@@ -125,6 +128,11 @@ def create_app(settings: Settings) -> faust.App:
     sink = ClickHouseSink(
         writer, dead_letters, live, window, settings.batch_size, settings.flush_interval_seconds
     )
+    watchdog = SinkWatchdog(
+        settings.sink_stall_seconds,
+        last_batch=lambda: sink.stats.last_batch_at,
+        describe=lambda: consumer.consumer_state(app, settings.kafka_topic),
+    )
 
     async def open_storage() -> None:
         """Connect and migrate, waiting for ClickHouse as long as it takes (health reads degraded meanwhile)."""
@@ -150,7 +158,7 @@ def create_app(settings: Settings) -> faust.App:
 
         @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
         async def expire_live_windows() -> None:
-            await live.expire(set(health.assigned_partitions(app, settings.kafka_topic)))
+            await live.expire(set(consumer.assigned_partitions(app, settings.kafka_topic)))
 
         alerts = wire_alerts(app, settings, alert_rules, live)
 
@@ -161,18 +169,21 @@ def create_app(settings: Settings) -> faust.App:
     else:
         logging.getLogger(__name__).warning("LIVE_TABLES_ENABLED=false: alert rules are not evaluated")
 
-    @app.timer(interval=LAG_INTERVAL_SECONDS)
-    async def export_consumer_lag() -> None:
-        lag = await health.consumer_lag(app, settings.kafka_topic)
+    @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
+    async def watch_consumer_lag() -> None:
+        """Export the lag, and let the watchdog judge whether the sink is stalled."""
+        lag = await consumer.consumer_lag(app, settings.kafka_topic)
         if lag is not None:
             metrics.CONSUMER_LAG.set(lag)
+        watchdog.observe(lag, consumer.assigned_partitions(app, settings.kafka_topic))
 
     if settings.takes_ingest:
         mount(app, ingest.routes(ingest.Ingest(publisher, window, guarded.device_ids)))
     mount(app, admin.routes(guarded.keys))
     mount(app, alerts_admin.routes(alert_rules, settings))
-    analytics.register(app, storage.ready)
-    health.register(app, storage, publisher, sink.stats, settings.kafka_topic, live)
+    analytics.register(app, storage.ready, guarded.device_ids)
+    export.register(app, storage)
+    health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)
     openapi.register(app)
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 import socket
+import ssl
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -55,6 +56,16 @@ class LogLevel(StrEnum):
     ERROR = "ERROR"
 
 
+_KEY_PAIR = (
+    "a PEM certificate in KAFKA_SSL_CERT_FILE and its unencrypted PEM private key here (or in that file)"
+)
+
+
+def _no_password() -> str:
+    """A key that needs a password fails to load instead of OpenSSL asking for one on the terminal."""
+    raise ValueError("encrypted private keys are not supported")
+
+
 class Settings(BaseSettings):
     """Every knob of a worker. Field `foo_bar` reads the environment variable `FOO_BAR`."""
 
@@ -84,13 +95,15 @@ class Settings(BaseSettings):
     kafka_consumer_group: str = "ota-analytics-consumer"
     kafka_security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     kafka_sasl_mechanisms: SaslMechanism | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    # Required with SASL_PLAINTEXT and SASL_SSL (validated even when unset, see _sasl_login).
+    kafka_sasl_username: Annotated[str | None, Field(validate_default=True)] = None
+    kafka_sasl_password: Annotated[SecretStr | None, Field(validate_default=True)] = None
     # TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL): the CA that signed the brokers' certificates (default: the
-    # system's CAs), and a client certificate and key for brokers that require one.
+    # system's CAs), and a client certificate and key for brokers that require one (the key may also be in the
+    # certificate's file). PEM files, the key unencrypted; each is loaded at start (see _tls_files).
     kafka_ssl_ca_file: Path | None = None
     kafka_ssl_cert_file: Path | None = None
-    kafka_ssl_key_file: Path | None = None
+    kafka_ssl_key_file: Annotated[Path | None, Field(validate_default=True)] = None
     kafka_batch_size: Annotated[int, Field(ge=1, le=64 * 1024 * 1024)] = 64 * 1024
     # Ingest packs events that arrive while a send is in flight into one envelope (kafka/producer.py), so the
     # producer need not linger; a linger would add its delay to every lone request.
@@ -99,6 +112,8 @@ class Settings(BaseSettings):
     kafka_commit_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 1.0
     kafka_session_timeout_seconds: Annotated[float, Field(ge=1, le=600)] = 10.0
     ingest_ack_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # For fault tests: hold each seek of Faust's consumer after an assignment this long, as a loaded broker does.
+    kafka_seek_delay_seconds: Annotated[float, Field(ge=0, le=60)] = 0.0
     # `ota-stream worker` waits this long for Kafka before starting Faust (which exits without a broker); 0: forever
     kafka_startup_timeout_seconds: Annotated[float, Field(ge=0)] = 300.0
 
@@ -118,6 +133,11 @@ class Settings(BaseSettings):
     flush_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 1.0
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     data_dir: Path = Path("./var")
+    # A worker whose partitions have lag and whose sink writes nothing for this long reports a stall (watchdog.py).
+    sink_stall_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+
+    # Exports (spec §9): an export of more rows is refused with 413
+    export_max_rows: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1_000_000
 
     # Live windows (spec §4)
     live_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
@@ -165,6 +185,42 @@ class Settings(BaseSettings):
             host, _, port = broker.strip().rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"expected host:port[,host:port...], got {broker.strip()!r}")
+        return value
+
+    @field_validator("kafka_sasl_username", "kafka_sasl_password")
+    @classmethod
+    def _sasl_login(cls, value: str | SecretStr | None, info: ValidationInfo) -> str | SecretStr | None:
+        protocol = info.data.get("kafka_security_protocol")
+        given = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL) and not given:
+            raise ValueError(f"required with KAFKA_SECURITY_PROTOCOL={protocol.value}")
+        return value
+
+    @field_validator("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file")
+    @classmethod
+    def _tls_files(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Each named file exists and loads, so that a wrong path or file stops the start, not the first connect."""
+        if value is not None and not value.is_file():
+            raise ValueError("no such file")
+        try:
+            if info.field_name == "kafka_ssl_ca_file" and value is not None:
+                ssl.create_default_context(cafile=value)
+            elif info.field_name == "kafka_ssl_key_file":  # the certificate and its key, together
+                cert = info.data.get("kafka_ssl_cert_file")
+                if value is not None and cert is None:
+                    raise ValueError("needs KAFKA_SSL_CERT_FILE, the certificate of this key")
+                if cert is not None:
+                    ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+                        cert, value, password=_no_password
+                    )
+        except ssl.SSLError as exc:
+            what = "CA certificates" if info.field_name == "kafka_ssl_ca_file" else _KEY_PAIR
+            raise ValueError(f"expected {what} ({exc.reason or exc})") from None
         return value
 
     @field_validator("clickhouse_url")

@@ -44,6 +44,9 @@ DEAD_LETTER_PRODUCER_REPLACED = Counter(
     "ota_pipeline_producer_replaced_total",
     "Dead-letter Kafka producers replaced after a failed send (workers whose ingest runs in other processes).",
 )
+PIPELINE_STALLED = Gauge(
+    "ota_pipeline_stalled", "1 while this worker's partitions have lag and its sink writes nothing."
+)
 CONSUMER_LAG = Gauge("ota_pipeline_consumer_lag", "Messages of KAFKA_TOPIC not yet processed by this worker.")
 QUERY_LATENCY = Histogram(
     "ota_query_latency_seconds",

@@ -6,6 +6,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,16 @@ def open_database(migrations: Path | None = None) -> ClickHouse:
 def drop_database(client: ClickHouse) -> None:
     client.command_sync(f"DROP DATABASE IF EXISTS `{client.config.database}`")
     client.close()
+
+
+def loaded_database(events: list[dict[str, Any]]) -> Iterator[tuple[ClickHouse, list[dict[str, Any]]]]:
+    """A module fixture's body: a migrated database holding `events` written by the real writer, dropped after."""
+    from tests.test_analytics import write  # the writer helper lives with the tests that first needed it
+
+    client = open_database()
+    write(client, events)
+    yield client, events
+    drop_database(client)
 
 
 @pytest.fixture

@@ -106,7 +106,9 @@ def post(worker: Worker, path: str, key: str | None, body: Any) -> requests.Resp
 
 READ_ROUTES = [
     "/analytics/adoption", "/analytics/versions", "/analytics/active-devices", "/analytics/failures",
-    "/analytics/performance", "/live/acme/mobile/shop/windows", "/live/acme/mobile/shop/now",
+    "/analytics/performance", "/analytics/releases", "/analytics/releases/1.0.0/health",
+    "/analytics/failures/messages", "/analytics/devices/dev-1/events", "/analytics/apps", "/analytics/export",
+    "/live/acme/mobile/shop/windows", "/live/acme/mobile/shop/now",
 ]  # fmt: skip
 
 
@@ -257,7 +259,9 @@ def test_hostile_keys_get_401_never_500(
 def test_a_header_over_the_http_limit_is_a_4xx(secured: tuple[Worker, Keys]) -> None:
     """aiohttp's parser refuses header fields over 8 KiB before any route runs: a 400, never a 500."""
     worker, _ = secured
-    response = requests.get(f"{worker.url}/analytics/adoption", headers={"X-API-Key": "x" * 20_000}, timeout=30)
+    response = requests.get(
+        f"{worker.url}/analytics/adoption", headers={"X-API-Key": "x" * 20_000}, timeout=30
+    )
     assert response.status_code == 400
 
 
@@ -333,6 +337,16 @@ def test_pseudonymised_device_ids_change_no_count_and_are_stored_nowhere(make_wo
         for (name, extra, compute), got in zip(ENDPOINTS, answers.values(), strict=True):
             assert_same(got, compute(events, window, *extra.values()), name)
         assert not any(raw in str(answers) for raw in raw_ids)
+    # The device drill-down takes the raw id and finds the device under its pseudonym.
+    tenant, device = sorted({(e["tenant_id"], e["device_id"]) for e in events})[0]
+    expected = [e for e in unique(events) if (e["tenant_id"], e["device_id"]) == (tenant, device)]
+    response = requests.get(f"{worker.url}/analytics/devices/{device}/events",
+                            params={"tenant_id": tenant, "days": "90", "limit": "1000"}, timeout=30)  # fmt: skip
+    assert response.status_code == 200, response.text
+    found = response.json()["data"]
+    assert 0 < len(expected) <= 1000 and len(found) == len(expected)
+    assert {e.get("event_id") for e in found} == {e.get("event_id") for e in expected}
+    assert device not in response.text
     worker.stop()
     stored = dump_database(worker) + dump_topic(worker)
     assert len(stored) > 10_000  # the scan saw the data

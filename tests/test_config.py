@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ota_stream.config import ConfigurationError, Settings, load_settings
+from tests.support.certificates import authority, issue
 
 
 def test_defaults_follow_the_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -85,3 +86,98 @@ def test_every_log_level_is_one_faust_accepts() -> None:
 
     assert set(FAUST_LOG_LEVELS) == {level.value for level in LogLevel}
     assert {level.upper() for level in FAUST_LOG_LEVELS.values()} <= set(LOGLEVELS)
+
+
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
+def test_sasl_needs_a_username_and_a_password(monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", protocol)
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value.code)
+    assert f"KAFKA_SASL_USERNAME: Value error, required with KAFKA_SECURITY_PROTOCOL={protocol}" in message
+    assert f"KAFKA_SASL_PASSWORD: Value error, required with KAFKA_SECURITY_PROTOCOL={protocol}" in message
+
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "ota")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+    s = load_settings()
+    assert s.kafka_sasl_username == "ota" and s.sasl_mechanism.value == "PLAIN"
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A CA, a client certificate with its key, another key, an encrypted key, and a file that holds no PEM."""
+    directory = tmp_path_factory.mktemp("tls")
+    ca = authority(directory, "ca")
+    client = issue(directory, "client", ca)
+    other = issue(directory, "other", ca)
+    locked = issue(directory, "locked", ca, passphrase="hunter22")
+    combined = directory / "combined.pem"
+    combined.write_text(client.cert.read_text() + client.key.read_text())
+    garbage = directory / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    return {
+        "ca": ca.cert,
+        "cert": client.cert,
+        "key": client.key,
+        "combined": combined,
+        "other_key": other.key,
+        "locked_key": locked.key,
+        "locked_cert": locked.cert,
+        "garbage": garbage,
+    }
+
+
+CA, CERT, KEY = "KAFKA_SSL_CA_FILE", "KAFKA_SSL_CERT_FILE", "KAFKA_SSL_KEY_FILE"
+
+
+@pytest.mark.parametrize(
+    ("files", "variable", "says"),
+    [
+        ({CA: "missing"}, CA, "no such file"),
+        ({CA: "garbage"}, CA, "expected CA certificates"),
+        ({CA: "key"}, CA, "expected CA certificates"),
+        ({CERT: "missing", KEY: "key"}, CERT, "no such file"),
+        ({CERT: "cert", KEY: "missing"}, KEY, "no such file"),
+        ({KEY: "key"}, KEY, "needs KAFKA_SSL_CERT_FILE"),
+        ({CERT: "cert"}, KEY, "expected a PEM certificate"),  # no key anywhere
+        ({CERT: "cert", KEY: "other_key"}, KEY, "KEY_VALUES_MISMATCH"),
+        ({CERT: "garbage", KEY: "key"}, KEY, "expected a PEM certificate"),
+        ({CERT: "locked_cert", KEY: "locked_key"}, KEY, "encrypted private keys are not supported"),
+    ],
+)
+def test_tls_files_must_exist_and_load(
+    monkeypatch: pytest.MonkeyPatch,
+    tls_files: dict[str, Path],
+    files: dict[str, str],
+    variable: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SSL")
+    for name, which in files.items():
+        path = tls_files.get(which, tls_files["ca"].parent / "does-not-exist.pem")
+        monkeypatch.setenv(name, str(path))
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    line = next((x for x in str(caught.value.code).splitlines() if x.strip().startswith(f"{variable}:")), "")
+    assert says in line, caught.value.code
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {CA: "ca"},
+        {CA: "ca", CERT: "cert", KEY: "key"},
+        {CERT: "combined"},  # the key in the certificate's file
+        {CA: "", CERT: "", KEY: ""},  # empty: unset
+    ],
+)
+def test_tls_files_that_load_are_taken(
+    monkeypatch: pytest.MonkeyPatch, tls_files: dict[str, Path], files: dict[str, str]
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SSL")
+    for name, which in files.items():
+        monkeypatch.setenv(name, str(tls_files[which]) if which else "")
+    s = load_settings()
+    taken = {name: getattr(s, name.lower()) for name in files}
+    assert taken == {name: tls_files[which] if which else None for name, which in files.items()}

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -19,37 +22,60 @@ from aiokafka import AIOKafkaProducer
 
 from ota_stream.models import parse_event
 from tests.conftest import WorkerFactory
-from tests.support.expected import Window, assert_same
+from tests.support.diagnosis import Check, differences, pipeline_report
+from tests.support.expected import Window, assert_same, unique
 from tests.support.processes import Kafka, Worker, free_port, remove, unique_name, wait_for
 from tests.support.scenario import Event, Scenario, post_batches
-from tests.test_dedup import ENDPOINTS, every_endpoint
+from tests.test_dedup import ENDPOINTS, ask_endpoint
 from tests.test_operations import scrape
+
+
+def endpoint_checks(
+    worker: Worker, events: list[Event], tenants: tuple[str, ...], now: datetime
+) -> dict[str, Check]:
+    """For each tenant and endpoint, a check of its answer against the independent computation."""
+
+    def check(window: Window, name: str, extra: dict[str, str], compute: Callable[..., Any]) -> None:
+        want = compute(events, window, *extra.values())
+        assert_same(ask_endpoint(worker, window, name, extra), want, f"{window.tenant_id} {name}")
+
+    checks: dict[str, Check] = {}
+    for tenant in tenants:
+        window = Window(tenant, now - timedelta(days=365), now + timedelta(hours=3))
+        for name, extra, compute in ENDPOINTS:
+            checks[f"{tenant} {name} {extra}"] = partial(check, window, name, extra, compute)
+    return checks
 
 
 def check_every_endpoint(
     worker: Worker, events: list[Event], tenants: tuple[str, ...], now: datetime
 ) -> None:
-    for tenant in tenants:
-        window = Window(tenant, now - timedelta(days=365), now + timedelta(hours=3))
-        for (name, extra, compute), got in zip(
-            ENDPOINTS, every_endpoint(worker, window).values(), strict=True
-        ):
-            assert_same(got, compute(events, window, *extra.values()), f"{tenant} {name}")
+    for check in endpoint_checks(worker, events, tenants, now).values():
+        check()
 
 
 def converges(
     worker: Worker, events: list[Event], tenants: tuple[str, ...], now: datetime, timeout: float
 ) -> None:
-    """Every endpoint reaches the exact numbers (nothing lost) and stays there (nothing doubled later)."""
+    """Every endpoint reaches the exact numbers (nothing lost) and stays there (nothing doubled later).
+
+    On timeout the error shows each endpoint's answer against the expected one and where the pipeline stood."""
+    checks = endpoint_checks(worker, events, tenants, now)
 
     def exact() -> bool:
         try:
-            check_every_endpoint(worker, events, tenants, now)
+            for check in checks.values():
+                check()
         except AssertionError:
             return False
         return True
 
-    wait_for(exact, timeout, "every endpoint to equal the independent computation", interval=2)
+    def diagnose() -> str:
+        want = len(unique([event for event in events if event["tenant_id"] in tenants]))
+        return "\n".join([differences(checks), f"expected: {want} events written", pipeline_report(worker)])
+
+    what = "every endpoint to equal the independent computation"
+    wait_for(exact, timeout, what, interval=2, diagnose=diagnose)
     time.sleep(3)
     check_every_endpoint(worker, events, tenants, now)
 
@@ -122,10 +148,20 @@ class RetryingClient:
                     break
                 time.sleep(float(retry_after or 1))
 
-    def join(self, timeout: float) -> None:
+    def summary(self) -> str:
+        statuses: dict[int, int] = {}
+        for _, status, _, size in self.answers:
+            statuses[status] = statuses.get(status, 0) + size
+        accepted = statuses.get(202, 0)
+        return f"client: {accepted} of {len(self.events)} events accepted; events by answer {statuses}"
+
+    def join(self, timeout: float, diagnose: Callable[[], str]) -> None:
         assert self.thread is not None
         self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the client did not get every batch accepted"
+        if self.thread.is_alive():
+            raise TimeoutError(
+                f"the client did not get every batch accepted within {timeout}s\n{self.summary()}\n{diagnose()}"
+            )
 
 
 @pytest.fixture
@@ -156,13 +192,16 @@ def test_broker_restart_mid_ingest_loses_nothing(
             event.setdefault("event_id", f"restart-{i}")  # a retried batch carries the same ids
         client = RetryingClient(worker.url, events)
         client.start()
-        wait_for(lambda: len(client.answers) >= answers_before_stop, 60, "ingest to be under way")
+        report = partial(pipeline_report, worker)
+        wait_for(
+            lambda: len(client.answers) >= answers_before_stop, 60, "ingest to be under way", diagnose=report
+        )
         broker.down()
         down_from = time.monotonic()
         time.sleep(15)
         down_until = time.monotonic()
         broker.up()
-        client.join(timeout=300)
+        client.join(timeout=300, diagnose=report)
 
         # From a second after the broker stopped: a 202 acknowledged just before may still have been on its way.
         while_down = [
@@ -191,12 +230,62 @@ def test_broker_restart_mid_ingest_loses_nothing(
         worker.stop()
 
 
+# Issue 18, deterministic: the second assignment (the first with the events topic) comes while a backlog waits,
+# the sink cannot write (so the agent's queue is full) and the seek after the assignment is slow (a loaded broker).
+# Before the fix (ota_stream/kafka/recovery.py) Faust delivered the backlog during that seek, cleared the
+# queue after it and dropped the re-fetched messages as already read: thousands of events never written, every run.
+@pytest.mark.parametrize("seek_delay", ["1", "3"])
+def test_a_backlog_assigned_after_a_broker_restart_is_written(
+    own_broker: Kafka, tmp_path: Path, seek_delay: str
+) -> None:
+    """The sequence of the CI failure: the worker creates its topic after its first assignment, the broker stops
+    within seconds and comes back 15 s later; the new assignment must drain everything that waited."""
+    broker = own_broker
+    broker.up()
+    failpoint = tmp_path / "clickhouse-is-down"
+    worker = Worker(tmp_path / "w", broker, unique_name("ota-events"), unique_name("ota-group"))
+    report = partial(pipeline_report, worker)
+    try:
+        worker.start({"KAFKA_SEEK_DELAY_SECONDS": seek_delay, "CLICKHOUSE_FAILPOINT_FILE": str(failpoint)})
+        created = f"Creating topic '{worker.topic}'"
+        wait_for(
+            lambda: created in worker.log_tail(1000), 60, "the worker to create its topic", diagnose=report
+        )
+        failpoint.touch()
+        now = datetime.now(UTC)
+        events = Scenario(now=now, devices_per_app=150, seed=67).build()
+        for i, event in enumerate(events):
+            event.setdefault("event_id", f"backlog-{i}")
+        asyncio.run(produce(broker.bootstrap, worker.topic, events))
+        broker.down()
+        time.sleep(15)
+        assert worker.log_path is not None
+        logged_before = len(worker.log_path.read_text().splitlines())
+        broker.up()
+
+        def assigned_again() -> bool:
+            lines = worker.log_path.read_text().splitlines()[logged_before:]  # type: ignore[union-attr]
+            ready = any("Worker ready" in line for line in lines)
+            return ready and worker.health()["services"]["kafka"]["assigned_partitions"] == [0, 1, 2, 3]
+
+        wait_for(assigned_again, 120, "the assignment after the restart to complete", diagnose=report)
+        failpoint.unlink()
+        converges(worker, events, ("acme", "globex"), now, timeout=120)
+        assert worker.health()["metrics"]["events_processed"] == len(events)
+        assert worker.starts == 1
+    finally:
+        worker.stop()
+
+
 def test_a_worker_started_before_the_broker_waits_for_it(own_broker: Kafka, tmp_path: Path) -> None:
     worker = Worker(tmp_path / "w", own_broker, unique_name("ota-events"), unique_name("ota-group"))
     try:
         worker.start(wait=False)
         wait_for(
-            lambda: "waiting for Kafka" in (worker.log_tail(200) or ""), 30, "the worker to wait for Kafka"
+            lambda: "waiting for Kafka" in (worker.log_tail(200) or ""),
+            30,
+            "the worker to wait for Kafka",
+            diagnose=worker.log_tail,
         )
         time.sleep(3)
         assert worker.process is not None and worker.process.poll() is None, worker.log_tail()
@@ -221,30 +310,83 @@ def test_a_worker_gives_up_on_an_absent_broker_after_its_timeout(tmp_path: Path)
 
 
 def test_clickhouse_outage_degrades_then_catches_up(make_worker: WorkerFactory, tmp_path: Path) -> None:
+    """Also the stall watchdog on a real worker: a sink that cannot write while lag grows is reported as stalled
+    (after SINK_STALL_SECONDS, 5 here) in /health, in `ota_pipeline_stalled` and in the log, and no longer once
+    it writes again."""
     failpoint = tmp_path / "clickhouse-is-down"
-    worker = make_worker(CLICKHOUSE_FAILPOINT_FILE=str(failpoint))
+    worker = make_worker(CLICKHOUSE_FAILPOINT_FILE=str(failpoint), SINK_STALL_SECONDS="5")
     worker.start()
     now = datetime.now(UTC)
     events = Scenario(now=now, devices_per_app=30, seed=41).build()
     half = len(events) // 2
     post_batches(worker.url, events[:half])
     converges(worker, events[:half], ("acme", "globex"), now, timeout=60)
+    assert worker.health()["services"]["pipeline"]["status"] == "healthy"
 
     failpoint.touch()
     outage_started = time.monotonic()
     post_batches(worker.url, events[half:])  # ingest does not need ClickHouse
-    health = wait_for(lambda: (h := worker.health())["status"] == "degraded" and h, 30, "a degraded /health")
-    assert health["services"]["clickhouse"]["status"] == "unhealthy"
-    wait_for(lambda: (worker.health()["services"]["kafka"]["consumer_lag"] or 0) > 0, 30, "lag to grow")
-    time.sleep(max(0.0, 25 - (time.monotonic() - outage_started)))
-    metrics = requests.get(f"{worker.url}/metrics", timeout=30).text
-    retries = next(
-        line for line in metrics.splitlines() if line.startswith("ota_pipeline_insert_retries_total")
+    report = partial(pipeline_report, worker)
+    health = wait_for(
+        lambda: (h := worker.health())["status"] == "degraded" and h,
+        30,
+        "a degraded /health",
+        diagnose=report,
     )
-    assert float(retries.split()[-1]) > 0
+    assert health["services"]["clickhouse"]["status"] == "unhealthy"
+    wait_for(
+        lambda: (worker.health()["services"]["kafka"]["consumer_lag"] or 0) > 0,
+        30,
+        "lag to grow",
+        diagnose=report,
+    )
+    pipeline = wait_for(
+        lambda: (p := worker.health()["services"]["pipeline"])["status"] == "stalled" and p,
+        30,
+        "the watchdog to report the stall",
+        diagnose=report,
+    )
+    assert "messages wait on partitions" in pipeline["reason"], pipeline
+    assert scrape(worker)["ota_pipeline_stalled"][()] == 1
+    time.sleep(max(0.0, 25 - (time.monotonic() - outage_started)))
+    metrics = scrape(worker)
+    assert metrics["ota_pipeline_insert_retries_total"][()] > 0
     failpoint.unlink()
 
     wait_for(
-        lambda: drained(worker) and worker.health()["status"] == "healthy", 120, "the worker to catch up"
+        lambda: drained(worker) and worker.health()["status"] == "healthy",
+        120,
+        "the worker to catch up",
+        diagnose=report,
     )
     check_every_endpoint(worker, events, ("acme", "globex"), now)
+    assert worker.health()["services"]["pipeline"]["status"] == "healthy"
+    assert scrape(worker)["ota_pipeline_stalled"][()] == 0
+    assert worker.log_path is not None
+    log = worker.log_path.read_text()
+    assert "pipeline stalled: the sink has written no batch" in log and "pipeline no longer stalled" in log
+
+
+def test_a_timeout_reports_what_it_saw(worker: Worker) -> None:
+    """The diagnosis of a timed-out wait (tests/support/diagnosis.py) on a real worker: each endpoint against the
+    expected numbers, the broker's offsets per partition, and the worker's own account."""
+    now = datetime.now(UTC)
+    events = Scenario(now=now, tenants=("acme",), devices_per_app=3, seed=71).build()
+    for i, event in enumerate(events):
+        event.setdefault("event_id", f"seen-{i}")
+    post_batches(worker.url, events)
+    converges(worker, events, ("acme",), now, timeout=60)
+    never_sent = {**events[0], "event_id": "never-sent", "event_type": "update_failed"}
+    with pytest.raises(TimeoutError) as timeout:
+        converges(worker, [*events, never_sent], ("acme",), now, timeout=3)
+    report = str(timeout.value)
+    assert "acme adoption {}: acme adoption.total_updates" in report or "acme adoption {}: equal" in report
+    assert "acme failures {}: acme failures.total_failures: got" in report, report
+    assert f"expected: {len(events) + 1} events written" in report
+    assert f"'events_processed': {len(events)}" in report
+    assert "assigned partitions [0, 1, 2, 3], consumer lag 0" in report, report
+    kafka = next(line for line in report.splitlines() if line.startswith(f"kafka ({worker.topic}"))
+    partitions = re.findall(r"p(\d): end (\d+), committed (\d+|None), lag (\d+)", kafka)
+    assert [int(p) for p, *_ in partitions] == [0, 1, 2, 3], kafka
+    assert sum(int(end) for _, end, _, _ in partitions) == len(events)  # one message per event posted
+    assert all(lag == "0" for *_, lag in partitions), kafka  # everything read was committed

@@ -57,7 +57,7 @@ def test_any_worker_answers_for_any_app(make_worker: WorkerFactory) -> None:
 
     wait_for(balanced, 90, "both workers to own partitions")
     # Sent at once, while both workers are still recovering and seeking after the rebalance: before the guards in
-    # agents/safe_acks.py, about 1 run in 3 lost the first events of a partition here (committed, never written).
+    # kafka/consumer.py, about 1 run in 3 lost the first events of a partition here (committed, never written).
     events = recent_events(APPS, 1500)
     post_batches(first.url, events)
     wait_processed(len(unique(events)), first, second)

@@ -65,6 +65,9 @@ def test_metrics_cover_the_spec_and_move(worker: Worker) -> None:
     assert samples["ota_pipeline_batches_flushed_total"][()] >= 1
     assert samples["ota_query_latency_seconds_count"][(("endpoint", "adoption"),)] >= 1
     assert samples["ota_pipeline_consumer_lag"][()] == 0
+    assert samples["ota_pipeline_stalled"][()] == 0  # the stall watchdog (tests/test_watchdog.py)
+    pipeline = worker.health()["services"]["pipeline"]
+    assert (pipeline["status"], pipeline["reason"]) == ("healthy", None)
     assert any(name.startswith("faust_") for name in samples), "Faust's own sensor metrics are missing"
     devices = {e["device_id"] for e in events}
     for values in samples.values():

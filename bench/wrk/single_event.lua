@@ -1,41 +1,18 @@
 -- POST /events with a realistic event (about 600 bytes) and a unique event_id per request, so that the sink
--- does real work for every event rather than dropping duplicates.
+-- does real work for every event rather than dropping duplicates. Run from the repository's root.
+dofile("bench/wrk/common.lua")
 local counter = 0
-local thread_id = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  thread_id = id
-  math.randomseed(os.time() + thread_id)
-  stamp = os.date("!%Y-%m-%dT%H:%M:%S.000Z")
-  run = string.format("%08x", math.random(0, 0x7fffffff))
-end
-
-local types = {"update_started", "update_downloading", "update_downloaded", "update_installing",
-               "update_installed", "update_failed"}
 
 request = function()
   counter = counter + 1
   local app = counter % 30
-  local body = string.format([[{"event_id":"wrk-%s-%d-%d","tenant_id":"tenant%d","org_id":"mobile","app_id":"app%d",]] ..
+  local body = string.format([[{"event_id":"wrk-%s-%d","tenant_id":"bench","org_id":"mobile","app_id":"app%d",]] ..
     [["device_id":"device-%d","event_type":"%s","timestamp":"%s","session_id":"session-%d",]] ..
     [["device_info":{"os":"Android","os_version":"14","model":"Pixel 8","manufacturer":"Google"},]] ..
     [["release_info":{"current_version":"1.4.0","target_version":"1.5.0","channel":"production","rollout_percentage":25},]] ..
     [["network_info":{"connection_type":"wifi","bandwidth_mbps":48.5},]] ..
     [["performance_metrics":{"download_speed_mbps":12.75,"download_duration_seconds":3.2,"package_size_bytes":4200000,"battery_level":77},]] ..
     [["metadata":{"sdk":"ota-stream-rn/0.1.0","locale":"en-US"}}]],
-    run, thread_id, counter, app % 5, app, (counter * 7919) % 27000, types[(counter % 6) + 1], stamp, counter % 1000)
-  return wrk.format("POST", "/events", {["Content-Type"] = "application/json"}, body)
-end
-
-done = function(summary, latency, requests)
-  local statuses = 0
-  io.write(string.format("RESULT requests=%d duration_us=%d errors=%d non2xx=%d p50_ms=%.2f p99_ms=%.2f\n",
-    summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.timeout, summary.errors.status, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+    run, counter, app, (counter * 7919) % 27000, types[(counter % 6) + 1], stamp, counter % 1000)
+  return wrk.format("POST", "/events", headers, body)
 end

@@ -24,8 +24,8 @@ from typing import Any, cast
 import faust
 from faust.types import EventT
 
+from ota_stream.kafka.consumer import assigned_partitions
 from ota_stream.tables.live import event_context
-from ota_stream.web.health import assigned_partitions
 
 TABLE_NAME = "alert-state"
 Key = tuple[str, str]  # (rule_id, app_key)

@@ -29,32 +29,35 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     )
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for aiokafka's clients (producer, consumer, admin)."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol.value,
-    }
+def security_options(settings: Settings) -> dict[str, Any]:
+    """The protocol, TLS context and SASL login of a connection, as aiokafka's clients and connections take them."""
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol.value}
     context = ssl_context(settings)
     if context is not None:
         options["ssl_context"] = context
     if settings.kafka_security_protocol in SASL:
         options["sasl_mechanism"] = settings.sasl_mechanism.value
         options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = (
-            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
-        )
+        options["sasl_plain_password"] = _password(settings)
     return options
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's clients (producer, consumer, admin)."""
+    return {"bootstrap_servers": settings.bootstrap_servers, **security_options(settings)}
+
+
+def _password(settings: Settings) -> str | None:
+    return settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
 
 
 def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
     """Faust's `broker_credentials` for the same protocol, TLS context and SASL login."""
     context = ssl_context(settings)
     if settings.kafka_security_protocol in SASL:
-        password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
         return faust.SASLCredentials(
             username=settings.kafka_sasl_username,
-            password=password,
+            password=_password(settings),
             mechanism=settings.sasl_mechanism.value,
             ssl_context=context,
         )

@@ -21,19 +21,26 @@ class Storage:
         self.clickhouse = ClickHouse(ClickHouseConfig.from_settings(settings))
         self._lock = asyncio.Lock()
         self._opened = False
+        self._opening: asyncio.Future[None] | None = None
 
     async def ready(self) -> ClickHouse:
-        """The connected, migrated client; StorageUnavailable while the server cannot be reached."""
+        """The connected, migrated client; StorageUnavailable while the server cannot be reached.
+
+        Opens once. A caller that gives up waiting (the health check's timeout) leaves the opening running, and the
+        next caller waits for that one: a thread cannot be cancelled, and a second one would apply the same
+        migrations, backfills included, at the same time (seen in worker logs before this was shielded)."""
         if not self._opened:
             async with self._lock:
-                if not self._opened:
-                    try:
-                        await asyncio.to_thread(self._open)
-                    except Exception as exc:
-                        if is_unavailable(exc):
-                            raise StorageUnavailable(f"ClickHouse is unavailable: {exc}") from exc
-                        raise
-                    self._opened = True
+                if self._opening is None or (self._opening.done() and self._opening.exception() is not None):
+                    self._opening = asyncio.ensure_future(asyncio.to_thread(self._open))
+                opening = self._opening
+            try:
+                await asyncio.shield(opening)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise StorageUnavailable(f"ClickHouse is unavailable: {exc}") from exc
+                raise
+            self._opened = True
         return self.clickhouse
 
     def _open(self) -> None:
@@ -47,3 +54,4 @@ class Storage:
     def close(self) -> None:
         self.clickhouse.close()
         self._opened = False
+        self._opening = None

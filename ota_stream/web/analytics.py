@@ -1,9 +1,14 @@
-"""`GET /analytics/*` (spec §3): parse the scope, run the query, answer `{"data": ...}`."""
+"""`GET /analytics/*` (spec §3 and §9): parse the scope, run the query, answer `{"data": ...}`.
+
+Every route gets its tenant scope from `authorized_scope`, the one place where a read key's tenant is to be
+checked against the request (spec §7) once keys exist.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -12,66 +17,147 @@ from faust.web import View
 
 from ota_stream import metrics
 from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.queries import device_events, failure_messages, release_health, releases
 from ota_stream.storage.queries.active_devices import active_devices
 from ota_stream.storage.queries.adoption import adoption
+from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.failures import GROUP_BY, failures
 from ota_stream.storage.queries.performance import performance
+from ota_stream.storage.queries.scope import Scope
 from ota_stream.storage.queries.versions import SEGMENTS, versions
 from ota_stream.web import params
 from ota_stream.web.errors import json_response
+from ota_stream.wire import Pseudonymize
 
-Query = Callable[[ClickHouse, web.Request], Awaitable[Any]]
+Storage = Callable[[], Awaitable[ClickHouse]]
+Run = Callable[[ClickHouse, Scope, web.Request], Awaitable[Any]]
 
 
-async def _adoption(ch: ClickHouse, request: web.Request) -> Any:
-    scope = params.scope(request.query, extra={"target_version"})
+def authorized_scope(request: web.Request, extra: Collection[str] = ()) -> Scope:
+    """The tenant scope and window of a request. Read keys (spec §7) are to check the tenant here."""
+    return params.scope(request.query, extra)
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the endpoint label of ota_query_latency_seconds
+    path: str
+    extra: frozenset[str]  # parameters beyond tenant, org, app and the window
+    run: Run
+
+
+def route(name: str, path: str, *extra: str) -> Callable[[Run], Route]:
+    def wrap(run: Run) -> Route:
+        return Route(name, path, frozenset(extra), run)
+
+    return wrap
+
+
+@route("adoption", "/analytics/adoption", "target_version")
+async def _adoption(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
     return await adoption(ch, scope, params.text(request.query, "target_version"))
 
 
-async def _versions(ch: ClickHouse, request: web.Request) -> Any:
-    scope = params.scope(request.query, extra={"segment"})
+@route("versions", "/analytics/versions", "segment")
+async def _versions(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
     return await versions(ch, scope, params.choice(request.query, "segment", SEGMENTS, None))
 
 
-async def _active_devices(ch: ClickHouse, request: web.Request) -> Any:
-    return await active_devices(ch, params.scope(request.query))
+@route("active-devices", "/analytics/active-devices")
+async def _active_devices(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    return await active_devices(ch, scope)
 
 
-async def _failures(ch: ClickHouse, request: web.Request) -> Any:
-    scope = params.scope(request.query, extra={"group_by"})
+@route("failures", "/analytics/failures", "group_by")
+async def _failures(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
     group_by = params.choice(request.query, "group_by", GROUP_BY, "error_code")
     assert group_by is not None
     return await failures(ch, scope, group_by)
 
 
-async def _performance(ch: ClickHouse, request: web.Request) -> Any:
-    return await performance(ch, params.scope(request.query))
+@route("performance", "/analytics/performance")
+async def _performance(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    return await performance(ch, scope)
 
 
-ROUTES: dict[str, Query] = {
-    "adoption": _adoption,
-    "versions": _versions,
-    "active-devices": _active_devices,
-    "failures": _failures,
-    "performance": _performance,
-}
+@route("releases", "/analytics/releases", "group_by")
+async def _releases(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    group_by = params.choice(request.query, "group_by", releases.GROUP_BY, None)
+    return await releases.releases(ch, scope, group_by)
 
 
-def register(app: App, storage: Callable[[], Awaitable[ClickHouse]]) -> None:
-    """One GET view per analytics endpoint, each timed into ota_query_latency_seconds."""
-    for name, query in ROUTES.items():
-        _register_one(app, storage, name, query)
+@route("release-health", "/analytics/releases/{version:.+}/health", *release_health.PARAMETERS)
+async def _release_health(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    version = params.path_text(request.match_info["version"], "version")
+    defaults = release_health.Thresholds()
+    limits = release_health.Thresholds(
+        params.percentage(request.query, "max_failure_rate", defaults.max_failure_rate),
+        params.percentage(request.query, "max_rollback_rate", defaults.max_rollback_rate),
+        params.integer(request.query, "min_devices", 1, release_health.MAX_MIN_DEVICES, defaults.min_devices),
+    )
+    return await release_health.health(ch, scope, version, limits)
 
 
-def _register_one(app: App, storage: Callable[[], Awaitable[ClickHouse]], name: str, query: Query) -> None:
-    latency = metrics.QUERY_LATENCY.labels(name)  # created now, so every endpoint is exported from the start
+@route("failure-messages", "/analytics/failures/messages", "error_code", "target_version", "limit")
+async def _failure_messages(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    query = request.query
+    limit = params.integer(query, "limit", 1, failure_messages.MAX_LIMIT, failure_messages.DEFAULT_LIMIT)
+    code, version = params.text(query, "error_code"), params.text(query, "target_version")
+    return await failure_messages.failure_messages(ch, scope, code, version, limit)
 
-    @app.page(f"/analytics/{name}", name=f"analytics_{name.replace('-', '_')}")
+
+def _device_events(device_ids: Pseudonymize | None) -> Route:
+    """Callers name the device by its raw id; with DEVICE_ID_HMAC_KEY it is stored as its pseudonym (spec §7)."""
+
+    @route("device-events", "/analytics/devices/{device_id:.+}/events", "limit")
+    async def run(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+        device_id = params.path_text(request.match_info["device_id"], "device_id")
+        if device_ids is not None:
+            device_id = device_ids(scope.tenant_id, device_id)
+        limit = params.integer(
+            request.query, "limit", 1, device_events.MAX_LIMIT, device_events.DEFAULT_LIMIT
+        )
+        return await device_events.device_events(ch, scope, device_id, limit)
+
+    return run
+
+
+@route("apps", "/analytics/apps")
+async def _apps(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    return await apps(ch, scope)
+
+
+ROUTES = (
+    _adoption,
+    _versions,
+    _active_devices,
+    _failures,
+    _performance,
+    _releases,
+    _release_health,
+    _failure_messages,
+    _apps,
+)
+
+
+def register(app: App, storage: Storage, device_ids: Pseudonymize | None) -> None:
+    """One GET view per analytics route, each timed into ota_query_latency_seconds."""
+    for one in (*ROUTES, _device_events(device_ids)):
+        _register_one(app, storage, one)
+
+
+def _register_one(app: App, storage: Storage, one: Route) -> None:
+    latency = metrics.QUERY_LATENCY.labels(
+        one.name
+    )  # created now, so every endpoint is exported from the start
+
+    @app.page(one.path, name=f"analytics_{one.name.replace('-', '_')}")
     class Analytics(View):
-        async def get(self, request: web.Request) -> web.Response:
+        async def get(self, request: web.Request, **path: str) -> web.Response:
             started = time.perf_counter()
             try:
-                data = await query(await storage(), request)
+                scope = authorized_scope(request, one.extra)
+                data = await one.run(await storage(), scope, request)
             finally:
                 latency.observe(time.perf_counter() - started)
             return json_response({"data": data})

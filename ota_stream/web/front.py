@@ -20,6 +20,7 @@ import signal
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -35,6 +36,7 @@ from ota_stream.models import TimeWindow, format_timestamp
 from ota_stream.web import ingest
 from ota_stream.web.errors import json_response
 from ota_stream.web.forward import Forwarder
+from ota_stream.web.readiness import kafka_readiness
 from ota_stream.web.security import Security, security
 
 log = logging.getLogger(__name__)
@@ -75,13 +77,17 @@ def create_front(
             body = worker + body
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    def own_kafka() -> dict[str, Any]:
+        return kafka_readiness(publisher, guarded.keys)
+
     async def health(request: web.Request) -> web.Response:
         if forwarder is None:
-            return _ingest_health(publisher)
+            return _ingest_health(own_kafka())
         status, _, body = await forwarder.fetch(request)
         report = orjson.loads(body)
-        if not publisher.ready:  # this process's own producer is what ingest depends on
-            report["services"]["kafka"].update(status="unhealthy", producer_ready=False)
+        kafka = own_kafka()
+        if kafka["status"] != "healthy":  # this process's own producer and keys are what ingest depends on
+            report["services"]["kafka"].update(kafka)
             report["status"] = "unhealthy" if report["status"] != "healthy" else "degraded"
         return json_response(report, 503 if report["status"] == "unhealthy" else status)
 
@@ -92,13 +98,13 @@ def create_front(
     return app
 
 
-def _ingest_health(publisher: EventPublisher) -> web.Response:
-    ready = publisher.ready
+def _ingest_health(kafka: dict[str, Any]) -> web.Response:
+    ready = kafka["status"] == "healthy"
     body = {
-        "status": "healthy" if ready else "unhealthy",
+        "status": kafka["status"],
         "timestamp": format_timestamp(datetime.now(UTC)),
         "role": "ingest",
-        "services": {"kafka": {"status": "healthy" if ready else "unhealthy", "producer_ready": ready}},
+        "services": {"kafka": kafka},
     }
     return json_response(body, 200 if ready else 503)
 

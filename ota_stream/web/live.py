@@ -12,6 +12,7 @@ from faust.web import View
 
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import invalid, json_response
+from ota_stream.web.params import is_whole
 
 KEY = r"{key:[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}}"
 DEFAULT_LAST = 10
@@ -22,7 +23,7 @@ def _last(request: web.Request, most: int) -> int:
         if name != "last":
             raise invalid(name, "unknown parameter")
     raw = request.query.get("last", str(DEFAULT_LAST))
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
+    if not is_whole(raw) or not 1 <= int(raw) <= most:
         raise invalid("last", f"must be a whole number from 1 to {most}")
     return int(raw)
 

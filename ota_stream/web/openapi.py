@@ -17,18 +17,11 @@ from ota_stream.models import OtaEvent
 from ota_stream.storage.queries.failures import GROUP_BY
 from ota_stream.storage.queries.versions import SEGMENTS
 from ota_stream.web.errors import json_response
-
-ID = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}
-ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
-
-
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
+from ota_stream.web.openapi_releases import release_paths
+from ota_stream.web.openapi_schema import ID
+from ota_stream.web.openapi_schema import error as _error
+from ota_stream.web.openapi_schema import json_body as _json
+from ota_stream.web.openapi_schema import param as _param
 
 INGEST_ERRORS = {
     "400": _error("The body is not JSON."),
@@ -42,10 +35,6 @@ QUERY_ERRORS = {
     "422": _error("A parameter is missing, unknown, repeated or invalid; `details` names it."),
     "503": _error("ClickHouse is unavailable."),
 }
-
-
-def _param(name: str, schema: dict[str, Any], required: bool = False, where: str = "query") -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required, "schema": schema}
 
 
 COMMON = [
@@ -159,6 +148,7 @@ def document() -> dict[str, Any]:
             }
         },
         **{f"/analytics/{name}": _analytics(name) for name in EXTRA},
+        **release_paths(COMMON, QUERY_ERRORS),
         "/live/{tenant_id}/{org_id}/{app_id}/windows": _live(
             "the newest windows with data", [_param("last", {"type": "integer", "minimum": 1, "maximum": 61})]
         ),

@@ -13,8 +13,14 @@ from ota_stream.storage.queries.scope import Scope
 from ota_stream.web.errors import invalid
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_WHOLE = re.compile(r"^[0-9]{1,12}$")
 COMMON = frozenset({"tenant_id", "org_id", "app_id", "days", "from", "to"})
 MAX_DAYS = 365
+
+
+def is_whole(raw: str) -> bool:
+    """Plain ASCII digits: str.isdigit() also accepts "²", which int() refuses (a 500 before this check)."""
+    return _WHOLE.match(raw) is not None
 
 
 def identifier(query: Mapping[str, str], name: str, required: bool = False) -> str | None:
@@ -76,7 +82,7 @@ def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime |
         if start is not None or end is not None:
             raise invalid("days", "give either days or from/to, not both")
         raw = query["days"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        if not is_whole(raw) or not 1 <= int(raw) <= MAX_DAYS:
             raise invalid("days", f"must be a whole number from 1 to {MAX_DAYS}")
         start, end = now - timedelta(days=int(raw)), now
     elif start is not None or end is not None:
@@ -88,3 +94,32 @@ def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime |
     else:
         start, end = now - timedelta(days=30), now
     return Scope(tenant_id, start, end, identifier(query, "org_id"), identifier(query, "app_id"))
+
+
+def integer(query: Mapping[str, str], name: str, lowest: int, highest: int, default: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not is_whole(raw) or not lowest <= int(raw) <= highest:
+        raise invalid(name, f"must be a whole number from {lowest} to {highest}")
+    return int(raw)
+
+
+_NUMBER = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,12})?([eE][-+]?[0-9]{1,3})?$")
+
+
+def percentage(query: Mapping[str, str], name: str, default: float) -> float:
+    """A rate threshold: a decimal number from 0 to 100 (digits, an optional fraction and exponent)."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not _NUMBER.match(raw) or not 0 <= float(raw) <= 100:
+        raise invalid(name, "must be a number from 0 to 100")
+    return float(raw)
+
+
+def path_text(value: str, name: str, max_length: int = 128) -> str:
+    """A path parameter that names a stored value (a version, a device id): 1-128 characters, as in §1."""
+    if not 1 <= len(value) <= max_length:
+        raise invalid(name, f"must be 1-{max_length} characters")
+    return value

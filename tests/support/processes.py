@@ -44,7 +44,15 @@ def _is_free(port: int) -> bool:
         return True
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.25,
+    diagnose: Callable[[], str] | None = None,
+) -> Any:
+    """Poll `predicate` until it returns a true value; on timeout raise TimeoutError with `diagnose()`'s report
+    of what was seen (see tests/support/diagnosis.py), so that a slow machine can be told from a stuck one."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -57,20 +65,27 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         except Exception as exc:  # keep polling; report the last error on timeout
             last_error = exc
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}")
+    message = f"timed out after {timeout}s waiting for {what}; last error: {last_error!r}"
+    if diagnose is not None:
+        try:
+            message += "\n" + diagnose()
+        except Exception as exc:  # the timeout must be reported even if the diagnosis fails
+            message += f"\n(no diagnosis: {exc!r})"
+    raise TimeoutError(message)
 
 
 @dataclass
 class Kafka:
     directory: Path
     port: int
+    env: dict[str, str] = field(default_factory=dict)  # more for kafka.sh, e.g. KAFKA_SECURITY
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def _run(self, command: str) -> None:
-        env = {**os.environ, "KAFKA_DIR": str(self.directory), "KAFKA_PORT": str(self.port)}
+        env = {**os.environ, "KAFKA_DIR": str(self.directory), "KAFKA_PORT": str(self.port), **self.env}
         subprocess.run([str(KAFKA_SCRIPT), command], env=env, check=True, timeout=300)
 
     def up(self) -> None:
@@ -140,7 +155,7 @@ class Worker:
                 raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
             body = requests.get(f"{self.url}/health", timeout=2).json()
             clickhouse = body["services"].get("clickhouse", {"status": "healthy"})  # ingest alone has none
-            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["producer_ready"]
+            return clickhouse["status"] == "healthy" and body["services"]["kafka"]["status"] == "healthy"
 
         try:
             wait_for(ready, timeout, "the worker to become healthy")

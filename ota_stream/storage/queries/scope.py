@@ -11,12 +11,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
+from ota_stream.models import format_timestamp
+
 Bucket = Literal["hour", "day"]
 
 
 def ch_datetime(value: datetime) -> str:
     """A DateTime64(3, 'UTC') parameter value; the datetime must be in UTC."""
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+def rfc3339(value: datetime) -> str:
+    """A DateTime64 as clickhouse-connect returns it (naive, in UTC), in RFC 3339 with milliseconds."""
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return format_timestamp(moment)
 
 
 def rate(part: int, whole: int) -> float:
@@ -34,6 +42,9 @@ def _ceil(value: datetime, bucket: Bucket) -> datetime:
     floor = _floor(value, bucket)
     step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
     return floor if floor == value else floor + step
+
+
+RAW_WINDOW = "timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp <= {end:DateTime64(3, 'UTC')}"
 
 
 @dataclass(frozen=True)
@@ -66,31 +77,37 @@ class Scope:
             params["app_id"] = self.app_id
         return " AND ".join(clauses), params
 
-    def hybrid(self, bucket: Bucket, use_views: bool = True) -> Hybrid:
+    def window(self) -> tuple[str, dict[str, Any]]:
+        """The raw table's WHERE for the whole window, for queries that read raw rows only."""
+        dims, params = self.dims()
+        params.update(start=ch_datetime(self.start), end=ch_datetime(self.end))
+        return f"{dims} AND {RAW_WINDOW}", params
+
+    def hybrid(self, bucket: Bucket, use_views: bool = True, prefix: str = "") -> Hybrid:
         """Whole buckets from the view (column `hour` or `date`), the edges from raw `timestamp`.
 
-        With `use_views=False`, or a window holding no whole bucket, everything comes from raw.
+        With `use_views=False`, or a window holding no whole bucket, everything comes from raw. `prefix` renames
+        the window's parameters, so that one statement can hold windows of two bucket sizes.
         """
         full_start, full_end = _ceil(self.start, bucket), _floor(self.end, bucket)
         if not use_views or full_start >= full_end:
             full_start = full_end = self.start
         dims, params = self.dims()
-        if bucket == "hour":
-            view_range = "hour >= {full_start:DateTime('UTC')} AND hour < {full_end:DateTime('UTC')}"
-            params["full_start"] = full_start.strftime("%Y-%m-%d %H:%M:%S")
-            params["full_end"] = full_end.strftime("%Y-%m-%d %H:%M:%S")
-        else:
-            view_range = "date >= {full_start:Date} AND date < {full_end:Date}"
-            params["full_start"] = full_start.strftime("%Y-%m-%d")
-            params["full_end"] = full_end.strftime("%Y-%m-%d")
-        params.update(
-            start=ch_datetime(self.start),
-            end=ch_datetime(self.end),
-            raw_head_end=ch_datetime(full_start),
-            raw_tail_start=ch_datetime(full_end),
+        first, last, head_end, tail_start = (
+            prefix + n for n in ("full_start", "full_end", "head_end", "tail_start")
         )
+        if bucket == "hour":
+            view_range = f"hour >= {{{first}:DateTime('UTC')}} AND hour < {{{last}:DateTime('UTC')}}"
+            params[first] = full_start.strftime("%Y-%m-%d %H:%M:%S")
+            params[last] = full_end.strftime("%Y-%m-%d %H:%M:%S")
+        else:
+            view_range = f"date >= {{{first}:Date}} AND date < {{{last}:Date}}"
+            params[first] = full_start.strftime("%Y-%m-%d")
+            params[last] = full_end.strftime("%Y-%m-%d")
+        params.update(start=ch_datetime(self.start), end=ch_datetime(self.end))
+        params[head_end], params[tail_start] = ch_datetime(full_start), ch_datetime(full_end)
         raw_range = (
-            "((timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {raw_head_end:DateTime64(3, 'UTC')})"
-            " OR (timestamp >= {raw_tail_start:DateTime64(3, 'UTC')} AND timestamp <= {end:DateTime64(3, 'UTC')}))"
+            f"((timestamp >= {{start:DateTime64(3, 'UTC')}} AND timestamp < {{{head_end}:DateTime64(3, 'UTC')}})"
+            f" OR (timestamp >= {{{tail_start}:DateTime64(3, 'UTC')}} AND timestamp <= {{end:DateTime64(3, 'UTC')}}))"
         )
         return Hybrid(f"{dims} AND {view_range}", f"{dims} AND {raw_range}", params)

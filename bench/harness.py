@@ -1,0 +1,53 @@
+"""What the side-by-side benchmarks share: a broker of their own, rounds in alternating order, process figures."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def broker(existing: str | None, scratch: Path) -> Iterator[str]:
+    """The bootstrap address of `existing`, or of a fresh broker started now (scripts/kafka/kafka.sh) and stopped
+    afterwards."""
+    if existing is not None:
+        yield existing
+        return
+    env = {**os.environ, "KAFKA_DIR": str(scratch / "kafka"), "KAFKA_PORT": str(free_port())}
+    subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "up"], env=env, check=True)
+    try:
+        yield f"127.0.0.1:{env['KAFKA_PORT']}"
+    finally:
+        subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "down"], env=env, check=False)
+
+
+def alternating(programs: Sequence[str], rounds: int) -> Iterator[tuple[int, str]]:
+    """(round, program): each round starts one program later, so that none always runs first or last."""
+    for round_ in range(rounds):
+        shift = round_ % len(programs)
+        for program in [*programs[shift:], *programs[:shift]]:
+            yield round_, program
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

@@ -1,0 +1,140 @@
+"""Faust's aiokafka consumer with two guards on its offsets, installed as the app's transport.
+
+Faust's stream loop skips a message when its consumer generation is stale or flow control is paused (a
+rebalance is under way) and then acks it, "so that the lag does not grow". With two workers and a slow agent body,
+a few percent of the events sent while the second worker joined were committed without reaching ClickHouse.
+Two causes, two guards:
+
+1. `SafeConsumer.ack` of such a message releases it (so that shutdown and `wait_empty` do not wait for it)
+   without recording its offset, so no commit moves past it.
+2. After a rebalance Faust seeks each partition to its committed offset; a partition with no commit yet kept its
+   fetch position, past the messages read and skipped in the old generation. `SafeConsumerThread` sends such a
+   partition of a source topic (any topic but a table's changelog) back to its beginning, which is what
+   `auto_offset_reset=earliest` means for a new group, inside the consumer thread and through aiokafka's own
+   offset-reset request (a seek from outside the thread raced aiokafka's fetcher).
+
+A message read again this way is dropped by the writer if it was in fact written (at-least-once from Kafka,
+exactly-once into ClickHouse). The subclasses override faust-streaming 0.15's `Consumer.ack` and
+`AIOKafkaConsumerThread.seek_to_committed`; pyproject pins that minor version. Also here: the read-only views of
+the consumer that /health, the lag gauge and the stall watchdog need, which read Faust's private offset maps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, cast
+
+import faust
+from faust.transport.drivers import aiokafka
+from faust.types import TP, Message
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
+
+
+class SafeConsumerThread(aiokafka.AIOKafkaConsumerThread):
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Faust's seek after a rebalance, plus: a source partition with no commit goes to its beginning."""
+        consumer = self._ensure_consumer()
+        app = self.consumer.app
+        delay = cast(Transport, self.consumer.transport).seek_delay_seconds
+        changelogs = app.tables.changelog_topics
+
+        async def seek() -> Mapping[TP, int]:
+            if delay and self.consumer.flow_active:  # tests: a seek as slow as on a loaded broker
+                await asyncio.sleep(delay)
+            committed: Mapping[TP, int] = await consumer.seek_to_committed()
+            fresh = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+            if fresh:
+                await consumer.seek_to_beginning(*fresh)
+            return committed
+
+        return cast(Mapping[TP, int], await self.call_thread(seek))
+
+
+class SafeConsumer(aiokafka.Consumer):
+    def _new_consumer_thread(self) -> SafeConsumerThread:
+        return SafeConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def ack(self, message: Message) -> bool:
+        """Faust's ack for a message of the current generation while the flow runs; else release it only."""
+        app = self.app
+        if message.generation_id == app.consumer_generation_id and app.flow_control.is_active():
+            return super().ack(message)
+        with ack_lock:
+            message.acked = True
+            self._unacked_messages.discard(message)
+            notify(self._waiting_for_ack)
+        return False
+
+
+class Transport(aiokafka.Transport):
+    """`seek_delay_seconds` (KAFKA_SEEK_DELAY_SECONDS, for fault tests) holds each seek that ends a recovery."""
+
+    Consumer = SafeConsumer
+
+    def __init__(self, url: Any, app: faust.App, seek_delay_seconds: float = 0.0) -> None:
+        super().__init__(url, app)
+        self.seek_delay_seconds = seek_delay_seconds
+
+
+def install(app: faust.App, seek_delay_seconds: float = 0.0) -> None:
+    """Give `app` this transport for its consumer, before anything creates Faust's default one."""
+    app.transport = Transport(app.conf.broker_consumer, app, seek_delay_seconds)
+
+
+def assigned_partitions(app: faust.App, topic: str) -> list[int]:
+    """The partitions of `topic` this worker consumes now (empty before the first assignment)."""
+    try:
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+    except Exception:
+        return []
+
+
+async def consumer_lag(app: faust.App, topic: str) -> int | None:
+    """Messages of `topic` on this worker's partitions that are not yet committed; None before assignment.
+
+    End offsets are asked of the broker: the consumer's cached high-water marks can be stale, or zero, right
+    after an assignment, which made a restarted worker look drained before it had read anything.
+    """
+    consumer = app.consumer
+    try:
+        assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
+        if not assigned:
+            return None
+        ends = await consumer.highwaters(*assigned)
+    except Exception:
+        return None
+    lag = 0
+    for tp in assigned:  # faust keeps committed offsets in a private map, with no accessor
+        committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+        end = ends.get(tp)
+        if end is None:
+            return None
+        lag += max(0, end - (committed + 1 if committed is not None else 0))
+    return lag
+
+
+def consumer_state(app: faust.App, topic: str) -> dict[str, Any]:
+    """What Faust's consumer says about `topic`: the places a stall has hidden (generation, flow control, paused
+    partitions, read and committed offsets, messages handed to streams and not yet acked). A snapshot for a log
+    line, never a decision."""
+    consumer: Any = app.consumer
+
+    def partitions(tps: Any) -> list[int]:
+        return sorted(tp.partition for tp in (tps or ()) if tp.topic == topic)
+
+    def offsets(mapping: Mapping[Any, int | None]) -> dict[int, int | None]:
+        return {tp.partition: offset for tp, offset in sorted(mapping.items()) if tp.topic == topic}
+
+    return {
+        "generation": app.consumer_generation_id,
+        "flow_control_active": app.flow_control.is_active(),
+        "consumer_flow_active": consumer.flow_active,
+        "assigned": partitions(consumer.assignment()),
+        "active": partitions(consumer._active_partitions),
+        "paused": partitions(consumer._paused_partitions),
+        "read_offsets": offsets(consumer._read_offset),
+        "committed_offsets": offsets(consumer._committed_offset),
+        "unacked_messages": len(consumer._unacked_messages),
+    }

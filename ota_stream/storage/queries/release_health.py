@@ -1,0 +1,64 @@
+"""`/analytics/releases/{version}/health`: a verdict a CI job or a rollout controller can gate on (spec §9).
+
+- `failure_rate`: devices that failed the release and never installed it in the window, over installed devices
+  plus those; the complement of `install_success_rate` in /analytics/releases. `rollback_rate` as there.
+- `insufficient_data` when `devices_attempted` < `min_devices` (equal is enough), even if a rate is breached;
+  otherwise `fail` when a rate is above its maximum, compared as reported (rounded to 2 decimals; equal
+  passes), else `pass`.
+- `reasons` lists every check that did not pass, in the order devices, failures, rollbacks; empty on a pass.
+- A version with no update event in the window is not an error: it has 0 devices, hence insufficient_data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.queries.releases import release_figures
+from ota_stream.storage.queries.scope import Scope
+
+PARAMETERS = ("max_failure_rate", "max_rollback_rate", "min_devices")
+MAX_MIN_DEVICES = 100_000_000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_failure_rate: float = 5.0
+    max_rollback_rate: float = 2.0
+    min_devices: int = 50
+
+
+def verdict(
+    attempted: int, failure_rate: float, rollback_rate: float, limits: Thresholds
+) -> tuple[str, list[str]]:
+    reasons = []
+    if attempted < limits.min_devices:
+        reasons.append(f"devices_attempted {attempted} is below min_devices {limits.min_devices}")
+    if failure_rate > limits.max_failure_rate:
+        reasons.append(f"failure_rate {failure_rate} is above max_failure_rate {limits.max_failure_rate:g}")
+    if rollback_rate > limits.max_rollback_rate:
+        reasons.append(
+            f"rollback_rate {rollback_rate} is above max_rollback_rate {limits.max_rollback_rate:g}"
+        )
+    if attempted < limits.min_devices:
+        return "insufficient_data", reasons
+    return ("fail" if reasons else "pass"), reasons
+
+
+async def health(
+    ch: ClickHouse, scope: Scope, version: str, limits: Thresholds, use_views: bool = True
+) -> dict[str, Any]:
+    figures = await release_figures(ch, scope, version, use_views)
+    attempted = figures.attempted if figures else 0
+    failure_rate = figures.failure_rate if figures else 0.0
+    rollback_rate = figures.rollback_rate if figures else 0.0
+    outcome, reasons = verdict(attempted, failure_rate, rollback_rate, limits)
+    return {
+        "version": version,
+        "verdict": outcome,
+        "devices_attempted": attempted,
+        "failure_rate": failure_rate,
+        "rollback_rate": rollback_rate,
+        "reasons": reasons,
+    }

@@ -1,0 +1,150 @@
+"""The spec §9 part of the OpenAPI document: release health, drill-down and export, with their answers' schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ota_stream.models import EventType
+from ota_stream.storage.queries import device_events, failure_messages, releases
+from ota_stream.storage.queries.release_health import MAX_MIN_DEVICES
+from ota_stream.web.openapi_schema import (
+    INTEGER,
+    NULLABLE_NUMBER,
+    RATE,
+    TEXT,
+    TIMESTAMP,
+    array,
+    data,
+    error,
+    json_body,
+    obj,
+    param,
+)
+
+STORED_TEXT = {"type": "string", "minLength": 1, "maxLength": 128}
+FIGURES = {
+    "first_seen": TIMESTAMP,
+    "devices_attempted": INTEGER,
+    "devices_installed": INTEGER,
+    "devices_failed": INTEGER,
+    "devices_rolled_back": INTEGER,
+    "install_success_rate": RATE,
+    "rollback_rate": RATE,
+    "install_duration_seconds": obj({"p50": NULLABLE_NUMBER, "p95": NULLABLE_NUMBER}),
+    "adoption_curve": array(
+        obj({"hour": TIMESTAMP, "devices_installed_cumulative": INTEGER, "share_of_active_devices": RATE})
+    ),
+    "time_to_50_percent_seconds": NULLABLE_NUMBER,
+    "time_to_90_percent_seconds": NULLABLE_NUMBER,
+}
+RELEASE = {
+    "type": "object",
+    "properties": {"version": TEXT, **FIGURES, "groups": array(obj({"key": TEXT, **FIGURES}))},
+    "required": ["version", *FIGURES],
+    "additionalProperties": False,
+}
+HEALTH = obj(
+    {
+        "version": TEXT,
+        "verdict": {"enum": ["pass", "fail", "insufficient_data"]},
+        "devices_attempted": INTEGER,
+        "failure_rate": RATE,
+        "rollback_rate": RATE,
+        "reasons": array(TEXT),
+    }
+)
+SAMPLE = obj({"event_id": TEXT, "device_id": TEXT, "timestamp": TIMESTAMP})
+MESSAGE = obj(
+    {
+        "error_code": TEXT,
+        "error_message": TEXT,
+        "count": INTEGER,
+        "affected_devices": INTEGER,
+        "last_seen": TIMESTAMP,
+        "samples": {**array(SAMPLE), "maxItems": failure_messages.SAMPLES},
+    }
+)
+APP = obj({"org_id": TEXT, "app_id": TEXT, "events": INTEGER, "devices": INTEGER, "last_seen": TIMESTAMP})
+PATH_ERROR = {
+    "404": error("No such route: a path parameter that does not form a path of this API, e.g. `..`.")
+}
+EXPORT_TYPES = {
+    "application/x-ndjson": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+def _limit(most: int, default: int) -> dict[str, Any]:
+    return param("limit", {"type": "integer", "minimum": 1, "maximum": most, "default": default})
+
+
+def _get(summary: str, parameters: list[dict[str, Any]], ok: dict[str, Any], errors: dict[str, Any]) -> Any:
+    return {"get": {"summary": summary, "parameters": parameters, "responses": {"200": ok, **errors}}}
+
+
+def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[str, Any]:
+    rate_limit = {"type": "number", "minimum": 0, "maximum": 100}
+    version = param("version", STORED_TEXT, required=True, where="path")
+    device = param("device_id", STORED_TEXT, required=True, where="path")
+    export_ok = {
+        "description": "The window's events, streamed; `X-Export-Rows` gives their number.",
+        "headers": {"X-Export-Rows": {"schema": {"type": "integer", "minimum": 0}}},
+        "content": EXPORT_TYPES,
+    }
+    return {
+        "/analytics/releases": _get(
+            "Per-release rates, adoption curve and time to 50/90 % (spec §9).",
+            [*common, param("group_by", {"enum": sorted(releases.GROUP_BY)})],
+            json_body("Releases, newest first.", data(array(RELEASE))),
+            errors,
+        ),
+        "/analytics/releases/{version}/health": _get(
+            "A verdict to gate a rollout or a CI job on (spec §9).",
+            [
+                *common,
+                version,
+                param("max_failure_rate", {**rate_limit, "default": 5}),
+                param("max_rollback_rate", {**rate_limit, "default": 2}),
+                param(
+                    "min_devices",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_MIN_DEVICES, "default": 50},
+                ),
+            ],
+            json_body("The verdict and why.", data(HEALTH)),
+            {**errors, **PATH_ERROR},
+        ),
+        "/analytics/failures/messages": _get(
+            "The most frequent failure messages, with samples (spec §9).",
+            [
+                *common,
+                param("error_code", STORED_TEXT),
+                param("target_version", STORED_TEXT),
+                _limit(failure_messages.MAX_LIMIT, failure_messages.DEFAULT_LIMIT),
+            ],
+            json_body("Messages, most frequent first.", data(array(MESSAGE))),
+            errors,
+        ),
+        "/analytics/devices/{device_id}/events": _get(
+            "One device's events in the window, newest first, as §1 objects (spec §9).",
+            [*common, device, _limit(device_events.MAX_LIMIT, device_events.DEFAULT_LIMIT)],
+            json_body("Events.", data(array({"$ref": "#/components/schemas/OtaEvent"}))),
+            {**errors, **PATH_ERROR},
+        ),
+        "/analytics/apps": _get(
+            "The tenant's apps with events in the window (spec §9).",
+            common,
+            json_body("Apps by org_id, then app_id.", data(array(APP))),
+            errors,
+        ),
+        "/analytics/export": _get(
+            "The window's raw events as NDJSON, CSV or Parquet, streamed (spec §9).",
+            [
+                *common,
+                param("format", {"enum": ["ndjson", "csv", "parquet"]}, required=True),
+                param("event_type", {"enum": [t.value for t in EventType]}),
+            ],
+            export_ok,
+            {**errors, "413": error("More rows than EXPORT_MAX_ROWS; narrow the window, app or event_type.")},
+        ),
+    }

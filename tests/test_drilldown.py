@@ -1,0 +1,97 @@
+"""Drill-down (spec §9): apps three ways, failure messages and one device's events against plain Python.
+
+Apps come from views merged with raw edges, so they are checked from the views, from the raw table alone and in
+Python; messages and device events read the raw table only, so they are checked against Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+
+import pytest
+
+from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.queries.apps import apps
+from ota_stream.storage.queries.device_events import device_events
+from ota_stream.storage.queries.failure_messages import failure_messages
+from ota_stream.storage.queries.scope import Scope
+from tests.conftest import loaded_database
+from tests.support import expected_drilldown
+from tests.support.expected import Window, assert_same
+from tests.support.release_scenario import with_every_field
+from tests.support.scenario import Event
+from tests.test_analytics import WINDOWS
+from tests.test_releases import release_events
+
+DIMS = [{}, {"org_id": "mobile"}, {"org_id": "web", "app_id": "chat"}]
+
+
+def drilldown_events() -> list[Event]:
+    return with_every_field(release_events(), random.Random(4))
+
+
+@pytest.fixture(scope="module")
+def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
+    yield from loaded_database(drilldown_events())
+
+
+def scopes() -> Iterator[Scope]:
+    for start, end in WINDOWS.values():
+        for dims in DIMS:
+            for tenant in ("acme", "globex"):
+                yield Scope(tenant, start, end, **dims)
+
+
+def window_of(scope: Scope) -> Window:
+    return Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
+
+
+def test_apps_three_ways(loaded: tuple[ClickHouse, list[Event]]) -> None:
+    ch, events = loaded
+    for scope in scopes():
+        want = expected_drilldown.apps(events, window_of(scope))
+        assert_same(asyncio.run(apps(ch, scope, use_views=False)), want, f"apps {scope} (raw)")
+        assert_same(asyncio.run(apps(ch, scope, use_views=True)), want, f"apps {scope} (views)")
+
+
+def test_failure_messages(loaded: tuple[ClickHouse, list[Event]]) -> None:
+    ch, events = loaded
+    filters: list[dict[str, str | int]] = [
+        {},
+        {"limit": 2},
+        {"error_code": "E_NETWORK"},
+        {"error_code": "unknown"},
+        {"target_version": "2.1.0", "limit": 100},
+        {"target_version": "unknown"},
+    ]
+    for scope in scopes():
+        for kwargs in filters:
+            want = expected_drilldown.failure_messages(events, window_of(scope), **kwargs)  # type: ignore[arg-type]
+            got = asyncio.run(failure_messages(ch, scope, **kwargs))  # type: ignore[arg-type]
+            assert_same(got, want, f"messages {scope} {kwargs}")
+    busiest = asyncio.run(failure_messages(ch, Scope("acme", *WINDOWS["a year"]), limit=100))
+    assert len(busiest) > 5 and any(m["error_code"] == "unknown" for m in busiest)
+    assert any(m["error_message"] == "unknown" for m in busiest) and max(m["count"] for m in busiest) > 3
+    assert any(len(m["samples"]) == 3 for m in busiest)
+
+
+def test_device_events(loaded: tuple[ClickHouse, list[Event]]) -> None:
+    ch, events = loaded
+    devices = sorted({e["device_id"] for e in events if e["tenant_id"] == "acme"})
+    for scope in scopes():
+        for device in devices[:: max(1, len(devices) // 12)]:
+            for limit in (100, 3):
+                want = expected_drilldown.device_events(events, window_of(scope), device, limit)
+                got = asyncio.run(device_events(ch, scope, device, limit))
+                assert_same(got, want, f"device {device} {scope} limit {limit}")
+    # Every optional field comes back where §1 puts it, with the value sent.
+    rich = next(e for e in events if "metadata" in e and e["tenant_id"] == "acme")
+    scope = Scope("acme", *WINDOWS["a year"])
+    got = asyncio.run(device_events(ch, scope, rich["device_id"], 1000))
+    stored = next(e for e in got if e["event_id"] == rich["event_id"])
+    assert stored["release_info"]["rollout_percentage"] == 12.3
+    assert stored["performance_metrics"]["package_size_bytes"] == 2**53 + 1
+    assert stored["metadata"] == {"build": "1234", "note": "héllo, wörld"}
+    assert asyncio.run(device_events(ch, Scope("globex", *WINDOWS["a year"]), rich["device_id"])) == []
