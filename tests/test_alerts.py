@@ -8,6 +8,7 @@ Failover (kill -9, rebalance) is in tests/test_alerts_failover.py; hostile rule 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from tests.support.alerts import (
 )
 from tests.support.expected import parse
 from tests.support.processes import Worker, unique_name, wait_for
+from tests.support.prometheus import alerting_rules, selectors
 from tests.support.receiver import Receiver, receiving
 
 GIVE_UP_SECONDS = 15
@@ -185,3 +187,23 @@ def test_rules_are_listed_without_secrets_and_deleted(
     listing = requests.get(f"{worker.url}/admin/alerts", params={"tenant_id": TENANT}, headers=ADMIN_HEADERS,
                            timeout=30)  # fmt: skip
     assert made["rule_id"] not in {rule["rule_id"] for rule in listing.json()["data"]}
+
+
+def test_the_prometheus_rules_read_series_this_worker_exports(alerting: tuple[Worker, str]) -> None:
+    """deploy/prometheus/alerts.yml against a real scrape: each series it reads (but Prometheus's `up`) is in the
+    /metrics of a worker that takes ingest itself, with the label values it matches on."""
+    worker, _ = alerting
+    scrape = requests.get(f"{worker.url}/metrics", timeout=10).text
+    samples = re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ", scrape, re.MULTILINE)
+    names = {name for name, _ in samples}
+    checked = 0
+    for rule in alerting_rules():
+        for selector in selectors(rule["expr"]):
+            if selector.name == "up":
+                continue  # made by Prometheus for every target
+            assert selector.name in names, f"{rule['alert']}: {selector.name} not in the scrape"
+            for matcher in selector.matchers.matchers:
+                pair = f'{matcher.name}="{matcher.value}"'
+                assert any(name == selector.name and pair in labels for name, labels in samples), (rule, pair)
+            checked += 1
+    assert checked >= 6

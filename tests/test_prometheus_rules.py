@@ -11,12 +11,18 @@ from typing import Any
 
 import promql_parser
 import pytest
-import yaml
 
-from tests.support.prometheus import exported_names, label_values
+from tests.support.prometheus import (
+    RULES,
+    alerting_rules,
+    exported_names,
+    label_values,
+    load,
+    rule_metrics,
+    selectors,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 COMPOSE = ROOT / "docker-compose.yml"
 
@@ -33,30 +39,6 @@ REQUIRED = {
     "dead letters": "ota_pipeline_dead_lettered_total",
     "5xx rate": "ota_http_responses_total",
 }
-
-
-def load(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
-
-
-def alerting_rules() -> list[dict[str, Any]]:
-    return [rule for group in load(RULES)["groups"] for rule in group["rules"]]
-
-
-def selectors(expr: str) -> list[promql_parser.VectorSelector]:
-    """Every vector selector of the expression (a ValueError names what does not parse)."""
-    found: list[promql_parser.VectorSelector] = []
-
-    def visit(node: promql_parser.Expr) -> None:
-        if isinstance(node, promql_parser.VectorSelector):
-            found.append(node)
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return found
-
-
-def rule_metrics(rule: dict[str, Any]) -> set[str]:
-    return {selector.name for selector in selectors(rule["expr"])}
 
 
 def scrape_jobs() -> set[str]:

@@ -1,17 +1,22 @@
-"""What a worker's and an ingest process's /metrics can expose, from the registries themselves, for the tests that
-check Grafana queries and Prometheus alerting rules against it (tests/test_deploy.py,
-tests/test_prometheus_rules.py)."""
+"""What a worker's and an ingest process's /metrics can expose, from the registries themselves, and the series
+that deploy/prometheus/alerts.yml reads: for the tests that check the Grafana queries and the alerting rules
+(tests/test_deploy.py, tests/test_prometheus_rules.py, tests/test_alerts.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import promql_parser
+import yaml
 from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
 from ota_stream import metrics  # registers our metrics (REGISTRY, and ingest's in metrics.INGEST)
 
+RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
 # ota_stream.app calls setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust").
 FAUST_PREFIX = "faust"
 # What prometheus_client exposes for one metric family of each type (besides the sample names it yields).
@@ -58,3 +63,27 @@ def label_values() -> dict[tuple[str, str], set[str]]:
             for label, value in sample.labels.items():
                 found.setdefault((sample.name, label), set()).add(value)
     return found
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def alerting_rules() -> list[dict[str, Any]]:
+    return [rule for group in load(RULES)["groups"] for rule in group["rules"]]
+
+
+def selectors(expr: str) -> list[promql_parser.VectorSelector]:
+    """Every vector selector of the expression (a ValueError names what does not parse)."""
+    found: list[promql_parser.VectorSelector] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append(node)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def rule_metrics(rule: dict[str, Any]) -> set[str]:
+    return {selector.name for selector in selectors(rule["expr"])}
