@@ -59,6 +59,17 @@ def deliveries(worker: Worker, outcome: str) -> float:
     return metric(worker, "ota_alert_deliveries_total", outcome=outcome)
 
 
+def breach_while_failing(alerting: tuple[Worker, str], receiver: Receiver, name: str, outcome: str) -> float:
+    """Make app `name` (of org `name`) breach a rule whose receiver path `/name` answers 500; returns the
+    deliveries counted with `outcome` before."""
+    worker, key = alerting
+    make_rule(worker, f"{receiver.url}/{name}", app_id=name, org_id=name)
+    before = deliveries(worker, outcome)
+    receiver.fail(f"/{name}")
+    send(worker, key, events(name, "update_failed", 5, org=name))
+    return before
+
+
 def test_a_breach_fires_once_and_its_end_resolves_once(
     alerting: tuple[Worker, str], receiver: Receiver
 ) -> None:
@@ -107,11 +118,8 @@ def test_a_breach_fires_once_and_its_end_resolves_once(
 def test_a_receiver_that_fails_for_a_while_gets_the_notification(
     alerting: tuple[Worker, str], receiver: Receiver
 ) -> None:
-    worker, key = alerting
-    make_rule(worker, f"{receiver.url}/flaky", app_id="flaky", org_id="flaky")
-    retried_before = deliveries(worker, "retried")
-    receiver.fail("/flaky")
-    send(worker, key, events("flaky", "update_failed", 5, org="flaky"))
+    worker, _ = alerting
+    retried_before = breach_while_failing(alerting, receiver, "flaky", "retried")
     wait_for(lambda: len(receiver.at("/flaky", answered=500)) >= 3, 60, "three failed attempts")
     receiver.fail("/flaky", False)
     wait_for(lambda: receiver.at("/flaky"), 60, "the delivery once the receiver recovers")
@@ -128,11 +136,8 @@ def test_a_receiver_that_fails_for_a_while_gets_the_notification(
 def test_a_receiver_that_never_recovers_is_given_up_and_counted(
     alerting: tuple[Worker, str], receiver: Receiver
 ) -> None:
-    worker, key = alerting
-    make_rule(worker, f"{receiver.url}/dead", app_id="dead", org_id="dead")
-    given_up_before = deliveries(worker, "given_up")
-    receiver.fail("/dead")
-    send(worker, key, events("dead", "update_failed", 5, org="dead"))
+    worker, _ = alerting
+    given_up_before = breach_while_failing(alerting, receiver, "dead", "given_up")
     wait_for(lambda: deliveries(worker, "given_up") > given_up_before, GIVE_UP_SECONDS + 60, "the give-up")
     attempts = receiver.at("/dead", answered=None)
     wait_passes(4, worker)
