@@ -5,6 +5,7 @@ Run it with `faust -A ota_stream.app worker` or `ota-stream worker`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import faust
@@ -14,6 +15,10 @@ from ota_stream import metrics
 from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.sink import ClickHouseSink
 from ota_stream.agents.watchdog import SinkWatchdog
+from ota_stream.alerts.delivery import Deliverer
+from ota_stream.alerts.engine import AlertEngine
+from ota_stream.alerts.rules import RuleStore
+from ota_stream.alerts.state import AlertStates, owned_partitions
 from ota_stream.config import Settings, load_settings
 from ota_stream.kafka import consumer
 from ota_stream.kafka.options import faust_credentials
@@ -29,8 +34,20 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import admin, analytics, compat, export, health, ingest, mount, openapi, prometheus
+from ota_stream.web import (
+    admin,
+    alerts_admin,
+    analytics,
+    compat,
+    export,
+    health,
+    ingest,
+    mount,
+    openapi,
+    prometheus,
+)
 from ota_stream.web import live as live_views
+from ota_stream.web.http_metrics import count_responses
 from ota_stream.web.security import security
 
 EXPIRY_INTERVAL_SECONDS = 10.0
@@ -72,12 +89,25 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
     return options
 
 
+def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: LiveWindows) -> AlertEngine:
+    """Alert state next to the live windows it is read from, and its deliveries (spec §10, docs/alerts.md)."""
+    states = AlertStates(
+        app, settings.kafka_topic_partitions, lambda: owned_partitions(app, settings.kafka_topic)
+    )
+    deliverer = Deliverer(settings, rules, states)
+    app.add_dependency(deliverer)
+    return AlertEngine(rules, live, states, deliverer)
+
+
 def create_app(settings: Settings) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     guarded = security(settings)
-    app = faust.App(settings.kafka_consumer_group, **faust_options(settings, guarded.middlewares()))
+    middlewares = [count_responses, *guarded.middlewares()]
+    app = faust.App(settings.kafka_consumer_group, **faust_options(settings, middlewares))
     consumer.install(app, settings.kafka_seek_delay_seconds)
     app.add_dependency(guarded.keys)
+    alert_rules = RuleStore(settings)
+    app.add_dependency(alert_rules)
     events_topic = app.topic(
         settings.kafka_topic,
         key_type=bytes,
@@ -151,6 +181,15 @@ def create_app(settings: Settings) -> faust.App:
         async def expire_live_windows() -> None:
             await live.expire(set(consumer.assigned_partitions(app, settings.kafka_topic)))
 
+        alerts = wire_alerts(app, settings, alert_rules, live)
+
+        @app.timer(interval=settings.alert_evaluation_interval_seconds)
+        async def evaluate_alerts() -> None:
+            await alerts.tick()
+
+    else:
+        logging.getLogger(__name__).warning("LIVE_TABLES_ENABLED=false: alert rules are not evaluated")
+
     @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
     async def watch_consumer_lag() -> None:
         """Export the lag, and let the watchdog judge whether the sink is stalled."""
@@ -163,6 +202,7 @@ def create_app(settings: Settings) -> faust.App:
         events = ingest.Ingest(publisher, window, guarded.device_ids)
         mount(app, ingest.routes(events) + compat.routes(events))
     mount(app, admin.routes(guarded.keys))
+    mount(app, alerts_admin.routes(alert_rules, settings))
     analytics.register(app, storage.ready, guarded.device_ids)
     export.register(app, storage)
     health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)

@@ -164,6 +164,16 @@ class Settings(BaseSettings):
     device_id_hmac_key: SecretStr | None = None  # when set, device ids are pseudonymised before Kafka
     cors_allow_origins: str = ""  # comma-separated origins allowed to call the API from a browser
 
+    # Alerts (spec §10, docs/alerts.md). Rules are evaluated on the live windows, so they need LIVE_TABLES_ENABLED.
+    alert_evaluation_interval_seconds: Annotated[float, Field(gt=0, le=10)] = 5.0
+    # A notification is retried until an attempt fails this long after the notification was made.
+    alert_delivery_give_up_seconds: Annotated[float, Field(gt=0, le=7 * 86_400)] = 600.0
+    alert_delivery_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    alert_delivery_backoff_initial_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    alert_delivery_backoff_max_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # Webhooks to loopback, link-local and private addresses are refused unless this is true (local tests only).
+    alert_webhook_allow_private: bool = False
+
     log_level: LogLevel = LogLevel.INFO
 
     @field_validator("clickhouse_database")
@@ -261,6 +271,11 @@ class Settings(BaseSettings):
     def keys_topic(self) -> str:
         """The compacted topic that holds the API keys of this installation (its consumer group's)."""
         return f"{self.kafka_consumer_group}-keys"
+
+    @cached_property
+    def alert_rules_topic(self) -> str:
+        """The compacted topic that holds the alert rules (and their signing secrets) of this installation."""
+        return f"{self.kafka_consumer_group}-alert-rules"
 
     @property
     def cors_origins(self) -> frozenset[str]:

@@ -55,12 +55,43 @@ QUERY_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+HTTP_RESPONSES = Counter(
+    "ota_http_responses_total",
+    "Answers of this worker's web server (ingest processes count their own refusals in ota_ingest_rejected_total).",
+    ["status_class"],
+)
+
+# Alerts (spec §10). Outcomes of one delivery attempt or of a whole notification: `delivered` (a 2xx),
+# `retried` (an attempt failed and another follows), `given_up` (failed past ALERT_DELIVERY_GIVE_UP_SECONDS),
+# `dropped` (its rule was deleted, or too many notifications of one alert were waiting).
+ALERT_OUTCOMES = ("delivered", "retried", "given_up", "dropped")
+ALERT_DELIVERIES = Counter("ota_alert_deliveries_total", "Webhook delivery outcomes.", ["outcome"])
+ALERT_STATES = ("firing", "resolved")
+ALERT_NOTIFICATIONS = Counter(
+    "ota_alert_notifications_total", "Alert notifications made (each is then delivered).", ["state"]
+)
+ALERT_EVALUATIONS = Counter("ota_alert_evaluations_total", "Evaluation passes over this worker's partitions.")
+ALERT_EVALUATION_LATENCY = Histogram(
+    "ota_alert_evaluation_seconds",
+    "Time of one evaluation pass over every rule and app of this worker's partitions.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ALERT_FIRING = Gauge("ota_alert_firing", "Alerts (rule and app) firing on this worker's partitions.")
+ALERT_PENDING = Gauge("ota_alert_pending_deliveries", "Notifications waiting for delivery on this worker.")
+
 
 # Every label value is from a fixed set; export each from the start, so that dashboards and alerts see zeros.
 for _reason in REJECT_REASONS:
     INGEST_REJECTED.labels(_reason)
 for _reason in DEAD_LETTER_REASONS:
     DEAD_LETTERED.labels(_reason)
+for _status in STATUS_CLASSES:
+    HTTP_RESPONSES.labels(_status)
+for _outcome in ALERT_OUTCOMES:
+    ALERT_DELIVERIES.labels(_outcome)
+for _state in ALERT_STATES:
+    ALERT_NOTIFICATIONS.labels(_state)
 
 
 class RateMeter:

@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-from faust.sensors.prometheus import FaustMetrics
 from jsonschema import Draft7Validator
-from prometheus_client import REGISTRY, CollectorRegistry
 
-from ota_stream import metrics  # registers our metrics (REGISTRY, and ingest's in metrics.INGEST)
+from tests.support.prometheus import exported_names
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -34,8 +32,6 @@ DATASOURCES = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
 DASHBOARD_PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "dashboards.yml"
 
 WORKER_PORT = 6400
-# ota_stream.app calls setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust").
-FAUST_PREFIX = "faust"
 
 
 def load_yaml(path: Path) -> Any:
@@ -225,26 +221,8 @@ def test_dockerfile_copies_only_files_that_exist_and_are_not_ignored() -> None:
 
 # --- Prometheus -----------------------------------------------------------------------------------------------
 
-# What prometheus_client exposes for one metric family of each type (besides the sample names it yields).
-SUFFIXES = {
-    "counter": ("_total", "_created"),
-    "gauge": ("",),
-    "histogram": ("_bucket", "_count", "_sum", "_created"),
-    "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
-    "summary": ("", "_count", "_sum", "_created"),
-    "info": ("_info",),
-}
 PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or"}
 PROMQL_KEYWORDS |= {"unless", "offset", "inf", "nan"}
-
-
-def exposed_names(registry: CollectorRegistry) -> set[str]:
-    """Every series name the registry can expose, including families that have no labelled child yet."""
-    names: set[str] = set()
-    for family in registry.collect():
-        names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
-        names.update(sample.name for sample in family.samples)
-    return names
 
 
 def metric_names(expr: str) -> set[str]:
@@ -263,9 +241,7 @@ def test_metric_name_extraction() -> None:
 
 
 def test_dashboard_queries_only_metrics_that_workers_export(dashboard: dict[str, Any]) -> None:
-    faust_registry = CollectorRegistry()
-    FaustMetrics.create(faust_registry, FAUST_PREFIX)
-    exported = exposed_names(REGISTRY) | exposed_names(metrics.INGEST) | exposed_names(faust_registry)
+    exported = exported_names()
 
     targets = dashboard_targets(dashboard, "prometheus")
     assert targets, "the dashboard has no Prometheus queries"

@@ -3,6 +3,8 @@ keys; ADMIN_API_KEY manages every tenant's. A new key is in the 201 answer and n
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -13,6 +15,8 @@ from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
 from ota_stream.web.errors import ApiError, invalid, json_response
 from ota_stream.web.params import identifier
+
+Body = TypeVar("Body", bound=BaseModel)
 
 
 class NewKey(BaseModel):
@@ -25,26 +29,42 @@ class NewKey(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-def _grant(request: web.Request) -> Grant | None:
-    return request.get("grant")
-
-
-def _check_tenant(request: web.Request, tenant_id: str) -> None:
-    grant = _grant(request)
+def check_tenant(request: web.Request, tenant_id: str) -> None:
+    """403 unless the request's key manages `tenant_id` (ADMIN_API_KEY manages every tenant)."""
+    grant: Grant | None = request.get("grant")
     if grant is not None and not grant.covers_tenant(tenant_id):
         raise forbidden("this key manages another tenant")
 
 
+def listed_tenant(request: web.Request) -> str | None:
+    """The tenant a listing shows: `tenant_id`, else the key's; None (every tenant) for ADMIN_API_KEY alone."""
+    for name in request.query:
+        if name != "tenant_id":
+            raise invalid(name, "unknown parameter")
+    tenant = identifier(request.query, "tenant_id", required=False)
+    grant: Grant | None = request.get("grant")
+    if grant is not None and not grant.is_bootstrap:
+        tenant = tenant or grant.key.tenant_id
+    if tenant is not None:
+        check_tenant(request, tenant)
+    return tenant
+
+
+async def admin_body(request: web.Request, model: type[Body], what: str) -> Body:
+    """A JSON body of at most 16 KiB validated by `model`; a 422 naming each field otherwise."""
+    require_content_type(request, ("application/json",))
+    data = decode_json(await read_limited(request, 16 * KIB))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [FieldError(".".join(map(str, e["loc"])) or "$", e["msg"]) for e in exc.errors()]
+        raise ApiError(422, f"the {what} is invalid", details) from None
+
+
 def routes(store: KeyStore) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
-        require_content_type(request, ("application/json",))
-        data = decode_json(await read_limited(request, 16 * KIB))
-        try:
-            spec = NewKey.model_validate(data)
-        except ValidationError as exc:
-            details = [FieldError(".".join(map(str, e["loc"])) or "$", e["msg"]) for e in exc.errors()]
-            raise ApiError(422, "the key request is invalid", details) from None
-        _check_tenant(request, spec.tenant_id)
+        spec = await admin_body(request, NewKey, "key request")
+        check_tenant(request, spec.tenant_id)
         if spec.app_id is not None and spec.org_id is None:
             raise invalid("org_id", "is required when app_id narrows the key")
         record, key = await store.create(
@@ -53,16 +73,7 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         return json_response({"data": {**record.public(), "key": key}}, 201)
 
     async def listing(request: web.Request) -> web.Response:
-        for name in request.query:
-            if name != "tenant_id":
-                raise invalid(name, "unknown parameter")
-        tenant = identifier(request.query, "tenant_id", required=False)
-        grant = _grant(request)
-        if grant is not None and not grant.is_bootstrap:
-            tenant = tenant or grant.key.tenant_id
-        if tenant is not None:
-            _check_tenant(request, tenant)
-        return json_response({"data": [key.public() for key in store.of_tenant(tenant)]})
+        return json_response({"data": [key.public() for key in store.of_tenant(listed_tenant(request))]})
 
     async def revoke(request: web.Request) -> web.Response:
         key_id = request.match_info["key_id"]
@@ -71,7 +82,7 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         record = store.items.get(key_id)
         if record is None:
             raise ApiError(404, "no such key")
-        _check_tenant(request, record.tenant_id)
+        check_tenant(request, record.tenant_id)
         revoked = await store.revoke(key_id)
         assert revoked is not None
         return json_response({"data": revoked.public()})

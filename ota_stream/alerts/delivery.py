@@ -1,0 +1,111 @@
+"""Deliveries: each alert with pending notifications gets a task that sends them in order, retrying with backoff.
+
+The notification is already durable in the alert state (changelog acked) before its first attempt. A task:
+1. reads the oldest pending notification of its alert (stops when there is none, or when the partition is no
+   longer this worker's);
+2. POSTs its stored body, signed with the rule's secret, with its id in X-OTA-Notification-Id;
+3. on a 2xx, removes it from the state (recording it as the alert's last delivery) and goes on with the next;
+4. otherwise waits (exponential backoff with jitter, ALERT_DELIVERY_BACKOFF_*) and tries again, until an attempt
+   fails ALERT_DELIVERY_GIVE_UP_SECONDS or more after the notification was made: then it is given up and removed.
+
+Outcomes are counted in `ota_alert_deliveries_total{outcome}`. A worker killed between the receiver's 2xx and
+step 3 leaves the notification pending, and the partition's next owner sends it again with the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from mode import Service
+
+from ota_stream import metrics
+from ota_stream.alerts import notifications
+from ota_stream.alerts.rules import RuleStore
+from ota_stream.alerts.state import AlertStates, Key
+from ota_stream.alerts.webhooks import WebhookClient
+from ota_stream.config import Settings
+from ota_stream.retry import Backoff
+
+log = logging.getLogger(__name__)
+
+
+class Deliverer(Service):
+    def __init__(self, settings: Settings, rules: RuleStore, states: AlertStates, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rules = rules
+        self.states = states
+        self.give_up_seconds = settings.alert_delivery_give_up_seconds
+        self.backoff = Backoff(
+            settings.alert_delivery_backoff_initial_seconds, settings.alert_delivery_backoff_max_seconds
+        )
+        self.client = WebhookClient(
+            settings.alert_delivery_timeout_seconds, settings.alert_webhook_allow_private
+        )
+        self._deliveries: dict[Key, asyncio.Future[Any]] = {}
+
+    async def on_stop(self) -> None:
+        await self.client.close()
+
+    def wake(self, key: Key, partition: int) -> None:
+        """Make sure the alert's pending notifications are being delivered (one task per alert, in order)."""
+        task = self._deliveries.get(key)
+        if task is None or task.done():
+            self._deliveries[key] = self.add_future(self._drain(key, partition))
+
+    @property
+    def active(self) -> int:
+        return sum(1 for task in self._deliveries.values() if not task.done())
+
+    async def _drain(self, key: Key, partition: int) -> None:
+        failures = 0  # failed attempts in a row: the backoff grows with them
+        while not self.should_stop:
+            try:
+                outcome = await self._attempt(key, partition, failures)
+            except Exception:  # Kafka or RocksDB refused a state write: the notification is still pending
+                log.exception("alert delivery of rule %s for %s failed; retrying", key[0], key[1])
+                outcome = False
+            if outcome is None:
+                return
+            if outcome:
+                failures = 0
+                continue
+            delay = self.backoff.delay(failures)
+            failures += 1
+            await self.sleep(delay)
+
+    async def _attempt(self, key: Key, partition: int, failures: int) -> bool | None:
+        """Try the oldest pending notification once: True when it is done with (delivered or given up), False
+        to wait and try again, None when there is nothing (more) for this worker to deliver."""
+        state = self.states.get(key, partition)
+        if not state or not state["pending"]:
+            return None
+        rule = self.rules.items.get(key[0])
+        if rule is None:
+            return None  # a deleted rule: the evaluation drops its notifications
+        note = state["pending"][0]
+        problem = await self.client.post(rule.webhook_url, rule.secret, note["id"], note["body"].encode())
+        host = urlsplit(rule.webhook_url).netloc  # no path or query in logs: they may hold a receiver's token
+        if problem is None:
+            metrics.ALERT_DELIVERIES.labels("delivered").inc()
+            log.info("alert %s delivered (%s, rule %s, %s)", note["id"], note["state"], rule.rule_id, host)
+            await self._done(key, partition, note["id"], time.time())
+            return True
+        if time.time() - note["created_at"] >= self.give_up_seconds:
+            metrics.ALERT_DELIVERIES.labels("given_up").inc()
+            log.warning("alert %s given up after %d attempts (%s, rule %s, %s): %s",
+                        note["id"], failures + 1, note["state"], rule.rule_id, host, problem)  # fmt: skip
+            await self._done(key, partition, note["id"], None)
+            return True
+        metrics.ALERT_DELIVERIES.labels("retried").inc()
+        log.info("alert %s not delivered (rule %s, %s): %s", note["id"], rule.rule_id, host, problem)
+        return False
+
+    async def _done(self, key: Key, partition: int, notification_id: str, delivered_at: float | None) -> None:
+        """Remove a delivered (or given up) notification from the state; the next owner resends it otherwise."""
+        change = partial(notifications.without, notification_id=notification_id, delivered_at=delivered_at)
+        await self.states.update(key, partition, change)

@@ -1,0 +1,111 @@
+"""Alert state per (rule, app): a changelogged RocksDB table, partitioned like the live windows it is read from.
+
+An entry lives in the partition of its app (the partition of the app's events and live windows), so it moves
+with the app when partitions move, and Faust restores it from the changelog on the new owner, after a restart or
+a kill -9 alike. Its value:
+
+    {"partition": p, "firing": bool, "fired_at": RFC 3339 | None,
+     "pending": [notification, ...], "last": {"id", "state", "delivered_at"} | None}
+
+A notification is `{"id", "state", "body", "created_at"}`: its body is stored as the exact JSON text that is
+signed and sent, so a retry, by this worker or by the next owner, sends the same bytes and the same id.
+
+Writes happen in a timer or a delivery task, outside any stream event, so they name their partition (`_at`) and
+send their changelog record themselves, awaiting the broker's ack. Only the partitions this worker owns right now
+(`owned_partitions`) are read or written: never during a rebalance or a recovery, when another worker may be
+about to own them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import faust
+from faust.types import EventT
+
+from ota_stream.kafka.consumer import assigned_partitions
+from ota_stream.tables.live import event_context
+
+TABLE_NAME = "alert-state"
+Key = tuple[str, str]  # (rule_id, app_key)
+State = dict[str, Any]
+
+
+def owned_partitions(app: faust.App, topic: str) -> set[int]:
+    """Partitions of the events topic whose alert state this worker may read and write now."""
+    if app.rebalancing or app.in_recovery or not app.flow_control.is_active():
+        return set()
+    return set(assigned_partitions(app, topic))
+
+
+class _Message:
+    __slots__ = ("partition",)
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+
+
+class _AtPartition:
+    """Just enough of a Faust event for the RocksDB store to pick the database of one partition."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Message(partition)
+
+
+class AlertStates:
+    def __init__(self, app: faust.App, partitions: int, owned: Callable[[], set[int]]) -> None:
+        self.owned = owned
+        self.table = app.Table(
+            TABLE_NAME,
+            default=None,
+            partitions=partitions,  # co-partitioned with the events topic and the live windows
+            options={"driver": "rocksdict"},
+            help="Alert state per rule and app: firing or not, notifications waiting for delivery (spec §10).",
+        )
+
+    def get(self, key: Key, partition: int) -> State | None:
+        """The entry, or None when it has none or its partition is not this worker's now."""
+        if partition not in self.owned():
+            return None
+        event = _AtPartition(partition)
+        with event_context(cast(EventT, event)):
+            return cast(State | None, self.table.data.get(key))
+
+    async def update(self, key: Key, partition: int, change: Callable[[State | None], State | None]) -> bool:
+        """Apply `change` to the entry and make it durable: RocksDB now, then the changelog, acked by the broker.
+
+        The read, the change and the local write happen without a pause, so concurrent writers (the evaluation
+        and the deliveries) never lose each other's changes. False when the partition is not owned now.
+        """
+        if partition not in self.owned():
+            return False
+        event = _AtPartition(partition)
+        with event_context(cast(EventT, event)):
+            current = self.table.data.get(key)
+            new = change(current)
+            if new == current:
+                return True
+            if new is None:
+                del self.table.data[key]
+            else:
+                self.table.data[key] = new
+        sent = await self.table.changelog_topic.send(
+            key=key,
+            value=new,
+            partition=partition,
+            value_serializer=None if new is not None else "raw",
+            callback=self.table._on_changelog_sent,  # type: ignore[attr-defined]  # offset kept in RocksDB
+            force=True,
+        )
+        await sent
+        return True
+
+    def owned_items(self) -> list[tuple[Key, State]]:
+        """Entries of the partitions this worker owns now (a list: the caller may pause between them)."""
+        owned = self.owned()
+        if not owned:
+            return []
+        return [((k[0], k[1]), v) for k, v in self.table.data.items() if v["partition"] in owned]
