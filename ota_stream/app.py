@@ -28,7 +28,7 @@ from ota_stream.retry import retry_forever
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web import admin, analytics, export, health, ingest, mount, openapi, prometheus
+from ota_stream.web import admin, analytics, dashboard, export, health, ingest, mount, openapi, prometheus
 from ota_stream.web import live as live_views
 from ota_stream.web.security import security
 
@@ -156,6 +156,7 @@ def create_app(settings: Settings) -> faust.App:
     export.register(app, storage)
     health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)
     openapi.register(app)
+    mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))
 
