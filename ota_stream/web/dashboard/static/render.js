@@ -93,6 +93,7 @@ export function chart(holder, label, xs, series, options = {}) {
     width: Math.max(280, holder.clientWidth || 600),
     height: 220,
     scales: { x: { time: true } },
+    tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"), // axes in UTC, as the tables
     axes: [{}, { label: options.yLabel ?? "" }, ...(options.axes ?? [])],
     series: [
       {},
