@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CLIENT := clients/react-native
 CLIENT_STAMP := $(CLIENT)/node_modules/.installed
 
-.PHONY: install dev test client-test browser dashboard-vendor lint kafka-up kafka-down migrate clean
+.PHONY: install dev test unit client-test browser dashboard-vendor lint kafka-up kafka-down migrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -45,6 +45,10 @@ dashboard-vendor:
 
 test: install client-test browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast tests: no broker, no worker processes (chDB, the parsers, the rules); about a minute.
+unit: install
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check ota_stream tests $(wildcard bench)

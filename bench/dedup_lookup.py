@@ -15,12 +15,17 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.writer import CANDIDATES_SQL, EXISTING_KEYS_SQL
 
 HERE = Path(__file__).parent
+
+
+def _half_stored(stored: list[str], run: int) -> list[str]:
+    return stored[run * 500 % 5000 :][:500] + [str(uuid.uuid4()) for _ in range(500)]
 
 
 def timed(ch: ClickHouse, sql: str, tenant: str, ids: list[str]) -> tuple[float, list[tuple[object, ...]]]:
@@ -51,9 +56,7 @@ def main() -> None:
         ]
         batches: dict[str, Callable[[int], list[str]]] = {
             "1,000 new": lambda _: [str(uuid.uuid4()) for _ in range(1000)],
-            "500 stored + 500 new": lambda run, stored=stored: (
-                stored[run * 500 % 5000 :][:500] + [str(uuid.uuid4()) for _ in range(500)]
-            ),
+            "500 stored + 500 new": partial(_half_stored, stored),
         }
         for label, make in batches.items():
             scan, index, confirm, found = [], [], [], []

@@ -13,6 +13,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 
@@ -50,7 +51,7 @@ def main() -> None:
     before = requests.get(f"{args.url}/health", timeout=10).json()["metrics"]["events_processed"]
     session = requests.Session()
 
-    def post(batch: list[dict[str, object]]) -> int:
+    def post(batch: list[dict[str, Any]]) -> int:
         response = session.post(f"{args.url}/events/batch", json=batch, timeout=60)
         response.raise_for_status()
         return int(response.json()["accepted"])

@@ -52,7 +52,11 @@ def build(producer: AIOKafkaProducer, topic: str) -> web.Application:
     app = web.Application(client_max_size=4 * 1024 * 1024)
     app.router.add_post("/events", post_event)
     app.router.add_post("/events/batch", post_batch)
-    app.router.add_get("/health", lambda request: web.json_response({"status": "healthy"}))
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "healthy"})
+
+    app.router.add_get("/health", health)
     return app
 
 

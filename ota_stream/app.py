@@ -155,7 +155,7 @@ def create_app(settings: Settings) -> faust.App:
     analytics.register(app, storage.ready, guarded.device_ids)
     export.register(app, storage)
     health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)
-    openapi.register(app)
+    openapi.register(app, live.max_last if live is not None else None, settings.auth_required)
     mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))

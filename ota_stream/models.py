@@ -43,7 +43,10 @@ class EventType(StrEnum):
     ROLLBACK_COMPLETED = "rollback_completed"
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+ID_CHARS, ID_MAX = "[A-Za-z0-9._-]", 64  # tenant, org and app ids (spec §1), everywhere they are checked
+ID_PATTERN = f"^{ID_CHARS}{{1,{ID_MAX}}}$"
+ID_RULE = f"1-{ID_MAX} characters from {ID_CHARS}"
+Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
 ShortText = Annotated[str, Field(min_length=1, max_length=128)]
 Text = Annotated[str, Field(max_length=1024)]
 LongText = Annotated[str, Field(max_length=4096)]

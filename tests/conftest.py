@@ -12,6 +12,7 @@ import pytest
 
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.migrations import migrate
+from tests.support.loaded import write
 from tests.support.processes import Kafka, Worker, free_port, remove, unique_name
 
 # chDB opens one data folder per process: the test session shares one, and each test gets a database of its own.
@@ -70,8 +71,6 @@ def drop_database(client: ClickHouse) -> None:
 
 def loaded_database(events: list[dict[str, Any]]) -> Iterator[tuple[ClickHouse, list[dict[str, Any]]]]:
     """A module fixture's body: a migrated database holding `events` written by the real writer, dropped after."""
-    from tests.test_analytics import write  # the writer helper lives with the tests that first needed it
-
     client = open_database()
     write(client, events)
     yield client, events
@@ -90,3 +89,13 @@ def ch() -> Iterator[ClickHouse]:
 def _remove_chdb_dir() -> Iterator[None]:
     yield
     remove(CHDB_DIR)
+
+
+BROKERS = {"kafka", "own_broker", "broker"}  # the session broker, and the fault and security tests' own
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `e2e` every test that needs a broker (directly or through a worker fixture): `make unit` skips them."""
+    for item in items:
+        if BROKERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Coroutine, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,13 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.migrations import discover, migrate
 from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
 from ota_stream.storage.queries.scope import Scope
-from ota_stream.storage.writer import EventWriter
 from tests.conftest import drop_database, open_database
 from tests.support import expected
 from tests.support.expected import Window, assert_same
-from tests.support.rows import rows
+from tests.support.loaded import NOW, WINDOWS, write
 from tests.support.scenario import Event, Scenario, with_duplicates
 
-NOW = datetime.now(UTC).replace(microsecond=123000)
-Query = Callable[..., Awaitable[Any]]
+Query = Callable[..., Coroutine[Any, Any, Any]]
 
 ENDPOINTS: list[tuple[str, Query, Callable[..., Any], dict[str, Any]]] = [
     ("adoption", adoption.adoption, expected.adoption, {}),
@@ -45,20 +43,6 @@ ENDPOINTS: list[tuple[str, Query, Callable[..., Any], dict[str, Any]]] = [
     ],
     ("performance", performance.performance, expected.performance, {}),
 ]
-
-day_start = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
-WINDOWS = {
-    "last 30 days": (NOW - timedelta(days=30), NOW),
-    "whole days": (day_start - timedelta(days=12), day_start - timedelta(days=2)),
-    "a year": (NOW - timedelta(days=365), NOW + timedelta(hours=23)),
-    "inside one hour": (NOW - timedelta(days=3, minutes=50), NOW - timedelta(days=3, minutes=5)),
-    "hours not days": (NOW - timedelta(days=4, hours=7), NOW - timedelta(days=4, hours=1)),
-}
-
-
-def write(ch: ClickHouse, events: list[Event]) -> None:
-    for i in range(0, len(events), 150):  # several inserts, as the sink makes them
-        asyncio.run(EventWriter(ch).write(rows(events[i : i + 150], offset=i, per_message=40, now=NOW)))
 
 
 def scenario() -> list[Event]:
@@ -78,8 +62,8 @@ def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
 def check(ch: ClickHouse, events: list[Event], scope: Scope) -> None:
     window = Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
     for name, query, compute, kwargs in ENDPOINTS:
-        from_views = asyncio.run(query(ch, scope, use_views=True, **kwargs))
-        from_raw = asyncio.run(query(ch, scope, use_views=False, **kwargs))
+        from_views: Any = asyncio.run(query(ch, scope, use_views=True, **kwargs))
+        from_raw: Any = asyncio.run(query(ch, scope, use_views=False, **kwargs))
         want = compute(events, window, *kwargs.values())
         assert_same(from_raw, want, f"{name} (raw)")
         assert_same(from_views, want, f"{name} (views)")

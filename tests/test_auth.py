@@ -19,33 +19,13 @@ from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
+from tests.support.keys import ADMIN, SECURED, make_key, revoke
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import Scenario, post_batches, rfc3339
-from tests.test_dedup import ENDPOINTS, every_endpoint
-from tests.test_e2e_adoption import wait_processed
+from tests.support.worker_api import ENDPOINTS, every_endpoint, wait_processed
 
-ADMIN = secrets.token_urlsafe(32)
-SECURED = {"AUTH_REQUIRED": "true", "ADMIN_API_KEY": ADMIN}
 # A device id that only tenant "other" has: it must never appear in an answer to tenant "acme".
 OTHERS_MARKER = "other-only-device-7f3a"
-
-
-def make_key(worker: Worker, tenant: str, *scopes: str, **narrow: str) -> dict[str, Any]:
-    response = requests.post(
-        f"{worker.url}/admin/keys",
-        json={"tenant_id": tenant, "scopes": list(scopes), **narrow},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json()["data"])
-
-
-def revoke(worker: Worker, key_id: str) -> None:
-    response = requests.delete(
-        f"{worker.url}/admin/keys/{key_id}", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30
-    )
-    assert response.status_code == 200, response.text
 
 
 def event(tenant: str = "acme", app: str = "shop", device: str = "d1", **extra: Any) -> dict[str, Any]:

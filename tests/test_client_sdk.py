@@ -26,9 +26,7 @@ from tests.support import flaky_proxy
 from tests.support.expected import Window, assert_same
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import ROOT, Worker, unique_name, wait_for
-from tests.test_dedup import ENDPOINTS, every_endpoint
-from tests.test_e2e_adoption import wait_processed
-from tests.test_operations import scrape
+from tests.support.worker_api import ENDPOINTS, every_endpoint, scrape, wait_processed
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +84,7 @@ def test_flaky_network_and_a_crash_count_each_event_once(
 
     duplicates = len(accepted) - len(set(accepted))
     assert duplicates > 0, "resets after processing made the worker see events again"
-    wait_processed(worker, len(valid), duplicates=duplicates, timeout=180)
+    wait_processed(worker, len(valid), duplicates=duplicates)
     samples = scrape(worker)
     assert samples["ota_pipeline_duplicates_dropped_total"][()] == duplicates
     assert samples["ota_pipeline_events_processed_total"][()] == len(valid)

@@ -17,11 +17,11 @@ from playwright.sync_api import Browser, Page
 from tests.support import expected, expected_drilldown, expected_releases
 from tests.support.browser import Console, chromium, pairs, panel, same_figures, same_table
 from tests.support.expected import Window, assert_same, unique
+from tests.support.keys import SECURED, make_key, revoke
 from tests.support.live import expected_windows, recent_events
 from tests.support.processes import ROOT, Kafka, Worker, unique_name, wait_for
 from tests.support.scenario import Event, Scenario, rfc3339
-from tests.test_auth import SECURED, make_key, revoke
-from tests.test_e2e_adoption import wait_processed
+from tests.support.worker_api import wait_processed
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def send(served: Served, events: list[Event]) -> None:
                                  headers={"Authorization": f"Bearer {served.ingest_key}"}, timeout=30)  # fmt: skip
         assert response.status_code == 202 and response.json()["rejected"] == [], response.text[:300]
     served.sent += events
-    wait_processed(served.worker, len(unique(served.sent)), timeout=300)
+    wait_processed(served.worker, len(unique(served.sent)))
 
 
 @pytest.fixture(scope="module")

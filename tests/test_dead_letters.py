@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from ota_stream.kafka import envelope
 from tests.conftest import WorkerFactory
+from tests.support.bad_input import event
 from tests.support.processes import Worker, rewind, wait_for
 from tests.support.rows import envelopes
-from tests.test_bad_input import event
-from tests.test_e2e_adoption import adoption
+from tests.support.worker_api import adoption
 
 KEY = b'"poison/o/a"'
 FOREIGN = [

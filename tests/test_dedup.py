@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import requests
 
 from tests.conftest import WorkerFactory
-from tests.support import expected
 from tests.support.expected import Window, assert_same, unique
 from tests.support.processes import Worker
 from tests.support.scenario import Scenario, post_batches, rfc3339
-from tests.test_e2e_adoption import adoption, wait_processed
+from tests.support.worker_api import ENDPOINTS, adoption, every_endpoint, wait_processed
 
 
 def event(event_id: str, device: str, event_type: str = "update_installed") -> dict[str, str]:
@@ -46,30 +44,6 @@ def test_client_retries_count_once(worker: Worker) -> None:
     requests.post(f"{worker.url}/events", json=same, timeout=30)
     wait_processed(worker, processed=3, duplicates=3)
     assert adoption(worker, tenant_id="dup", days=1) == got
-
-
-ENDPOINTS = [
-    ("adoption", {}, expected.adoption),
-    ("versions", {}, expected.versions),
-    ("versions", {"segment": "device_os"}, expected.versions),
-    ("active-devices", {}, expected.active_devices),
-    ("failures", {}, expected.failures),
-    ("failures", {"group_by": "target_version"}, expected.failures),
-    ("performance", {}, expected.performance),
-]
-
-
-def ask_endpoint(worker: Worker, window: Window, name: str, extra: dict[str, str]) -> Any:
-    """One analytics endpoint through HTTP, over the window; returns its `data`."""
-    base = {"tenant_id": window.tenant_id, "from": rfc3339(window.start), "to": rfc3339(window.end)}
-    response = requests.get(f"{worker.url}/analytics/{name}", params={**base, **extra}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
-
-
-def every_endpoint(worker: Worker, window: Window) -> dict[str, Any]:
-    """Each endpoint through HTTP; returns the answers by `name extra`."""
-    return {f"{name} {extra}": ask_endpoint(worker, window, name, extra) for name, extra, _ in ENDPOINTS}
 
 
 def test_redelivery_after_kill9_between_insert_and_commit(make_worker: WorkerFactory) -> None:

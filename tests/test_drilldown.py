@@ -7,7 +7,6 @@ Python; messages and device events read the raw table only, so they are checked 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Iterator
 
 import pytest
@@ -20,16 +19,10 @@ from ota_stream.storage.queries.scope import Scope
 from tests.conftest import loaded_database
 from tests.support import expected_drilldown
 from tests.support.expected import Window, assert_same
-from tests.support.release_scenario import with_every_field
+from tests.support.loaded import WINDOWS, drilldown_events
 from tests.support.scenario import Event
-from tests.test_analytics import WINDOWS
-from tests.test_releases import release_events
 
 DIMS = [{}, {"org_id": "mobile"}, {"org_id": "web", "app_id": "chat"}]
-
-
-def drilldown_events() -> list[Event]:
-    return with_every_field(release_events(), random.Random(4))
 
 
 @pytest.fixture(scope="module")

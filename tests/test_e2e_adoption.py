@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import requests
 
 from tests.support import expected
 from tests.support.expected import Window, unique
-from tests.support.processes import Worker, wait_for
+from tests.support.processes import Worker
 from tests.support.scenario import Scenario, post_batches, rfc3339, with_duplicates
-
-
-def adoption(worker: Worker, **params: Any) -> dict[str, Any]:
-    response = requests.get(f"{worker.url}/analytics/adoption", params=params, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
-
-
-def wait_processed(
-    worker: Worker, processed: int, duplicates: int | None = None, timeout: float = 90
-) -> None:
-    def done() -> bool:
-        metrics = worker.health()["metrics"]
-        assert metrics["events_processed"] <= processed, metrics
-        return metrics["events_processed"] == processed and (
-            duplicates is None or metrics["duplicates_dropped"] == duplicates
-        )
-
-    wait_for(done, timeout, f"{processed} events processed")
+from tests.support.worker_api import adoption, wait_processed
 
 
 def test_adoption_is_exact_for_every_scope(worker: Worker) -> None:

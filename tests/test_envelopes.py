@@ -19,10 +19,7 @@ from tests.support.live import expected_windows, recent_events
 from tests.support.processes import Worker, rewind, wait_for
 from tests.support.rows import envelopes
 from tests.support.scenario import Event, post_batches
-from tests.test_dedup import ENDPOINTS, every_endpoint
-from tests.test_e2e_adoption import wait_processed
-from tests.test_live import live
-from tests.test_operations import scrape
+from tests.support.worker_api import ENDPOINTS, every_endpoint, live, scrape, wait_processed
 
 APP = "live/o/mixed"
 

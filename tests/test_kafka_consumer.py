@@ -34,8 +34,8 @@ def message(offset: int, generation_id: int) -> Message:
 
 def test_the_app_consumes_through_the_guarded_consumer_and_ordered_recovery(app: faust.App) -> None:
     assert isinstance(app.consumer, kafka_consumer.SafeConsumer)
-    assert isinstance(app.consumer._thread, kafka_consumer.SafeConsumerThread)  # type: ignore[attr-defined]
-    assert isinstance(app.tables.recovery, OrderedRecovery)
+    assert isinstance(app.consumer._thread, kafka_consumer.SafeConsumerThread)
+    assert isinstance(app.tables.recovery, OrderedRecovery)  # type: ignore[attr-defined]
 
 
 def test_a_message_of_a_stale_generation_is_released_but_never_committed(app: faust.App) -> None:

@@ -167,11 +167,13 @@ def test_a_broker_that_is_away_is_waited_for(error: Exception) -> None:
 
 
 def test_a_refusal_names_the_settings_to_check() -> None:
-    settings = Settings(
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_mechanisms="SCRAM-SHA-256",
-        kafka_sasl_username="u",
-        kafka_sasl_password="p",
+    settings = Settings.model_validate(
+        {
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_sasl_mechanisms": "SCRAM-SHA-256",
+            "kafka_sasl_username": "u",
+            "kafka_sasl_password": "p",
+        }
     )
     said = refusal(SaslAuthenticationFailed("Authentication failed"), "h:1", settings)
     assert said is not None and "SCRAM-SHA-256 login of user 'u'" in said and "KAFKA_SASL_PASSWORD" in said

@@ -14,15 +14,10 @@ from tests.support.expected import parse, unique
 from tests.support.live import expected_windows, recent_events
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import post_batches, rfc3339
+from tests.support.worker_api import live
 
 APPS = [f"app{i}" for i in range(12)]
 KEYS = [f"live/o/{app}" for app in APPS]
-
-
-def live(worker: Worker, key: str, last: int = 61) -> list[dict[str, Any]]:
-    response = requests.get(f"{worker.url}/live/{key}/windows", params={"last": last}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]["windows"]
 
 
 def processed(*workers: Worker) -> int:

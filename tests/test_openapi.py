@@ -26,6 +26,8 @@ ROUTES = {
     "/live/{tenant_id}/{org_id}/{app_id}/now",
     "/health",
     "/metrics",
+    "/admin/keys",
+    "/admin/keys/{key_id}",
 }
 
 
@@ -35,6 +37,12 @@ def test_document_lists_every_route(worker: Worker) -> None:
     assert set(document["paths"]) == ROUTES
     assert {"400", "413", "415", "422", "503"} <= set(document["paths"]["/events"]["post"]["responses"])
     assert "OtaEvent" in document["components"]["schemas"]
+    # Every keyed route says which key it takes (optional here: the test worker runs without AUTH_REQUIRED)
+    assert set(document["components"]["securitySchemes"]) == {"bearerKey", "headerKey"}
+    for path in ("/events", "/analytics/adoption", "/admin/keys"):
+        for operation in document["paths"][path].values():
+            assert operation["security"][0] == {} and {"401", "403"} <= set(operation["responses"])
+    assert "security" not in document["paths"]["/health"]["get"]
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(worker: Worker) -> None:

@@ -12,14 +12,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
 from tests.support.processes import BIN, ROOT, Worker, free_port, wait_for
 from tests.support.scenario import Scenario, post_batches
-from tests.test_dedup import ENDPOINTS, every_endpoint
-from tests.test_e2e_adoption import adoption, wait_processed
+from tests.support.worker_api import ENDPOINTS, adoption, every_endpoint, scrape, wait_processed
 
 SPEC_METRICS = {
     "ota_ingest_accepted": "counter",
@@ -32,17 +30,6 @@ SPEC_METRICS = {
     "ota_pipeline_consumer_lag": "gauge",
     "ota_query_latency_seconds": "histogram",
 }
-
-
-def scrape(worker: Worker) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    """metric sample name -> {sorted labels: value}"""
-    response = requests.get(f"{worker.url}/metrics", timeout=30)
-    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
-    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
-    return samples
 
 
 def test_metrics_cover_the_spec_and_move(worker: Worker) -> None:
@@ -85,8 +72,8 @@ def test_health_is_degraded_while_clickhouse_is_down(make_worker: WorkerFactory)
         return body if response.status_code == 200 and body["status"] == "degraded" else None
 
     body = wait_for(degraded, 90, "a degraded /health")
-    assert body["services"]["clickhouse"]["status"] == "unhealthy"  # type: ignore[index]
-    assert body["services"]["kafka"]["producer_ready"] is True  # type: ignore[index]
+    assert body["services"]["clickhouse"]["status"] == "unhealthy"
+    assert body["services"]["kafka"]["producer_ready"] is True
     # Ingest still works: events wait in Kafka until ClickHouse is back.
     event = Scenario(now=datetime.now(UTC), tenants=("acme",), devices_per_app=1).build()[0]
     assert requests.post(f"{worker.url}/events", json=event, timeout=30).status_code == 202

@@ -21,11 +21,10 @@ import requests
 from ota_stream.models import format_timestamp
 from tests.support import expected_drilldown, expected_releases
 from tests.support.expected import Window, assert_same, unique
+from tests.support.loaded import NOW, WINDOWS, drilldown_events
 from tests.support.processes import Kafka, Worker, unique_name
 from tests.support.scenario import Event, post_batches, rfc3339, with_duplicates
-from tests.test_analytics import NOW, WINDOWS
-from tests.test_drilldown import drilldown_events
-from tests.test_e2e_adoption import wait_processed
+from tests.support.worker_api import wait_processed
 
 ODD_DEVICE, ODD_VERSION = "ünï/cödé 1", "3.0.0+build/7"  # need percent-encoding in a path
 YEAR = WINDOWS["a year"]
@@ -55,7 +54,7 @@ def served(kafka: Kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     worker.start()
     try:
         assert post_batches(worker.url, sent) == len(sent)
-        wait_processed(worker, len(unique(sent)), len(sent) - len(unique(sent)), timeout=600)
+        wait_processed(worker, len(unique(sent)), len(sent) - len(unique(sent)))
         yield worker, sent
     finally:
         worker.stop()
@@ -86,7 +85,7 @@ def test_every_route_answers_the_independent_computation(served: tuple[Worker, l
         window = Window(tenant, start, end, **dims)
         for group_by in (None, "channel", "device_os", "rollout_percentage"):
             extra = {"group_by": group_by} if group_by else {}
-            want = expected_releases.releases(sent, window, group_by)
+            want: Any = expected_releases.releases(sent, window, group_by)
             assert_same(data(worker, "/analytics/releases", **query, **extra), want, f"releases {group_by}")
         for version in ("2.1.0", "2.2.0", "2.3.0"):
             want = expected_releases.health(sent, window, version)
@@ -96,7 +95,12 @@ def test_every_route_answers_the_independent_computation(served: tuple[Worker, l
             assert_same(
                 data(worker, f"/analytics/releases/{version}/health", **query, **limits), want, "gate"
             )
-        for extra in ({}, {"error_code": "E_NETWORK", "limit": 2}, {"target_version": "unknown"}):
+        extras: list[dict[str, Any]] = [
+            {},
+            {"error_code": "E_NETWORK", "limit": 2},
+            {"target_version": "unknown"},
+        ]
+        for extra in extras:
             want = expected_drilldown.failure_messages(sent, window, **extra)  # type: ignore[arg-type]
             assert_same(data(worker, "/analytics/failures/messages", **query, **extra), want, "messages")
         assert_same(data(worker, "/analytics/apps", **query), expected_drilldown.apps(sent, window), "apps")

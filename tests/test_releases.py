@@ -7,7 +7,6 @@ staged rollout percentages, failures then success, rollbacks and re-installs, a 
 from __future__ import annotations
 
 import asyncio
-import random
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,17 +24,10 @@ from ota_stream.storage.queries.scope import Scope
 from tests.conftest import drop_database, loaded_database, open_database
 from tests.support import expected_drilldown, expected_releases
 from tests.support.expected import Window, assert_same
-from tests.support.release_scenario import ReleaseScenario
-from tests.support.scenario import Event, Scenario, with_duplicates
-from tests.test_analytics import NOW, WINDOWS, write
+from tests.support.loaded import NOW, WINDOWS, release_events, write
+from tests.support.scenario import Event
 
 GROUPINGS = [None, "channel", "device_os", "rollout_percentage"]
-
-
-def release_events() -> list[Event]:
-    events = Scenario(now=NOW, devices_per_app=6, seed=21).build()
-    events += ReleaseScenario(now=NOW).build()
-    return with_duplicates(events, random.Random(8))
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,7 @@ from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import Scenario, post_batches
-from tests.test_dedup import ENDPOINTS, every_endpoint
-from tests.test_e2e_adoption import wait_processed
-from tests.test_operations import scrape
+from tests.support.worker_api import ENDPOINTS, every_endpoint, scrape, wait_processed
 
 
 def children(worker: Worker) -> list[int]:

@@ -126,7 +126,7 @@ def test_a_resent_block_is_deduplicated_by_its_token(ch: ClickHouse) -> None:
 
 
 def test_failed_writes_are_retried_until_they_succeed(ch: ClickHouse) -> None:
-    failures = []
+    failures: list[int] = []
     real_insert = ch.insert_arrow
 
     async def flaky_insert(*args: object, **kwargs: object) -> None:

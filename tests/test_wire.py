@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ota_stream import wire
 from ota_stream.models import InvalidEvent, TimeWindow, parse_event
-from tests.test_bad_input import CASES
+from tests.support.bad_input import CASES
 
 NOW = datetime.now(UTC)
 WINDOW = TimeWindow(365).bounds(NOW)
@@ -91,7 +91,7 @@ def test_the_flat_form_goes_to_the_model() -> None:
     assert fast is None and isinstance(slow, wire.Accepted)
 
 
-MUTATIONS = st.sampled_from(
+MUTATIONS: st.SearchStrategy[Any] = st.sampled_from(
     [None, "", "x" * 65, "x" * 129, "x" * 4097, "a\n", "a b", "é", -1, 0, 100, 101, 1.5, 10**20, 2**63, True,
      [], {}, {"x": 1}, "2026-13-01T00:00:00Z", "2001-01-01T00:00:00Z", "\u0000"]
 )  # fmt: skip

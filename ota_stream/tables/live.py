@@ -55,6 +55,7 @@ class LiveWindows:
     def __init__(self, app: faust.App, size: int, retention: int, partitions: int) -> None:
         self.size = size
         self.retention = retention
+        self.max_last = max(1, retention // size + 1)  # the most windows `?last=` can ask for: all retained
         self.table = app.Table(
             TABLE_NAME,
             default=None,

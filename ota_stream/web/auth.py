@@ -98,10 +98,14 @@ def too_many(bucket: Bucket, wait: float) -> ApiError:
 
 
 def required_scope(request: web.Request) -> Scope | None:
-    path = request.path
-    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or request.method == "OPTIONS":
+    return scope_for(request.method, request.path)
+
+
+def scope_for(method: str, path: str) -> Scope | None:
+    """The scope a route needs (None: open). Also what /openapi.json documents for each route."""
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or method == "OPTIONS":
         return None
-    if request.method == "POST" and (path in INGEST_PATHS or path.startswith("/c/")):
+    if method == "POST" and (path in INGEST_PATHS or path.startswith("/c/")):
         return Scope.INGEST
     if path.startswith("/admin/") or path == "/admin":
         return Scope.ADMIN

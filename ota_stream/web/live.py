@@ -10,11 +10,13 @@ from aiohttp import web
 from faust import App
 from faust.web import View
 
+from ota_stream.models import ID_CHARS, ID_MAX
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import invalid, json_response
 from ota_stream.web.params import is_whole
 
-KEY = r"{key:[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}}"
+ONE_ID = f"{ID_CHARS}{{1,{ID_MAX}}}"
+KEY = f"{{key:{ONE_ID}/{ONE_ID}/{ONE_ID}}}"  # an aiohttp pattern: tenant/org/app
 DEFAULT_LAST = 10
 
 
@@ -29,7 +31,7 @@ def _last(request: web.Request, most: int) -> int:
 
 
 def register(app: App, live: LiveWindows) -> None:
-    most = max(1, live.retention // live.size + 1)
+    most = live.max_last
 
     @app.page(f"/live/{KEY}/windows", name="live_windows")
     class Windows(View):

@@ -13,7 +13,7 @@ from faust import App
 from faust.web import View
 
 from ota_stream import __version__
-from ota_stream.models import OtaEvent
+from ota_stream.models import ID_RULE, OtaEvent
 from ota_stream.storage.queries.failures import GROUP_BY
 from ota_stream.storage.queries.versions import SEGMENTS
 from ota_stream.web.errors import json_response
@@ -22,6 +22,7 @@ from ota_stream.web.openapi_schema import ID
 from ota_stream.web.openapi_schema import error as _error
 from ota_stream.web.openapi_schema import json_body as _json
 from ota_stream.web.openapi_schema import param as _param
+from ota_stream.web.openapi_security import SCHEMES, admin_paths, secure
 
 INGEST_ERRORS = {
     "400": _error("The body is not JSON."),
@@ -74,7 +75,7 @@ def _live(suffix: str, extra: list[dict[str, Any]]) -> dict[str, Any]:
             "parameters": ids + extra,
             "responses": {
                 "200": _json("Windows from the Faust table.", data),
-                "404": _error("No such route (an id that is not 1-64 of [A-Za-z0-9._-])."),
+                "404": _error(f"No such route (an id that is not {ID_RULE})."),
                 "422": _error("A bad or unknown parameter."),
                 "503": _error("The worker is starting or rebalancing."),
             },
@@ -83,7 +84,8 @@ def _live(suffix: str, extra: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @cache
-def document() -> dict[str, Any]:
+def document(live_last: int | None, auth_required: bool) -> dict[str, Any]:
+    """`live_last`: the most windows `/live/…/windows?last=` serves; None when live tables are off (no /live)."""
     event = OtaEvent.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = event.pop("$defs", {})
     schemas["OtaEvent"] = event
@@ -121,7 +123,21 @@ def document() -> dict[str, Any]:
     batch_result = {
         "type": "object",
         "required": ["accepted", "rejected"],
-        "properties": {"accepted": {"type": "integer", "minimum": 0}, "rejected": {"type": "array"}},
+        "properties": {
+            "accepted": {"type": "integer", "minimum": 0},
+            "rejected": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "code", "errors"],
+                    "properties": {
+                        "index": {"type": "integer", "minimum": 0},
+                        "code": {"enum": ["validation_failed", "forbidden"]},
+                        "errors": {"type": "array"},
+                    },
+                },
+            },
+        },
     }
     event_ref = {"$ref": "#/components/schemas/OtaEvent"}
     paths: dict[str, Any] = {
@@ -149,10 +165,7 @@ def document() -> dict[str, Any]:
         },
         **{f"/analytics/{name}": _analytics(name) for name in EXTRA},
         **release_paths(COMMON, QUERY_ERRORS),
-        "/live/{tenant_id}/{org_id}/{app_id}/windows": _live(
-            "the newest windows with data", [_param("last", {"type": "integer", "minimum": 1, "maximum": 61})]
-        ),
-        "/live/{tenant_id}/{org_id}/{app_id}/now": _live("the window holding now", []),
+        **_live_paths(live_last),
         "/health": {
             "get": {
                 "summary": "Health (spec §5).",
@@ -168,17 +181,31 @@ def document() -> dict[str, Any]:
                 "responses": {"200": {"description": "Text format.", "content": {"text/plain": {}}}},
             }
         },
+        **admin_paths(),
     }
+    secure(paths, auth_required)
     return {
         "openapi": "3.1.0",
         "info": {"title": "ota-stream", "version": __version__},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": SCHEMES},
     }
 
 
-def register(app: App) -> None:
+def _live_paths(live_last: int | None) -> dict[str, Any]:
+    if live_last is None:
+        return {}
+    last = _param("last", {"type": "integer", "minimum": 1, "maximum": live_last})
+    return {
+        "/live/{tenant_id}/{org_id}/{app_id}/windows": _live("the newest windows with data", [last]),
+        "/live/{tenant_id}/{org_id}/{app_id}/now": _live("the window holding now", []),
+    }
+
+
+def register(app: App, live_last: int | None, auth_required: bool) -> None:
+    body = document(live_last, auth_required)
+
     @app.page("/openapi.json", name="openapi")
     class OpenApi(View):
         async def get(self, request: web.Request) -> web.Response:
-            return json_response(document())
+            return json_response(body)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-ID = {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}
+from ota_stream.models import ID_PATTERN
+
+ID = {"type": "string", "pattern": ID_PATTERN}
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 

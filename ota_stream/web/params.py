@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from multidict import MultiMapping
 
-from ota_stream.models import parse_rfc3339
+from ota_stream.models import ID_PATTERN, ID_RULE, parse_rfc3339
 from ota_stream.storage.queries.scope import Scope
 from ota_stream.web.errors import invalid
 
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_IDENTIFIER = re.compile(ID_PATTERN)
 _WHOLE = re.compile(r"^[0-9]{1,12}$")
 COMMON = frozenset({"tenant_id", "org_id", "app_id", "days", "from", "to"})
 MAX_DAYS = 365
@@ -30,7 +30,7 @@ def identifier(query: Mapping[str, str], name: str, required: bool = False) -> s
             raise invalid(name, "is required")
         return None
     if not _IDENTIFIER.match(value):
-        raise invalid(name, "must be 1-64 characters from [A-Za-z0-9._-]")
+        raise invalid(name, f"must be {ID_RULE}")
     return value
 
 

@@ -84,7 +84,8 @@ def _figures(
             at = parse(e["timestamp"])
             first_install[e["device_id"]] = min(at, first_install.get(e["device_id"], at))
     per_hour = Counter(at.replace(minute=0, second=0, microsecond=0) for at in first_install.values())
-    curve, cumulative, reached = [], 0, {50: None, 90: None}
+    curve, cumulative = [], 0
+    reached: dict[int, float | None] = {50: None, 90: None}
     for hour in sorted(per_hour):
         cumulative += per_hour[hour]
         curve.append(
@@ -135,7 +136,7 @@ def releases(events: list[Event], window: Window, group_by: str | None = None) -
             for e in mine:
                 key = first_key(e)
                 first[e["device_id"]] = min(key, first.get(e["device_id"], key))
-            members: dict[str, set[str]] = {}
+            members: dict[object, set[str]] = {}
             for device, key in first.items():
                 members.setdefault(key[GROUP_FIELDS[group_by]] or "unknown", set()).add(device)
             groups = [

@@ -148,7 +148,8 @@ class ManifestSettings(Settings):
 
 def settings_of(env: dict[str, str]) -> Settings:
     """The settings a process started with `env` reads (variables that are not settings ignored)."""
-    return ManifestSettings(**{name.lower(): value for name, value in env.items() if name in SETTINGS})
+    values: dict[str, Any] = {name.lower(): value for name, value in env.items() if name in SETTINGS}
+    return ManifestSettings(**values)
 
 
 def pod_of(item: Manifest, ordinal: int = 0, namespace: str = NAMESPACE) -> Manifest:

@@ -81,7 +81,7 @@ class ReleaseScenario:
         base = {"tenant_id": tenant, "org_id": org, "app_id": app, "device_id": device}
         info = {"os": rng.choice(["iOS", "Android"]), "model": "M"} if rng.random() < 0.9 else {}
         channel = rng.choice(["production", "production", "beta"]) if rng.random() < 0.85 else None
-        current, events = "1.9.0", []
+        current, events = "1.9.0", list[Event]()
         for version, only_channel, released in releases:
             if only_channel is not None and channel != only_channel:
                 continue

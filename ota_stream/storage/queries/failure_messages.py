@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import Scope, rfc3339
 
 DEFAULT_LIMIT, MAX_LIMIT, SAMPLES = 20, 100, 3
-UNKNOWN = "unknown"
 
 MESSAGES = f"""
 SELECT ifNull(error_code, '{UNKNOWN}') AS code, ifNull(error_message, '{UNKNOWN}') AS message,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import active_devices
 from ota_stream.storage.queries.release_sql import (
@@ -42,7 +43,6 @@ from ota_stream.storage.queries.release_sql import (
 )
 from ota_stream.storage.queries.scope import Scope, rate
 
-UNKNOWN = "unknown"
 # group_by parameter -> position in the first_update tuple (timestamp, channel, os, rollout percentage)
 GROUP_BY = {"channel": 2, "device_os": 3, "rollout_percentage": 4}
 CURVE_PERCENTS = (50, 90)

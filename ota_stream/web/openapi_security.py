@@ -1,0 +1,75 @@
+"""The keys of spec §7 in the OpenAPI document: security schemes, the admin routes, and per operation the key it
+needs (from `web.auth.scope_for`, the rule the Guard enforces) with the 401, 403 and 429 answers that come with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ota_stream.auth.keys import Scope
+from ota_stream.web.admin import NewKey
+from ota_stream.web.auth import scope_for
+from ota_stream.web.openapi_schema import data, json_body, param
+from ota_stream.web.openapi_schema import error as _error
+
+SCHEMES = {
+    "bearerKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
+    "headerKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+KEY: dict[str, Any] = {
+    "type": "object",
+    "required": ["key_id", "tenant_id", "scopes", "active"],
+    "properties": {
+        "key_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "tenant_id": {"type": "string"},
+        "scopes": {"type": "array", "items": {"enum": [str(scope) for scope in Scope]}},
+        "active": {"type": "boolean"},
+    },
+}
+ADMIN_ERRORS = {
+    "404": _error("No such key."),
+    "422": _error("The key request is invalid; `details` names the field."),
+}
+
+
+def admin_paths() -> dict[str, Any]:
+    key_id = param("key_id", {"type": "string"}, required=True, where="path")
+    created = {**KEY, "properties": {**KEY["properties"], "key": {"type": "string"}}}
+    return {
+        "/admin/keys": {
+            "post": {
+                "summary": "Create a key; its secret is shown once (spec §7).",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": NewKey.model_json_schema()}}},
+                "responses": {"201": json_body("The new key.", data(created)), **ADMIN_ERRORS},
+            },
+            "get": {
+                "summary": "List a tenant's keys, without secrets.",
+                "parameters": [param("tenant_id", {"type": "string"})],
+                "responses": {"200": json_body("The keys.", data({"type": "array", "items": KEY})),
+                              "422": ADMIN_ERRORS["422"]},
+            },
+        },
+        "/admin/keys/{key_id}": {
+            "delete": {
+                "summary": "Revoke a key; every process refuses it within seconds.",
+                "parameters": [key_id],
+                "responses": {"200": json_body("The revoked key.", data(KEY)), "404": ADMIN_ERRORS["404"]},
+            }
+        },
+    }  # fmt: skip
+
+
+def secure(paths: dict[str, Any], auth_required: bool) -> None:
+    """Mark each keyed operation of `paths` (in place). Without AUTH_REQUIRED a key is optional."""
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            scope = scope_for(method.upper(), path)
+            if scope is None:
+                continue
+            options: list[dict[str, list[str]]] = [{name: []} for name in SCHEMES]
+            operation["security"] = options if auth_required else [{}, *options]
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", _error("No key, or an unknown, revoked or malformed one."))
+            responses.setdefault("403", _error(f"The key lacks the {scope} scope, or covers another tenant."))
+            if scope is not Scope.ADMIN:
+                responses.setdefault("429", _error("Over the key's rate limit; retry after `Retry-After`."))
