@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CLIENT := clients/react-native
 CLIENT_STAMP := $(CLIENT)/node_modules/.installed
 
-.PHONY: install dev test unit client-test lint golden kafka-up kafka-down migrate clean
+.PHONY: install dev test unit client-test browser dashboard-vendor lint golden kafka-up kafka-down migrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -31,7 +31,19 @@ dev: install
 client-test: $(CLIENT_STAMP)
 	cd $(CLIENT) && npm test --silent
 
-test: install client-test
+# Debian's Chromium, which tests/test_dashboard.py drives through Playwright (Playwright downloads no browser here).
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "tests/test_dashboard.py needs Chromium: apt-get install chromium"; exit 1; fi; \
+	fi
+
+# Fetch uPlot from the npm registry into the dashboard's static folder (the result is committed).
+dashboard-vendor:
+	scripts/vendor-uplot.sh
+
+test: install client-test browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The fast tests: no broker, no worker processes (chDB, the parsers, the rules); about a minute.

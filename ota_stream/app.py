@@ -39,6 +39,7 @@ from ota_stream.web import (
     alerts_admin,
     analytics,
     compat,
+    dashboard,
     export,
     health,
     ingest,
@@ -207,6 +208,7 @@ def create_app(settings: Settings) -> faust.App:
     export.register(app, storage)
     health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)
     openapi.register(app, live.max_last if live is not None else None, settings.auth_required)
+    mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))
 

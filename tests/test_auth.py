@@ -19,26 +19,13 @@ from aiokafka import AIOKafkaConsumer
 
 from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
-from tests.support.keys import make_key as make_admin_key
+from tests.support.keys import ADMIN, SECURED, make_key, revoke
 from tests.support.processes import BIN, Worker, wait_for
 from tests.support.scenario import Scenario, post_batches, rfc3339
 from tests.support.worker_api import ENDPOINTS, every_endpoint, wait_processed
 
-ADMIN = secrets.token_urlsafe(32)
-SECURED = {"AUTH_REQUIRED": "true", "ADMIN_API_KEY": ADMIN}
 # A device id that only tenant "other" has: it must never appear in an answer to tenant "acme".
 OTHERS_MARKER = "other-only-device-7f3a"
-
-
-def make_key(worker: Worker, tenant: str, *scopes: str, **narrow: str) -> dict[str, Any]:
-    return make_admin_key(worker, ADMIN, tenant, *scopes, **narrow)
-
-
-def revoke(worker: Worker, key_id: str) -> None:
-    response = requests.delete(
-        f"{worker.url}/admin/keys/{key_id}", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30
-    )
-    assert response.status_code == 200, response.text
 
 
 def event(tenant: str = "acme", app: str = "shop", device: str = "d1", **extra: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ events (tests/support/expected.py) and with the facts spec §8 names."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,12 +17,11 @@ import requests
 from tests.conftest import WorkerFactory
 from tests.support import clients, expected
 from tests.support.expected import Window, assert_same, parse
-from tests.support.keys import make_key
+from tests.support.keys import ADMIN, make_key
 from tests.support.processes import Kafka, Worker, remove, unique_name
 from tests.support.scenario import Event, rfc3339
 from tests.support.worker_api import wait_processed
 
-ADMIN = secrets.token_urlsafe(32)
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
 
@@ -73,11 +71,11 @@ def setup(kafka: Kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     try:
         yield Setup(
             worker,
-            make_key(worker, ADMIN, "acme", "read")["key"],
-            make_key(worker, ADMIN, "acme", "ingest", org_id="mobile")["key"],
-            make_key(worker, ADMIN, "acme", "ingest", org_id="mobile", app_id="codepush")["key"],
-            make_key(worker, ADMIN, "acme", "ingest", org_id="mobile", app_id="hot")["key"],
-            make_key(worker, ADMIN, "other", "ingest", org_id="mobile")["key"],
+            make_key(worker, "acme", "read")["key"],
+            make_key(worker, "acme", "ingest", org_id="mobile")["key"],
+            make_key(worker, "acme", "ingest", org_id="mobile", app_id="codepush")["key"],
+            make_key(worker, "acme", "ingest", org_id="mobile", app_id="hot")["key"],
+            make_key(worker, "other", "ingest", org_id="mobile")["key"],
         )
     finally:
         worker.stop()

@@ -1,7 +1,8 @@
 """Who may call what (spec §7): the middleware that authenticates keys, checks scope and tenant, limits the rate
 and writes the audit line; ingest checks each event against its key through the `Grant` it leaves on the request.
 
-- `/health`, `/metrics`, `/openapi.json` and the dashboard's page are open: they hold no tenant data.
+- `/health`, `/metrics`, `/openapi.json`, the dashboard's page and its files (`/dashboard/static/`) are open: they
+  hold no tenant data (the page asks for a read key and sends it with each API call).
 - Ingest routes need the `ingest` scope; events outside the key's tenant/org/app are refused one by one.
 - `/analytics/*` and `/live/*` need `read`, for the key's tenant: a `tenant_id` that differs is 403, a missing one is
   the key's.
@@ -31,6 +32,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 INGEST_PATHS = frozenset({"/events", "/events/batch", *CLIENT_PATHS})
 OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/dashboard"})
+OPEN_PREFIXES = ("/dashboard/static/",)
 MAX_KEY_LENGTH = 256
 
 
@@ -95,7 +97,7 @@ def required_scope(request: web.Request) -> Scope | None:
 
 def scope_for(method: str, path: str) -> Scope | None:
     """The scope a route needs (None: open). Also what /openapi.json documents for each route."""
-    if path in OPEN_PATHS or method == "OPTIONS":
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or method == "OPTIONS":
         return None
     if method == "POST" and (path in INGEST_PATHS or path.startswith("/c/")):
         return Scope.INGEST

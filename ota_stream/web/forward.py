@@ -1,7 +1,8 @@
 """Passing a request on to the stream-processing worker, over its unix socket, and its answer back.
 
 Ingest processes (web/front.py) answer POST /events themselves and everything else through this: analytics,
-live windows (whose `table_route` may forward again, to another worker), health, metrics, the OpenAPI document.
+live windows (whose `table_route` may forward again, to another worker), health, metrics, the OpenAPI document
+and the dashboard.
 Bodies stream both ways, so an export does not sit in the front's memory.
 """
 
