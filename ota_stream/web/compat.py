@@ -41,6 +41,7 @@ from ota_stream.web.ingest import (
     Ingest,
     OutsideKey,
     counting_rejections,
+    rejection,
 )
 
 SCOPE_FIELDS = ("tenant_id", "org_id", "app_id")
@@ -127,12 +128,8 @@ class Compat:
                 if isinstance(draft, Exception):
                     raise draft
                 accepted.append(self._accept(request, draft, bounds))
-            except InvalidEvent as exc:
-                errors = [e.as_dict() for e in exc.errors]
-                rejected.append({"index": index, "code": "validation_failed", "errors": errors})
-            except OutsideKey as exc:
-                errors = [{"field": "$", "message": str(exc)}]
-                rejected.append({"index": index, "code": "forbidden", "errors": errors})
+            except (InvalidEvent, OutsideKey) as exc:
+                rejected.append(rejection(index, exc))
         if not accepted:
             _refuse(rejected, many=isinstance(body, list))
         if rejected:

@@ -32,6 +32,13 @@ class OutsideKey(Exception):
     """An event of a tenant, org or app that the request's ingest key does not cover (spec §7)."""
 
 
+def rejection(index: int, exc: InvalidEvent | OutsideKey) -> dict[str, Any]:
+    """One refused item of a batch, as the answer lists it: its index, why, and the fields at fault."""
+    if isinstance(exc, InvalidEvent):
+        return {"index": index, "code": "validation_failed", "errors": [e.as_dict() for e in exc.errors]}
+    return {"index": index, "code": "forbidden", "errors": [{"field": "$", "message": str(exc)}]}
+
+
 class Ingest:
     """Validation and publishing, shared by the two routes.
 
@@ -111,12 +118,8 @@ class Ingest:
                 if isinstance(item, _Undecodable):
                     raise InvalidEvent([FieldError("$", item.message)])
                 accepted.append(self.accept(item, bounds, grant))
-            except InvalidEvent as exc:
-                errors = [e.as_dict() for e in exc.errors]
-                rejected.append({"index": index, "code": "validation_failed", "errors": errors})
-            except OutsideKey as exc:
-                errors = [{"field": "$", "message": str(exc)}]
-                rejected.append({"index": index, "code": "forbidden", "errors": errors})
+            except (InvalidEvent, OutsideKey) as exc:
+                rejected.append(rejection(index, exc))
         if rejected:
             metrics.INGEST_REJECTED.labels("validation").inc(len(rejected))
         if accepted:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import product
 from typing import Any
 
-from tests.support.scenario import Event, rfc3339
+from tests.support.scenario import Event, place, rfc3339
 
 STEPS = {
     "ok": [
@@ -117,21 +117,11 @@ class ReleaseScenario:
                     message = rng.choice(["download aborted", "no space left", "checksum mismatch", None])
                     error = {"error_code": code, "error_message": message, "failure_stage": "install"}
                     groups["error_info"] = {k: v for k, v in error.items() if v is not None}
-                _place(event, groups, flat=rng.random() < 0.4)
+                place(event, groups, flat=rng.random() < 0.4)
                 events.append(event)
             if pattern in ("ok", "fail_then_ok", "rollback_reinstall"):
                 current = version
         return events
-
-
-def _place(event: Event, groups: dict[str, dict[str, Any]], flat: bool) -> None:
-    for group, values in groups.items():
-        if not values:
-            continue
-        if flat:
-            event.update(values)
-        else:
-            event[group] = dict(values)
 
 
 def with_every_field(events: list[Event], rng: random.Random, share: float = 0.25) -> list[Event]:

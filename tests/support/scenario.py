@@ -121,13 +121,7 @@ class Scenario:
                 "performance_metrics": perf,
                 "error_info": error,
             }
-            for group, values in groups.items():
-                if not values:
-                    continue
-                if flat:
-                    event.update(values)
-                else:
-                    event[group] = dict(values)
+            place(event, groups, flat)
             events.append(event)
         return events
 
@@ -181,3 +175,14 @@ def post_batches(base_url: str, events: list[Event], size: int = 200) -> int:
         assert body["rejected"] == [], body["rejected"][:3]
         accepted += body["accepted"]
     return accepted
+
+
+def place(event: Event, groups: dict[str, dict[str, Any]], flat: bool) -> None:
+    """Put each non-empty group of fields on `event`: nested under its name, or flat at the top level."""
+    for group, values in groups.items():
+        if not values:
+            continue
+        if flat:
+            event.update(values)
+        else:
+            event[group] = dict(values)
