@@ -393,5 +393,6 @@ def test_a_timeout_reports_what_it_saw(worker: Worker) -> None:
     kafka = next(line for line in report.splitlines() if line.startswith(f"kafka ({worker.topic}"))
     partitions = re.findall(r"p(\d): end (\d+), committed (\d+|None), lag (\d+)", kafka)
     assert [int(p) for p, *_ in partitions] == [0, 1, 2, 3], kafka
-    assert sum(int(end) for _, end, _, _ in partitions) == len(events)  # one message per event posted
+    messages = sum(int(end) for _, end, _, _ in partitions)
+    assert 1 <= messages <= len(events)  # ingest packs the events of a partition into envelopes
     assert all(lag == "0" for *_, lag in partitions), kafka  # everything read was committed
