@@ -93,7 +93,10 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
 def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: LiveWindows) -> AlertEngine:
     """Alert state next to the live windows it is read from, and its deliveries (spec §10, docs/alerts.md)."""
     states = AlertStates(
-        app, settings.kafka_topic_partitions, lambda: owned_partitions(app, settings.kafka_topic)
+        app,
+        settings.kafka_topic_partitions,
+        lambda: owned_partitions(app, settings.kafka_topic),
+        durability_configs(settings),
     )
     deliverer = Deliverer(settings, rules, states)
     app.add_dependency(deliverer)

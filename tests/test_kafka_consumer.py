@@ -4,6 +4,7 @@ the wiring are local). tests/test_faults.py and tests/test_live.py show them on 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -88,3 +89,20 @@ async def test_the_livelock_check_skips_a_partition_waiting_for_its_offset_reset
 
     state.reset_to(0)  # the reset done: Faust's check runs again, and finds nothing to report
     assert thread.verify_event_path(now, SOURCE) is None
+
+
+class SeekRecorder:
+    def __init__(self) -> None:
+        self.sought: dict[TP, int] = {}
+
+    async def seek_wait(self, offsets: dict[TP, int]) -> None:
+        self.sought = dict(offsets)
+
+
+async def test_recovery_reads_a_changelog_from_its_start_for_any_negative_offset(app: faust.App) -> None:
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    consumer = SeekRecorder()
+    changelog = [TP("x-changelog", n) for n in range(3)]
+    offsets = Counter({changelog[0]: -1, changelog[1]: -7, changelog[2]: 42})
+    await recovery._seek_offsets(consumer, set(changelog), offsets, "active")
+    assert consumer.sought == {changelog[0]: 0, changelog[1]: 0, changelog[2]: 42}  # Faust's own maps only -1

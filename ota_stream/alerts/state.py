@@ -18,7 +18,7 @@ about to own them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import faust
@@ -56,13 +56,21 @@ class _AtPartition:
 
 
 class AlertStates:
-    def __init__(self, app: faust.App, partitions: int, owned: Callable[[], set[int]]) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        partitions: int,
+        owned: Callable[[], set[int]],
+        topic_configs: Mapping[str, str] | None = None,
+    ) -> None:
+        """`topic_configs`: the changelog's (min.insync.replicas, as every topic the worker creates)."""
         self.owned = owned
         self.table = app.Table(
             TABLE_NAME,
             default=None,
             partitions=partitions,  # co-partitioned with the events topic and the live windows
             options={"driver": "rocksdict"},
+            extra_topic_configs=topic_configs,
             help="Alert state per rule and app: firing or not, notifications waiting for delivery (spec §10).",
         )
 

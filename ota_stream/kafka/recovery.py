@@ -23,10 +23,13 @@ order; the app's `TableManager` setting installs it. Re-check them when upgradin
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Set
 from typing import Any
 
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
+from faust.types import TP, ConsumerT
 
 
 class OrderedRecovery(Recovery):
@@ -82,6 +85,15 @@ class OrderedRecovery(Recovery):
         consumer.resume_partitions(streams)  # fetched from the positions just sought
         await app._fetcher.maybe_start()
         return True
+
+    async def _seek_offsets(
+        self, consumer: ConsumerT, tps: Set[TP], offsets: Counter[TP], title: str
+    ) -> None:
+        """Faust's, with every negative offset read as the changelog's start, not only -1. Two rebalances in quick
+        succession (a rolling restart) left offsets below -1 here, and aiokafka's seek raised "Offset must be a
+        positive integer", which crashed the worker; reading a changelog partition from its start only rebuilds
+        the state it holds."""
+        await consumer.seek_wait({tp: max(offsets[tp], 0) for tp in tps})
 
 
 class OrderedTableManager(TableManager):

@@ -30,9 +30,29 @@ KEY: dict[str, Any] = {
     },
 }
 ADMIN_ERRORS = {
+    "400": _error("The body is not JSON."),
     "404": _error("No such key."),
+    "413": _error("The body is over 16 KiB."),
+    "415": _error("The content type is not JSON."),
     "422": _error("The key request is invalid; `details` names the field."),
 }
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its `$defs` put in place, so the document needs no extra components."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return dict(resolve(schema))
 
 
 def admin_paths() -> dict[str, Any]:
@@ -43,8 +63,9 @@ def admin_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Create a key; its secret is shown once.",
                 "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": NewKey.model_json_schema()}}},
-                "responses": {"201": json_body("The new key.", data(created)), **ADMIN_ERRORS},
+                    "schema": _inlined(NewKey.model_json_schema())}}},
+                "responses": {"201": json_body("The new key.", data(created)),
+                              **{code: ADMIN_ERRORS[code] for code in ("400", "413", "415", "422")}},
             },
             "get": {
                 "summary": "List a tenant's keys, without secrets.",
