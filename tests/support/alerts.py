@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 
+from tests.support.keys import ADMIN, SECURED
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import Event, rfc3339
 
-ADMIN = secrets.token_urlsafe(32)
 TENANT = "alerting"
 ORG = "mobile"
 # Workers with keys on, windows of 2 s (they close quickly), an evaluation every half second, fast retries.
 ALERT_ENV = {
-    "AUTH_REQUIRED": "true",
-    "ADMIN_API_KEY": ADMIN,
+    **SECURED,
     "LIVE_WINDOW_SECONDS": "2",
     "ALERT_EVALUATION_INTERVAL_SECONDS": "0.5",
     "ALERT_WEBHOOK_ALLOW_PRIVATE": "true",
