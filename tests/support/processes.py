@@ -165,6 +165,10 @@ class Worker:
             raise TimeoutError(f"worker not ready:\n{self.log_tail()}") from None
 
     def health(self) -> dict[str, Any]:
+        """The worker's /health; a worker that has exited fails the test at once, with its log (waiting for it
+        to answer would only time out and lose the reason)."""
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"{self.url} exited with {self.process.returncode}:\n{self.log_tail(80)}")
         return requests.get(f"{self.url}/health", timeout=5).json()
 
     def log_tail(self, lines: int = 40) -> str:
