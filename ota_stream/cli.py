@@ -50,13 +50,13 @@ def worker(ctx: click.Context) -> None:
     except (KafkaNotReachable, replication.UnsafeReplication) as exc:
         logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
-    fronts = []
+    fronts: roles.Fronts | None = None
     if settings.worker_role is WorkerRole.ALL and settings.ingest_processes:
         socket = roles.worker_socket(settings)
         socket.unlink(missing_ok=True)  # left by a worker that was killed
         os.environ["WORKER_SOCKET"] = str(socket)  # read by ota_stream.app when Faust loads it
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fronts = roles.start_ingest_processes(settings, settings.ingest_processes, socket)
+        fronts = roles.Fronts(settings, settings.ingest_processes, socket)
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
         "-A",
@@ -72,7 +72,8 @@ def worker(ctx: click.Context) -> None:
     try:
         faust_cli.main(args=args, prog_name="ota-stream", standalone_mode=True)
     finally:
-        roles.stop(fronts)
+        if fronts is not None:
+            fronts.stop()
 
 
 @main.command()

@@ -19,9 +19,14 @@ from tests.support.worker_api import ENDPOINTS, every_endpoint, scrape, wait_pro
 
 
 def children(worker: Worker) -> list[int]:
+    """The worker's child processes, of every thread (a replacement ingest process is started by a watcher)."""
     assert worker.process is not None
-    path = Path(f"/proc/{worker.process.pid}/task/{worker.process.pid}/children")
-    return [int(pid) for pid in path.read_text().split()]
+    tasks = Path(f"/proc/{worker.process.pid}/task").glob("*/children")
+    return [int(pid) for path in tasks for pid in path.read_text().split()]
+
+
+def fronts_of(worker: Worker) -> list[int]:
+    return [pid for pid in children(worker) if "ota_stream.web.front" in command_line(pid)]
 
 
 def command_line(pid: int) -> str:
@@ -46,7 +51,7 @@ def check(worker: Worker, events: list[dict[str, object]], tenant: str) -> None:
 def test_ingest_processes_front_the_worker_and_pass_everything_else_on(make_worker: WorkerFactory) -> None:
     worker = make_worker(INGEST_PROCESSES="2")
     worker.start()
-    fronts = [pid for pid in children(worker) if "ota_stream.web.front" in command_line(pid)]
+    fronts = fronts_of(worker)
     assert len(fronts) == 2
     events = Scenario(now=datetime.now(UTC), tenants=("fronted",), devices_per_app=6).build()
     # One connection per request, so that the kernel spreads them over both ingest processes.
@@ -69,6 +74,25 @@ def test_ingest_processes_front_the_worker_and_pass_everything_else_on(make_work
     os.kill(worker.process.pid, signal.SIGKILL)
     worker.process.wait(30)
     wait_for(lambda: not any(alive(pid) for pid in fronts), 30, "the ingest processes to exit")
+
+
+def test_an_ingest_process_that_dies_is_replaced(make_worker: WorkerFactory) -> None:
+    """The ingest process is the worker's only door (its port, /health included): one killed is started again,
+    and what was sent before and after counts once."""
+    worker = make_worker()
+    worker.start()
+    events = Scenario(now=datetime.now(UTC), tenants=("replaced",), devices_per_app=4).build()
+    half = len(events) // 2
+    post_batches(worker.url, events[:half], size=40)
+    (killed,) = fronts_of(worker)
+    os.kill(killed, signal.SIGKILL)
+    wait_for(lambda: (pids := fronts_of(worker)) and killed not in pids, 60, "a new ingest process")
+    wait_for(lambda: worker.health()["status"] == "healthy", 60, "the worker to answer again")
+    post_batches(worker.url, events[half:], size=40)
+    wait_processed(worker, len(unique(events)))
+    check(worker, events, "replaced")
+    assert worker.log_path is not None
+    assert f"ingest process {killed} ended with status -9; starting another" in worker.log_path.read_text()
 
 
 def test_ingest_alone_in_front_of_a_processing_worker(make_worker: WorkerFactory) -> None:

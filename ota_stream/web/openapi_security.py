@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ota_stream.alerts.rules import Metric, NewRule
 from ota_stream.auth.keys import Scope
 from ota_stream.web.admin import NewKey
 from ota_stream.web.auth import scope_for
@@ -29,12 +30,32 @@ KEY: dict[str, Any] = {
         "revoked_at": {"type": ["string", "null"], "description": "null while the key is active"},
     },
 }
+RULE: dict[str, Any] = {
+    "type": "object",
+    "required": ["rule_id", "tenant_id", "metric", "threshold", "window_minutes", "min_events", "webhook_url",
+                 "org_id", "app_id", "created_at"],
+    "properties": {
+        "rule_id": {"type": "string"},
+        "tenant_id": {"type": "string"},
+        "org_id": {"type": ["string", "null"]},
+        "app_id": {"type": ["string", "null"]},
+        "metric": {"enum": [str(metric) for metric in Metric]},
+        "threshold": {"type": "number"},
+        "window_minutes": {"type": "integer"},
+        "min_events": {"type": "integer"},
+        "webhook_url": {"type": "string"},
+        "created_at": {"type": "string"},
+    },
+}  # fmt: skip
 ADMIN_ERRORS = {
     "400": _error("The body is not JSON."),
-    "404": _error("No such key."),
+    "404": _error("No such key or rule."),
     "413": _error("The body is over 16 KiB."),
     "415": _error("The content type is not JSON."),
-    "422": _error("The key request is invalid; `details` names the field."),
+    "422": _error("The request is invalid; `details` names the field."),
+    "503": _error(
+        "Kafka did not store the change, or the process is still reading its keys or rules; retry."
+    ),
 }
 
 
@@ -79,6 +100,38 @@ def admin_paths() -> dict[str, Any]:
                 "summary": "Revoke a key; every process refuses it within seconds.",
                 "parameters": [key_id],
                 "responses": {"200": json_body("The revoked key.", data(KEY)), "404": ADMIN_ERRORS["404"]},
+            }
+        },
+        **alert_paths(),
+    }  # fmt: skip
+
+
+def alert_paths() -> dict[str, Any]:
+    rule_id = param("rule_id", {"type": "string"}, required=True, where="path")
+    created = {**RULE, "properties": {**RULE["properties"], "secret": {"type": "string"}}}
+    unavailable = {"503": ADMIN_ERRORS["503"]}
+    return {
+        "/admin/alerts": {
+            "post": {
+                "summary": "Create an alert rule; its signing secret is shown once.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _inlined(NewRule.model_json_schema())}}},
+                "responses": {"201": json_body("The new rule.", data(created)),
+                              **{code: ADMIN_ERRORS[code] for code in ("400", "413", "415", "422", "503")}},
+            },
+            "get": {
+                "summary": "List a tenant's alert rules, without secrets.",
+                "parameters": [param("tenant_id", {"type": "string"})],
+                "responses": {"200": json_body("The rules.", data({"type": "array", "items": RULE})),
+                              "422": ADMIN_ERRORS["422"], **unavailable},
+            },
+        },
+        "/admin/alerts/{rule_id}": {
+            "delete": {
+                "summary": "Delete an alert rule; no notification follows it.",
+                "parameters": [rule_id],
+                "responses": {"200": json_body("The deleted rule.", data(RULE)), "404": ADMIN_ERRORS["404"],
+                              **unavailable},
             }
         },
     }  # fmt: skip
