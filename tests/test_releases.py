@@ -80,7 +80,7 @@ def test_the_scenario_exercises_every_release_figure(loaded: tuple[ClickHouse, l
 def test_release_views_added_to_a_database_with_data_are_backfilled(tmp_path: Path) -> None:
     """Migrations 006 and 007 on a database that already holds events: the backfill, then the views as events
     keep coming, agree with the raw table and with Python."""
-    staged = [m for m in discover() if m.version < 6]
+    staged = [m for m in discover() if m.version < 6 or m.name == "sink_blocks"]  # all that the writer needs
     for migration in staged:
         shutil.copy(schema_dir() / f"{migration.version:03d}_{migration.name}.sql", tmp_path)
     ch = open_database(tmp_path)

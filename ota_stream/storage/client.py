@@ -158,6 +158,11 @@ class ClickHouse:
         result = self.client.query(sql, parameters=parameters, settings=settings)
         return [tuple(row) for row in result.result_rows]
 
+    def query_arrow_sync(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> pa.Table:
+        return self.client.query_arrow(sql, parameters=parameters, settings=settings)
+
     def command_sync(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
     ) -> Any:
@@ -179,6 +184,11 @@ class ClickHouse:
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
         return await _in_thread(self.query_rows, sql, parameters, settings)
+
+    async def query_arrow(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> pa.Table:
+        return await _in_thread(self.query_arrow_sync, sql, parameters, settings)
 
     async def insert(
         self, table: str, rows: Sequence[Row], columns: Sequence[str], settings: dict[str, Any] | None = None

@@ -21,8 +21,18 @@ the last batch yet cannot hide it.
 An insert that fails because ClickHouse is away (or its schema is wrong) is retried with backoff until it
 succeeds, never dropped. The retry carries the same `insert_deduplication_token`, derived from the rows' keys,
 so an attempt that reached ClickHouse but whose answer was lost does not land twice, in the table or in its
-materialized views. An insert refused for its rows (storage/errors.py) is split in halves until the refused rows
-are alone; those are returned to be dead-lettered, and every other row is written.
+materialized views (`deduplicate_blocks_in_dependent_materialized_views`: each view checks the token itself).
+
+A crash is the one case a retry in the same process cannot mend: ClickHouse commits an insert to the raw table
+before its views, so a worker killed in between leaves rows that some views lack, `event_keys` among them (whose
+lookup would then miss them and write them twice). Each row therefore carries its insert's id (`sink_block`,
+migration 009), and before the first batch of a partition that does not continue where this writer left it (a
+start, a rebalance, a redelivery), the writer repeats from the raw table, with the original token, every insert
+that wrote rows at or after the batch's first offset: those offsets were never committed, so they are the only
+rows a crash can have left half written. Repeating an insert that every view already has changes nothing.
+
+An insert refused for its rows (storage/errors.py) is split in halves until the refused rows are alone; those are
+returned to be dead-lettered, and every other row is written.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ from ota_stream.storage.events_table import TABLE
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Position = tuple[int, int, int]
+SINK_BLOCK = "sink_block"
 
 # The batch's ids whose key hash is in `event_keys` (migration 004): a superset of the ids already stored,
 # read from a few small granules of a sorted index instead of the tenant's whole event_id column.
@@ -58,6 +69,15 @@ WHERE {KEY_HASH.format("id")} IN (
         AND key_hash IN (SELECT {KEY_HASH.format(f"arrayJoin({_IDS})")})
 )
 """
+# The inserts that wrote rows at or after each partition's first offset in this batch (none were committed).
+INTERRUPTED_SQL = f"""
+SELECT DISTINCT sink_block FROM {TABLE}
+WHERE kafka_partition IN {{partitions:Array(UInt32)}} AND kafka_offset >= {{lowest:UInt64}}
+    AND kafka_offset >= {{starts:Array(UInt64)}}[indexOf({{partitions:Array(UInt32)}}, kafka_partition)]
+    AND sink_block != 0
+"""
+# The rows of one insert, to send again as one block with its token. `*` leaves out the MATERIALIZED columns.
+BLOCK_ROWS_SQL = f"SELECT * FROM {TABLE} WHERE sink_block = {{block:UInt64}}"
 EXISTING_KEYS_SQL = f"""
 SELECT tenant_id, event_id, kafka_partition, kafka_offset, kafka_index FROM {TABLE}
 WHERE tenant_id IN {{tenants:Array(String)}} AND event_id IN {_IDS}
@@ -96,6 +116,8 @@ class EventWriter:
         self.clickhouse = clickhouse
         self.backoff = backoff or Backoff()
         self.on_retry = on_retry
+        # partition -> the offset after the last message this writer wrote from it
+        self._continues_at: dict[int, int] = {}
 
     async def write(self, rows: pa.Table) -> WriteResult:
         """Insert the batch's new rows; returns only once they are durably in ClickHouse (or refused by it)."""
@@ -103,10 +125,15 @@ class EventWriter:
             zip(rows.column("tenant_id").to_pylist(), rows.column("event_id").to_pylist(), strict=True)
         )
         first = first_occurrences(keys)
+        spans = _offset_spans(rows)
+        starts = {p: lo for p, (lo, _) in spans.items() if self._continues_at.get(p) != lo}
         attempts = 0
+        if starts:
+            _, attempts = await self._retrying(lambda: self._repeat_interrupted(starts))
         existing: dict[tuple[str, str], Position] = {}
         if first:
-            existing, attempts = await self._retrying(lambda: self._existing_keys([keys[i] for i in first]))
+            existing, more = await self._retrying(lambda: self._existing_keys([keys[i] for i in first]))
+            attempts += more
         fresh = [i for i in first if keys[i] not in existing]
         positions = _positions(rows)
         redelivered = [i for i in first if existing.get(keys[i]) == positions[i]]
@@ -115,6 +142,7 @@ class EventWriter:
         refused_rows = {fresh[i] for i, _ in refused}
         originals = sorted({*fresh, *redelivered} - refused_rows)
         inserted = len(fresh) - len(refused)
+        self._continues_at.update((p, hi + 1) for p, (_, hi) in spans.items())
         return WriteResult(
             inserted,
             len(keys) - len(fresh),
@@ -122,6 +150,24 @@ class EventWriter:
             _take(rows, originals),
             [(fresh[i], reason) for i, reason in refused],
         )
+
+    async def _repeat_interrupted(self, starts: dict[int, int]) -> None:
+        """Repeat, with its own token, each insert that wrote rows at or after these offsets (see the module)."""
+        settings = CLUSTER_LOOKUP_SETTINGS if self.clickhouse.config.cluster else None
+        partitions = sorted(starts)
+        parameters = {
+            "partitions": partitions,
+            "starts": [starts[p] for p in partitions],
+            "lowest": min(starts.values()),
+        }
+        blocks = await self.clickhouse.query(INTERRUPTED_SQL, parameters, settings)
+        for (block,) in blocks:
+            rows = await self.clickhouse.query_arrow(BLOCK_ROWS_SQL, {"block": block}, settings)
+            await self.clickhouse.insert_arrow(
+                TABLE, one_block(rows), {**INSERT_SETTINGS, **insert_token(block)}
+            )
+        if blocks:
+            log.info("repeated %d inserts that a crash may have left out of some views", len(blocks))
 
     async def _existing_keys(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Position]:
         """(tenant_id, event_id) -> the position it was first written from.
@@ -145,10 +191,14 @@ class EventWriter:
         """Insert all rows but the ones ClickHouse refuses; returns (refused row, reason) and the attempts."""
         if rows.num_rows == 0:
             return [], 0
-        settings = {**INSERT_SETTINGS, "insert_deduplication_token": dedup_token(rows)}
+        block = block_id(rows)
+        marked = one_block(
+            rows.append_column(SINK_BLOCK, pa.repeat(pa.scalar(block, pa.uint64()), len(rows)))
+        )
+        settings = {**INSERT_SETTINGS, **insert_token(block)}
         try:
             _, attempts = await self._retrying(
-                lambda: self.clickhouse.insert_arrow(TABLE, rows, settings), retry_if=_not_refused
+                lambda: self.clickhouse.insert_arrow(TABLE, marked, settings), retry_if=_not_refused
             )
             return [], attempts
         except Exception as exc:
@@ -198,8 +248,33 @@ def first_occurrences(keys: list[tuple[str, str]]) -> list[int]:
     return kept
 
 
-def dedup_token(rows: pa.Table) -> str:
-    """A token that names exactly these rows, so ClickHouse drops only a true re-send of the block."""
+def block_id(rows: pa.Table) -> int:
+    """An id that names exactly these rows (never 0), so ClickHouse drops only a true re-send of the block."""
     tenants = "\x00".join(rows.column("tenant_id").to_pylist())
     ids = "\x00".join(rows.column("event_id").to_pylist())
-    return "ota-" + hashlib.blake2b(f"{tenants}\x01{ids}".encode(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(f"{tenants}\x01{ids}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") or 1
+
+
+def one_block(rows: pa.Table) -> pa.Table:
+    """The rows as one Arrow record batch: ClickHouse derives a block id per batch it reads, so a repeat matches
+    the original only if both arrive as one."""
+    return rows.combine_chunks()
+
+
+def insert_token(block: int) -> dict[str, str]:
+    return {"insert_deduplication_token": f"ota-{block:016x}"}
+
+
+def _offset_spans(rows: pa.Table) -> dict[int, tuple[int, int]]:
+    """partition -> (first, last) offset of the batch's rows from it."""
+    spans = rows.group_by("kafka_partition").aggregate([("kafka_offset", "min"), ("kafka_offset", "max")])
+    return {
+        p: (lo, hi)
+        for p, lo, hi in zip(
+            spans.column("kafka_partition").to_pylist(),
+            spans.column("kafka_offset_min").to_pylist(),
+            spans.column("kafka_offset_max").to_pylist(),
+            strict=True,
+        )
+    }
