@@ -288,31 +288,40 @@ def test_revocation_reaches_a_second_worker_within_5_seconds_and_keys_survive_re
 
 
 def test_rate_limits_answer_429_and_recover(make_worker: WorkerFactory) -> None:
+    """Token buckets hold a burst of twice the rate. On a busy machine requests are slow and the bucket refills
+    between them, so the test asks only what a token bucket guarantees: at least the burst passes, at most the
+    burst plus what refilled while it was asking, and 2 seconds' worth (a full burst) never fits at once."""
     worker = make_worker(
-        **SECURED, RATE_LIMIT_READ_REQUESTS_PER_SECOND="2", RATE_LIMIT_INGEST_EVENTS_PER_SECOND="50"
+        **SECURED, RATE_LIMIT_READ_REQUESTS_PER_SECOND="1", RATE_LIMIT_INGEST_EVENTS_PER_SECOND="5"
     )
     worker.start()
     read = make_key(worker, "acme", "read")["key"]
-    answers = [call(worker, "/analytics/adoption", read) for _ in range(6)]
-    statuses = [a.status_code for a in answers]
-    assert statuses[:4] == [200] * 4 and 429 in statuses[4:], statuses  # burst of 4, refilled at 2/s
-    limited = next(a for a in answers if a.status_code == 429)
-    assert limited.headers["RateLimit-Limit"] == "4" and int(limited.headers["Retry-After"]) >= 1
+    started = time.monotonic()
+    answers = []
+    while len(answers) < 50 and 429 not in (a.status_code for a in answers):
+        answers.append(call(worker, "/analytics/adoption", read))
+    elapsed = time.monotonic() - started
+    limited = answers[-1]
+    passed = len(answers) - 1
+    assert limited.status_code == 429 and {a.status_code for a in answers[:-1]} == {200}, answers
+    assert 2 <= passed <= 2 + int(elapsed) + 1, (passed, elapsed)  # burst of 2, refilled at 1/s
+    assert limited.headers["RateLimit-Limit"] == "2" and int(limited.headers["Retry-After"]) >= 1
     assert limited.json()["error"]["code"] == "rate_limited"
     time.sleep(int(limited.headers["Retry-After"]))  # the wait the answer asked for
     assert call(worker, "/analytics/adoption", read).status_code == 200
 
     ingest = make_key(worker, "acme", "ingest")["key"]
-    too_many = post(worker, "/events/batch", ingest, [event(device=f"r{i}") for i in range(101)])
-    assert too_many.status_code == 429  # more than the burst of 100 at once: never fits
-    first = post(worker, "/events/batch", ingest, [event(device=f"a{i}") for i in range(60)])
-    assert first.status_code == 202 and int(first.headers["RateLimit-Remaining"]) <= 40
-    second = post(worker, "/events/batch", ingest, [event(device=f"b{i}") for i in range(60)])
-    assert second.status_code == 429
-    time.sleep(int(second.headers["Retry-After"]))
-    assert (
-        post(worker, "/events/batch", ingest, [event(device=f"c{i}") for i in range(60)]).status_code == 202
-    )
+    too_many = post(worker, "/events/batch", ingest, [event(device=f"r{i}") for i in range(11)])
+    assert too_many.status_code == 429  # more than the burst of 10 at once: never fits
+    first = post(worker, "/events/batch", ingest, [event(device=f"a{i}") for i in range(10)])
+    sent = time.monotonic()
+    assert first.status_code == 202 and int(first.headers["RateLimit-Remaining"]) == 0
+    second = post(worker, "/events/batch", ingest, [event(device=f"b{i}") for i in range(10)])
+    if time.monotonic() - sent < 2:  # a full burst takes 2 s to refill
+        assert second.status_code == 429
+        time.sleep(int(second.headers["Retry-After"]))
+        second = post(worker, "/events/batch", ingest, [event(device=f"c{i}") for i in range(10)])
+    assert second.status_code == 202
 
 
 def test_pseudonymised_device_ids_change_no_count_and_are_stored_nowhere(make_worker: WorkerFactory) -> None:
