@@ -297,7 +297,7 @@ def test_rate_limits_answer_429_and_recover(make_worker: WorkerFactory) -> None:
     worker.start()
     read = make_key(worker, "acme", "read")["key"]
     started = time.monotonic()
-    answers = []
+    answers: list[requests.Response] = []
     while len(answers) < 50 and 429 not in (a.status_code for a in answers):
         answers.append(call(worker, "/analytics/adoption", read))
     elapsed = time.monotonic() - started
