@@ -84,9 +84,16 @@ def test_flaky_network_and_a_crash_count_each_event_once(
 
     duplicates = len(accepted) - len(set(accepted))
     assert duplicates > 0, "resets after processing made the worker see events again"
-    wait_processed(worker, len(valid), duplicates=duplicates)
+    # The sink also drops as duplicates the rows of a batch that Kafka delivers again after a rebalance before its
+    # first offset commit (Faust rebalances once more when its changelog topics appear): at least the client's
+    # resends are dropped, and each event still counts once (processed, and every endpoint below).
+    wait_processed(worker, len(valid))
+    wait_for(
+        lambda: scrape(worker)["ota_pipeline_duplicates_dropped_total"][()] >= duplicates,
+        60,
+        f"at least the {duplicates} resent events dropped as duplicates",
+    )
     samples = scrape(worker)
-    assert samples["ota_pipeline_duplicates_dropped_total"][()] == duplicates
     assert samples["ota_pipeline_events_processed_total"][()] == len(valid)
     assert samples["ota_ingest_accepted_total"][()] == len(accepted)
 
