@@ -92,8 +92,8 @@ class OrderedRecovery(Recovery):
         """Faust's, with every negative offset read as the changelog's start, not only -1. Two rebalances in quick
         succession (a rolling restart) left offsets below -1 here, and aiokafka's seek raised "Offset must be a
         positive integer", which crashed the worker; reading a changelog partition from its start only rebuilds
-        the state it holds."""
-        await consumer.seek_wait({tp: max(offsets[tp], 0) for tp in tps})
+        the state it holds. An offset Faust has not learned yet (None, seen once in the same case) is read so too."""
+        await consumer.seek_wait({tp: max(offsets[tp] or 0, 0) for tp in tps})
 
 
 class OrderedTableManager(TableManager):
