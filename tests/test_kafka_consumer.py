@@ -106,3 +106,12 @@ async def test_recovery_reads_a_changelog_from_its_start_for_any_negative_offset
     offsets = Counter({changelog[0]: -1, changelog[1]: -7, changelog[2]: 42})
     await recovery._seek_offsets(consumer, set(changelog), offsets, "active")
     assert consumer.sought == {changelog[0]: 0, changelog[1]: 0, changelog[2]: 42}  # Faust's own maps only -1
+
+
+async def test_the_worker_consumer_fetches_in_batches(app: faust.App) -> None:
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
+    try:
+        fetcher_options = (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms)
+        assert fetcher_options == (kafka_consumer.FETCH_MIN_BYTES, kafka_consumer.FETCH_MAX_WAIT_MS)
+    finally:
+        await consumer.stop()

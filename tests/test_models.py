@@ -143,3 +143,15 @@ def test_flat_and_nested_same_value_is_accepted() -> None:
 
 def test_partition_key_groups_an_app() -> None:
     assert parse_event(base(), WINDOW).partition_key == b'"acme/mobile/shop"'
+
+
+def test_the_window_without_a_time_is_the_window_of_the_current_millisecond() -> None:
+    window = TimeWindow(retention_days=30)
+    start = datetime.now(UTC)
+    before = start.replace(microsecond=start.microsecond // 1000 * 1000)
+    oldest, newest = window.bounds()
+    after = datetime.now(UTC)
+    assert window.bounds(before)[0] <= oldest <= window.bounds(after)[0]
+    assert window.bounds(before)[1] <= newest <= window.bounds(after)[1]
+    assert newest - oldest == timedelta(days=30, hours=24)  # both ends from one instant on a whole millisecond
+    assert oldest.microsecond % 1000 == 0

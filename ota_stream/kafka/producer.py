@@ -1,9 +1,12 @@
 """The ingest producer: acks=all and idempotent, so a 202 means the event is durably in Kafka.
 
-Concurrent requests share Kafka messages. Events bound for one partition wait in that partition's open envelope
-while the partition's previous envelope is in flight, and go out together as the next one (at most MAX_EVENTS
-events or MAX_BYTES); each caller still waits for the acknowledgement of the envelope that holds its events. An
-idle partition sends at once, so a lone request waits one round trip, and under load envelopes grow by themselves.
+Concurrent requests share Kafka messages and produce requests. Events wait in their partition's open envelope
+(at most MAX_EVENTS events or MAX_BYTES) while the previous flight is in the air; when it lands, the open envelopes
+of every partition leave together as the next flight, one message per envelope and one produce request for all of
+them; each caller still waits for the acknowledgement of the envelope that holds its events. An idle publisher
+sends at once, so a lone request waits one round trip, and under load flights grow by themselves. (One flight per
+partition, each in the air on its own, made up to a produce request per partition and round trip: more than
+twice the socket writes per event.)
 
 After a failed send the producer is replaced by a new one. aiokafka 0.14's idempotent producer does not recover
 from a broker restart under load: a batch that expires while no leader is known has used its sequence number
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +44,7 @@ DEAD_LETTER_MAX_VALUE = 256 * 1024
 CONNECT_RETRY_SECONDS = 2.0
 # How long a replaced producer may take to flush what it still holds before it is dropped.
 RETIRE_TIMEOUT_SECONDS = 10.0
+PARTITIONS_TTL_SECONDS = 1.0
 Headers = list[tuple[str, bytes]]
 
 
@@ -75,8 +80,9 @@ class EventPublisher(Service):
         self.on_replaced = on_replaced
         self._producer: AIOKafkaProducer | None = None
         self._open: dict[int, deque[_Envelope]] = {}
-        self._sending: set[int] = set()
-        self._senders: set[asyncio.Task[None]] = set()  # referenced until done, or the loop may drop them
+        self._partition_count = (0.0, 0)  # (when read, count)
+        self._flying = False
+        self._flights: set[asyncio.Task[None]] = set()  # referenced until done, or the loop may drop them
 
     @property
     def ready(self) -> bool:
@@ -141,8 +147,17 @@ class EventPublisher(Service):
         return producer
 
     async def partitions(self) -> int:
-        """The events topic's partition count, from the producer's metadata (fetched once, then cached)."""
+        """The events topic's partition count, from the producer's metadata (fetched when missing), looked up at
+        most once every PARTITIONS_TTL_SECONDS rather than for every request."""
         producer = self._current()
+        checked, count = self._partition_count
+        if checked > time.monotonic() - PARTITIONS_TTL_SECONDS and count:
+            return count
+        count = await self._read_partitions(producer)
+        self._partition_count = (time.monotonic(), count)
+        return count
+
+    async def _read_partitions(self, producer: AIOKafkaProducer) -> int:
         known = producer.client.cluster.partitions_for_topic(self.settings.kafka_topic)
         if not known:
             try:
@@ -161,10 +176,11 @@ class EventPublisher(Service):
         for key, line in items:
             by_partition.setdefault(envelope.partition_for(key, partitions), []).append(line)
         waits = [self._enqueue(partition, lines) for partition, lines in by_partition.items()]
-        await asyncio.gather(*waits)
+        await (waits[0] if len(waits) == 1 else asyncio.gather(*waits))
 
     def _enqueue(self, partition: int, lines: list[bytes]) -> asyncio.Future[None]:
-        """Add lines to the partition's open envelope (a new one when they do not fit) and start its sender."""
+        """Add lines to the partition's open envelope (a new one when they do not fit); start a flight if none is
+        in the air."""
         queue = self._open.setdefault(partition, deque())
         size = sum(map(len, lines)) + len(lines)
         if not queue or not queue[-1].fits(lines, size):
@@ -172,33 +188,33 @@ class EventPublisher(Service):
         open_envelope = queue[-1]
         open_envelope.lines.extend(lines)
         open_envelope.size += size
-        if partition not in self._sending:
-            self._sending.add(partition)
-            sender = asyncio.ensure_future(self._drain(partition))
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
+        if not self._flying:
+            self._flying = True
+            flight = asyncio.ensure_future(self._fly())
+            self._flights.add(flight)
+            flight.add_done_callback(self._flights.discard)
         return open_envelope.acked
 
-    async def _drain(self, partition: int) -> None:
-        """Send the partition's envelopes one after another until none is waiting."""
-        queue = self._open[partition]
+    async def _fly(self) -> None:
+        """Send every waiting envelope in one flight, wait for its acks, and go again until none is waiting."""
         try:
-            while queue:
-                batch = queue.popleft()
+            while flight := [(partition, item) for partition, queue in self._open.items() for item in queue]:
+                for queue in self._open.values():
+                    queue.clear()
+                messages = [(partition, None, envelope.pack(item.lines)) for partition, item in flight]
                 try:
-                    await self._deliver(
-                        self.settings.kafka_topic,
-                        [(None, envelope.pack(batch.lines))],
-                        envelope.HEADERS,
-                        partition,
-                    )
-                except KafkaUnavailable as exc:
-                    batch.acked.set_exception(exc)
-                    batch.acked.exception()  # retrieved: a caller that went away must not log "never retrieved"
+                    await self._deliver(self.settings.kafka_topic, messages, envelope.HEADERS)
+                except (
+                    Exception
+                ) as exc:  # KafkaUnavailable (503), or anything unforeseen: no caller waits forever
+                    for _, item in flight:
+                        item.acked.set_exception(exc)
+                        item.acked.exception()  # retrieved: a caller that went away must not log "never retrieved"
                 else:
-                    batch.acked.set_result(None)
+                    for _, item in flight:
+                        item.acked.set_result(None)
         finally:
-            self._sending.discard(partition)
+            self._flying = False
 
     async def dead_letter(self, key: bytes | None, value: bytes, reason: str, source: str) -> None:
         """Park a message that cannot be processed, with the reason in its headers."""
@@ -206,21 +222,18 @@ class EventPublisher(Service):
         if len(value) > DEAD_LETTER_MAX_VALUE:
             value = value[:DEAD_LETTER_MAX_VALUE]
             headers.append(("truncated", b"true"))
-        await self._deliver(self.settings.dlq_topic, [(key, value)], headers)
+        await self._deliver(self.settings.dlq_topic, [(None, key, value)], headers)
 
     async def _deliver(
-        self,
-        topic: str,
-        items: Sequence[tuple[bytes | None, bytes]],
-        headers: Headers | None = None,
-        partition: int | None = None,
+        self, topic: str, messages: Sequence[tuple[int | None, bytes | None, bytes]], headers: Headers
     ) -> None:
-        """Send and wait for every ack; a failure replaces the producer and raises KafkaUnavailable."""
+        """Send (partition or None, key, value) messages and wait for every ack; a failure replaces the producer and
+        raises KafkaUnavailable."""
         producer = self._current()
         try:
             futures = [
                 await producer.send(topic, value=value, key=key, headers=headers, partition=partition)
-                for key, value in items
+                for partition, key, value in messages
             ]
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ingest_ack_timeout_seconds)
         except (KafkaError, TimeoutError) as exc:

@@ -23,10 +23,9 @@ def require_content_type(request: web.Request, allowed: tuple[str, ...]) -> str:
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The whole body, or 413 as soon as it passes `limit` bytes (declared or streamed)."""
-    too_large = ApiError(413, f"the request body is over {limit // KIB} KiB")
     if request.content_length is not None:
         if request.content_length > limit:
-            raise too_large
+            raise _too_large(limit)
         if not request.content_length:
             return b""
         try:
@@ -38,9 +37,13 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     async for chunk in request.content.iter_chunked(64 * KIB):
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"the request body is over {limit // KIB} KiB")
 
 
 def decode_json(body: bytes) -> Any:
