@@ -153,5 +153,6 @@ def test_the_window_without_a_time_is_the_window_of_the_current_millisecond() ->
     after = datetime.now(UTC)
     assert window.bounds(before)[0] <= oldest <= window.bounds(after)[0]
     assert window.bounds(before)[1] <= newest <= window.bounds(after)[1]
-    assert newest - oldest == timedelta(days=30, hours=24)  # both ends from one instant on a whole millisecond
+    # Both ends from one instant on a whole millisecond.
+    assert newest - oldest == timedelta(days=30, hours=24)
     assert oldest.microsecond % 1000 == 0
