@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,11 +78,10 @@ class EventPublisher(Service):
         self.settings = settings
         self.on_replaced = on_replaced
         self._producer: AIOKafkaProducer | None = None
-        self._open: dict[int, deque[_Envelope]] = {}
+        self._open: dict[int, list[_Envelope]] = {}  # per partition, waiting for the next flight
         self._partition_count = (0.0, 0)  # (when read, count)
-        self._flight: asyncio.Task[None] | None = (
-            None  # the one in the air (referenced, or the loop may drop it)
-        )
+        # The flight in the air, referenced so that the loop does not drop it.
+        self._flight: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -182,7 +180,7 @@ class EventPublisher(Service):
     def _enqueue(self, partition: int, lines: list[bytes]) -> asyncio.Future[None]:
         """Add lines to the partition's open envelope (a new one when they do not fit); start a flight if none is
         in the air."""
-        queue = self._open.setdefault(partition, deque())
+        queue = self._open.setdefault(partition, [])
         size = sum(map(len, lines)) + len(lines)
         if not queue or not queue[-1].fits(lines, size):
             queue.append(_Envelope())
@@ -196,9 +194,9 @@ class EventPublisher(Service):
     async def _fly(self) -> None:
         """Send every waiting envelope in one flight, wait for its acks, and go again until none is waiting."""
         try:
-            while flight := [(partition, item) for partition, queue in self._open.items() for item in queue]:
-                for queue in self._open.values():
-                    queue.clear()
+            while self._open:
+                waiting, self._open = self._open, {}
+                flight = [(partition, item) for partition, items in waiting.items() for item in items]
                 messages = [(partition, None, envelope.pack(item.lines)) for partition, item in flight]
                 try:
                     await self._deliver(self.settings.kafka_topic, messages, envelope.HEADERS)
