@@ -15,9 +15,18 @@ zero until the next rebalance or restart. A seek that takes a few hundred millis
 backlog waiting is enough.
 
 `OrderedRecovery` keeps Faust's steps but resumes the stream partitions last: seek while they are paused (they are
-paused since the assignment), clear the queues, resume the flow, and only then let them be fetched, from the
-positions just sought. It overrides faust-streaming 0.15's two methods with copies that differ only in that
-order; the app's `TableManager` setting installs it. Re-check them when upgrading Faust (pyproject pins 0.15).
+paused since the assignment), resume the flow, and only then let them be fetched, from the positions just sought.
+
+A second loss in the same step 3: the changelog queue is a flow-controlled queue too, and by then the standby
+partitions are already being fetched (recovery resumed them just before). Whatever standby changelog records the
+Fetcher queued during the seek were cleared, unread, while the consumer's position moved past them; the next
+records applied then carried the standby's persisted offset over the gap. A worker that later took the partition
+over recovered from that offset and served windows without the lost records' updates (a rolling restart test
+caught a window short by one event, about one run in ten). With tables, recovery has resumed the flow before it
+gets here, so `OrderedRecovery` resumes (and clears) only a flow still suspended: the path without tables.
+
+It overrides faust-streaming 0.15's two methods with copies that differ only in that order and that condition;
+the app's `TableManager` setting installs it. Re-check them when upgrading Faust (pyproject pins 0.15).
 """
 
 from __future__ import annotations
@@ -63,7 +72,7 @@ class OrderedRecovery(Recovery):
         self.log.info("Worker ready")
 
     async def _seek_then_resume(self, generation_id: int) -> bool:
-        """Seek the stream partitions, clear the stream queues, then let the partitions be fetched.
+        """Seek the stream partitions, resume the flow, then let the partitions be fetched.
 
         False when a newer generation started meanwhile (Faust's own check, at the same point)."""
         app: Any = self.app
@@ -80,7 +89,8 @@ class OrderedRecovery(Recovery):
             self.log.info("Seek stream partitions to committed offsets.")
             await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
         self.completed.set()
-        app.flow_control.resume()  # clears the stream queues: nothing of `streams` can be in them
+        if not app.flow_control.is_active():  # suspended since the revocation: the path without tables
+            app.flow_control.resume()  # clears the queues; with tables this would drop fetched standby records
         consumer.resume_flow()
         consumer.resume_partitions(streams)  # fetched from the positions just sought
         await app._fetcher.maybe_start()
