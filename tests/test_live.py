@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from tests.conftest import WorkerFactory
+from tests.support.diagnosis import pipeline_report
 from tests.support.expected import parse, unique
 from tests.support.live import expected_windows, recent_events
 from tests.support.processes import Worker, wait_for
@@ -34,11 +35,22 @@ def wait_processed(total: int, *workers: Worker) -> None:
 
 
 def wait_live(worker: Worker, key: str, want: list[dict[str, Any]], timeout: float = 90) -> None:
-    def matches() -> bool:
+    def windows() -> list[dict[str, Any]] | None:
         response = requests.get(f"{worker.url}/live/{key}/windows", params={"last": 61}, timeout=30)
-        return response.status_code == 200 and response.json()["data"]["windows"] == want
+        return response.json()["data"]["windows"] if response.status_code == 200 else None
 
-    wait_for(matches, timeout, f"live windows of {key}")
+    def report() -> str:
+        """Which windows differ (got against want), and where the pipeline stands."""
+        got = {w["start"]: w for w in windows() or []}
+        wanted = {w["start"]: w for w in want}
+        lines = [
+            f"{start}: got {got.get(start)}, want {wanted.get(start)}"
+            for start in sorted(got.keys() | wanted.keys())
+            if got.get(start) != wanted.get(start)
+        ]
+        return "\n".join([f"{len(lines)} windows differ:", *lines[:10], pipeline_report(worker, 30)])
+
+    wait_for(lambda: windows() == want, timeout, f"live windows of {key} on {worker.url}", diagnose=report)
 
 
 def test_any_worker_answers_for_any_app(make_worker: WorkerFactory) -> None:
