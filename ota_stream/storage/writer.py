@@ -116,6 +116,7 @@ class EventWriter:
         self.clickhouse = clickhouse
         self.backoff = backoff or Backoff()
         self.on_retry = on_retry
+        self._lookup_settings = CLUSTER_LOOKUP_SETTINGS if clickhouse.config.cluster else None
         # partition -> the offset after the last message this writer wrote from it
         self._continues_at: dict[int, int] = {}
 
@@ -153,7 +154,7 @@ class EventWriter:
 
     async def _repeat_interrupted(self, starts: dict[int, int]) -> None:
         """Repeat, with its own token, each insert that wrote rows at or after these offsets (see the module)."""
-        settings = CLUSTER_LOOKUP_SETTINGS if self.clickhouse.config.cluster else None
+        settings = self._lookup_settings
         partitions = sorted(starts)
         parameters = {
             "partitions": partitions,
@@ -177,7 +178,7 @@ class EventWriter:
         """
         tenants = sorted({tenant for tenant, _ in keys})
         ids = [event_id for _, event_id in keys]
-        settings = CLUSTER_LOOKUP_SETTINGS if self.clickhouse.config.cluster else None
+        settings = self._lookup_settings
         candidates = await self.clickhouse.query(
             CANDIDATES_SQL, {"tenants": tenants, "event_ids": json_param(ids)}, settings
         )
