@@ -1,32 +1,30 @@
-"""After a rebalance, seek the stream partitions before they can deliver anything, not while they deliver.
+"""Faust's table recovery with three losses mended: stream messages, standby records, and stale standby copies.
 
-The bug (issue 18; upstream faust-streaming #596, open): at the end of a rebalance Faust's
-`Recovery.on_recovery_completed` (and `Recovery._resume_streams`, the path without tables) does, in this order:
+1. Stream messages (issue 18; upstream faust-streaming #596, open). At the end of a rebalance Faust's
+`Recovery.on_recovery_completed` (and `Recovery._resume_streams`, the path without tables) resumes the stream
+partitions while the flow is already active, then awaits `consumer.perform_seek()` (one OffsetFetch per partition,
+and our offset reset, consumer.py), then calls `app.flow_control.resume()`, which clears every flow-controlled
+queue (mode's `FlowControlEvent.resume`). During the seek the Fetcher reads the stream partitions from aiokafka's
+old positions into the agent's queue, recording each message as read; the clear throws away what is still queued,
+and the fetch after the seek drops everything below the read offset as already seen. Never processed nor acked,
+those messages stop the commits until the next rebalance. `OrderedRecovery` seeks while the stream partitions are
+still paused (they are since the assignment) and lets them be fetched only after the seek.
 
-1. `consumer.resume_partitions(stream partitions)`, while the flow is already active (recovery resumed it);
-2. `await consumer.perform_seek()`: one OffsetFetch per partition, and our offset reset (consumer.py);
-3. `app.flow_control.resume()`, which *clears every stream queue* (mode's `FlowControlEvent.resume`).
+2. Standby records. The changelog queue is flow-controlled too, and when that last resume ran, the standby
+partitions were already being fetched (recovery resumed them just before). Standby records queued during the
+seek were cleared unread, the consumer's position moved past them, and the next records applied carried the
+standby's persisted offset over the gap. With tables, recovery has always resumed the flow before it gets there,
+so `OrderedRecovery` resumes (and clears) only a flow that is still suspended: the path without tables.
 
-During 2 the Fetcher, running since an earlier generation, reads the stream partitions from aiokafka's old
-positions and delivers those messages into the agent's queue, recording each as read. Step 3 then throws away what
-is still queued, and the fetch that follows the seek drops everything below the read offset as already seen.
-Those messages are never processed nor acked: commits stop at the first of them, and the lag never returns to
-zero until the next rebalance or restart. A seek that takes a few hundred milliseconds (a busy machine) with a
-backlog waiting is enough.
+3. Stale standby copies. A changelog partition that becomes active in this process is read from its start, not
+from the offset its local copy says it has applied: 2 left such copies short (a rolling restart test served a
+window short of events about one run in ten), and after 2 was mended the same test still caught, about one run
+in twelve, every copy short of a former owner's updates, by a path not found. The compacted changelog holds the
+latest window per key, so one pass over it restores any copy; what this process wrote while it held the
+partition is not read again.
 
-`OrderedRecovery` keeps Faust's steps but resumes the stream partitions last: seek while they are paused (they are
-paused since the assignment), resume the flow, and only then let them be fetched, from the positions just sought.
-
-A second loss in the same step 3: the changelog queue is a flow-controlled queue too, and by then the standby
-partitions are already being fetched (recovery resumed them just before). Whatever standby changelog records the
-Fetcher queued during the seek were cleared, unread, while the consumer's position moved past them; the next
-records applied then carried the standby's persisted offset over the gap. A worker that later took the partition
-over recovered from that offset and served windows without the lost records' updates (a rolling restart test
-caught a window short by one event, about one run in ten). With tables, recovery has resumed the flow before it
-gets here, so `OrderedRecovery` resumes (and clears) only a flow still suspended: the path without tables.
-
-It overrides faust-streaming 0.15's two methods with copies that differ only in that order and that condition;
-the app's `TableManager` setting installs it. Re-check them when upgrading Faust (pyproject pins 0.15).
+These override faust-streaming 0.15's methods with copies that differ only as described; the app's
+`TableManager` setting installs them. Re-check them when upgrading Faust (pyproject pins 0.15).
 """
 
 from __future__ import annotations
@@ -42,6 +40,16 @@ from faust.types import TP, ConsumerT
 
 
 class OrderedRecovery(Recovery):
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        """Faust's, then: a changelog partition that this process did not hold active is read from its start
+        (3 above). It costs a takeover or a restart one pass over the partition's compacted changelog."""
+        held = set(self.active_tps)
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        for tp in self.active_tps - held:
+            self.active_offsets[tp] = -1
+
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         self.log.info("Restore complete!")
         await self.app.on_rebalance_complete.send()
