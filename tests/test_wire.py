@@ -3,6 +3,7 @@ decides), but never accepts what the model refuses, and both give the same line 
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from datetime import UTC, datetime, timedelta, timezone
@@ -114,8 +115,8 @@ def test_the_fast_path_never_accepts_what_the_model_refuses(
             target = target.setdefault(part, {}) if isinstance(target.get(part), dict | None) else {}
         if drop and value is None:
             target.pop(path[-1], None)
-        else:
-            target[path[-1]] = value
+        else:  # a copy: a sampled {} or [] is one object, which the next change could grow into a cycle
+            target[path[-1]] = copy.deepcopy(value)
     agree(json.dumps(event).encode())  # json: orjson cannot write integers over 64 bits
 
 
