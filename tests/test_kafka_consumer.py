@@ -12,6 +12,7 @@ import faust
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer.subscription_state import SubscriptionState
+from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP, Message
 
@@ -175,6 +176,30 @@ async def test_ending_a_recovery_without_tables_resumes_a_suspended_flow(
 
     assert await recovery._seek_then_resume(app.consumer_generation_id)
     assert app.flow_control.is_active()
+
+
+async def test_a_standby_that_takes_a_partition_over_reads_its_changelog_from_the_start(
+    app: faust.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A standby copy can claim more than it holds (kafka/recovery.py, 3): a partition this process held as a
+    standby is read from the changelog's start when it becomes active; one it held active, or not at all, from the
+    offset of its copy, as Faust does."""
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    kept, taken, fresh = (TP("consumer-unit-live-windows-changelog", n) for n in range(3))
+    recovery.active_tps.add(kept)
+    recovery.standby_tps.add(taken)
+
+    async def faust_on_rebalance(
+        self: Recovery, *args: object
+    ) -> None:  # the new assignment, offsets of the copies
+        self.active_tps.clear()
+        self.active_tps.update({kept, taken, fresh})
+        self.standby_tps.clear()
+        self.active_offsets.update({kept: 40, taken: 90, fresh: 7})
+
+    monkeypatch.setattr(Recovery, "on_rebalance", faust_on_rebalance)
+    await recovery.on_rebalance(set(), set(), set(), 0)
+    assert dict(recovery.active_offsets) == {kept: 40, taken: -1, fresh: 7}
 
 
 async def _nothing() -> None:

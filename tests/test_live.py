@@ -3,13 +3,11 @@ agreement with ClickHouse for closed windows."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import timedelta
 from typing import Any
 
 import requests
-from rocksdict import Options, Rdict
 
 from tests.conftest import WorkerFactory
 from tests.support.diagnosis import pipeline_report
@@ -98,52 +96,6 @@ def test_state_survives_kill9_from_disk_and_from_the_changelog(make_worker: Work
     worker.start()
     for key, windows in before.items():
         wait_live(worker, key, windows)
-
-
-def test_a_partition_taken_over_is_rebuilt_from_the_changelog_not_from_a_standby_copy(
-    make_worker: WorkerFactory,
-) -> None:
-    """A standby copy can claim more than it holds (kafka/recovery.py: twice in the rolling restart test, a window
-    short of a former owner's updates). Here the copy of `standby` loses a window behind Faust's back while it is
-    stopped, its applied offset left as it was; when it takes the partition over, the window must come back from
-    the changelog."""
-    owner, standby = make_worker("owner"), make_worker("standby")
-    owner.start()
-    standby.start()
-    wait_for(lambda: all(partitions(w) for w in (owner, standby)), 90, "both workers to own partitions")
-    events = recent_events(APPS, 800, seed=6)
-    post_batches(owner.url, events)
-    wait_processed(len(unique(events)), owner, standby)
-    held_by_owner = partitions(owner)
-    standby.stop()  # SIGTERM: Faust applies the standby's buffered changelog records before it exits
-    owner.stop()
-
-    lost = forget_a_window(standby, held_by_owner)
-    standby.start()  # alone: every partition is its now, the owner's from its standby copy
-    assert lost in KEYS
-    for key in KEYS:
-        wait_live(standby, key, expected_windows(events, key, 60))
-
-
-def partitions(worker: Worker) -> set[int]:
-    return set(worker.health()["services"]["kafka"]["assigned_partitions"])
-
-
-def forget_a_window(worker: Worker, among: set[int]) -> str:
-    """Delete one live window from the stopped worker's RocksDB copy of a partition in `among`, leaving the
-    copy's applied offset as it is; returns the window's app key."""
-    tables = worker.data_dir / "faust" / "v1" / "tables"
-    for partition in sorted(among):
-        db = Rdict(str(tables / f"live-windows-{partition}.db"), Options(raw_mode=True))
-        try:
-            keys = [key for key, _ in db.items() if isinstance(key, bytes)]  # raw mode: all are bytes
-            window = next((key for key in keys if not key.startswith(b"__faust")), None)  # not the offset
-            if window is not None:
-                del db[window]
-                return str(json.loads(window)[0])
-        finally:
-            db.close()
-    raise AssertionError(f"no live window in the standby copies of partitions {among}")
 
 
 def test_windows_expire_also_after_recovery(make_worker: WorkerFactory) -> None:

@@ -16,12 +16,15 @@ seek were cleared unread, the consumer's position moved past them, and the next 
 standby's persisted offset over the gap. With tables, recovery has always resumed the flow before it gets there,
 so `OrderedRecovery` resumes (and clears) only a flow that is still suspended: the path without tables.
 
-3. Stale standby copies. A changelog partition that becomes active in this process is read from its start, not
-from the offset its local copy says it has applied: 2 left such copies short (a rolling restart test served a
-window short of events about one run in ten), and after 2 was mended the same test still caught, about one run
-in twelve, every copy short of a former owner's updates, by a path not found. The compacted changelog holds the
-latest window per key, so one pass over it restores any copy; what this process wrote while it held the
-partition is not read again.
+3. Stale standby copies. A changelog partition that this process held as a standby and now takes over is read
+from its start, not from the offset its standby copy says it has applied: 2 left such copies short (a rolling
+restart test served a window short of events about one run in ten), and after 2 was mended the same test still
+caught, about one run in twelve, every copy short of a former owner's updates, by a path not found, each time in a
+takeover by a standby of the same process. The compacted changelog holds the latest window per key, so one pass
+restores the copy. A restart still trusts the copy on disk: reading every partition from its start there sent
+each restart through the recovery path that starts the Fetcher before the seek, where a restarted worker's whole
+backlog could be fetched and dropped between the seek and the resume of the stream partitions (a stall, 1 run in
+3 of the SIGTERM test under load; see docs/operations.md, not mended).
 
 These override faust-streaming 0.15's methods with copies that differ only as described; the app's
 `TableManager` setting installs them. Re-check them when upgrading Faust (pyproject pins 0.15).
@@ -43,11 +46,11 @@ class OrderedRecovery(Recovery):
     async def on_rebalance(
         self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
     ) -> None:
-        """Faust's, then: a changelog partition that this process did not hold active is read from its start
-        (3 above). It costs a takeover or a restart one pass over the partition's compacted changelog."""
-        held = set(self.active_tps)
+        """Faust's, then: a changelog partition that this process held as a standby and now holds active is read
+        from its start (3 above). It costs such a takeover one pass over the partition's compacted changelog."""
+        held, standbys = set(self.active_tps), set(self.standby_tps)
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
-        for tp in self.active_tps - held:
+        for tp in (self.active_tps - held) & standbys:
             self.active_offsets[tp] = -1
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
