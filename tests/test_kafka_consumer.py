@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any
 
 import faust
 import pytest
@@ -144,18 +145,23 @@ class EndOfRecoveryConsumer:
         self.calls.append(f"resume {sorted(tp.partition for tp in tps)}")
 
 
+def ending_recovery(app: faust.App, monkeypatch: pytest.MonkeyPatch, consumer: EndOfRecoveryConsumer) -> Any:
+    """The app's recovery, at its end, with `consumer` and the Fetcher already running."""
+    monkeypatch.setattr(app._fetcher, "maybe_start", _nothing)  # before the consumer, which it would ask for
+    monkeypatch.setattr(app, "_consumer", consumer)
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    monkeypatch.setattr(recovery, "_is_changelog_tp", lambda tp: tp.topic.endswith("-changelog"))
+    return recovery
+
+
 async def test_ending_a_recovery_keeps_the_standby_records_fetched_meanwhile(
     app: faust.App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Faust's end of recovery resumed the flow control once more after the seek, which clears every flow-controlled
     queue, the changelog queue included: standby records fetched during the seek were lost, and a later takeover
     served windows without them (the rolling restart test, about one run in ten)."""
-    recovery = app.tables.recovery  # type: ignore[attr-defined]
-    changelog = TP("consumer-unit-live-windows-changelog", 1)
-    consumer = EndOfRecoveryConsumer(app, {SOURCE, changelog})
-    monkeypatch.setattr(app._fetcher, "maybe_start", _nothing)  # before the consumer, which it would ask for
-    monkeypatch.setattr(app, "_consumer", consumer)
-    monkeypatch.setattr(recovery, "_is_changelog_tp", lambda tp: tp.topic.endswith("-changelog"))
+    consumer = EndOfRecoveryConsumer(app, {SOURCE, TP("consumer-unit-live-windows-changelog", 1)})
+    recovery = ending_recovery(app, monkeypatch, consumer)
     app.consumer_generation_id = 4
     app.flow_control.resume()  # recovery resumed the flow before it started the standbys
 
@@ -168,10 +174,7 @@ async def test_ending_a_recovery_keeps_the_standby_records_fetched_meanwhile(
 async def test_ending_a_recovery_without_tables_resumes_a_suspended_flow(
     app: faust.App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recovery = app.tables.recovery  # type: ignore[attr-defined]
-    monkeypatch.setattr(app._fetcher, "maybe_start", _nothing)
-    monkeypatch.setattr(app, "_consumer", EndOfRecoveryConsumer(app, {SOURCE}))
-    monkeypatch.setattr(recovery, "_is_changelog_tp", lambda tp: False)
+    recovery = ending_recovery(app, monkeypatch, EndOfRecoveryConsumer(app, {SOURCE}))
     app.flow_control.suspend()  # since the revocation: nothing resumed it without tables to recover
 
     assert await recovery._seek_then_resume(app.consumer_generation_id)
@@ -189,9 +192,8 @@ async def test_a_standby_that_takes_a_partition_over_reads_its_changelog_from_th
     recovery.active_tps.add(kept)
     recovery.standby_tps.add(taken)
 
-    async def faust_on_rebalance(
-        self: Recovery, *args: object
-    ) -> None:  # the new assignment, offsets of the copies
+    async def faust_on_rebalance(self: Recovery, *args: object) -> None:
+        """What Faust's own sets: the new assignment, and start offsets from the local copies."""
         self.active_tps.clear()
         self.active_tps.update({kept, taken, fresh})
         self.standby_tps.clear()
