@@ -16,7 +16,7 @@ from ota_stream.kafka import envelope
 from tests.conftest import WorkerFactory
 from tests.support.expected import Window, assert_same, unique
 from tests.support.live import expected_windows, recent_events
-from tests.support.processes import Worker, rewind, wait_for
+from tests.support.processes import Worker, rewind, stored_rows, wait_for
 from tests.support.rows import envelopes
 from tests.support.scenario import Event, post_batches
 from tests.support.worker_api import ENDPOINTS, every_endpoint, live, scrape, wait_processed
@@ -70,6 +70,52 @@ def test_single_events_and_envelopes_mixed_on_one_partition(make_worker: WorkerF
     worker.start()
     wait_processed(worker, 0, duplicates=len(events))
     assert live(worker, APP) == want
+
+
+async def produce_envelopes(worker: Worker, events: list[Event]) -> dict[str, str]:
+    """The events in envelopes of one to three lines, as ingest sends them (no key, partitions in turn); returns
+    where each was written: tenant/event id -> partition:offset:index."""
+    producer = AIOKafkaProducer(bootstrap_servers=worker.kafka.bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    written: dict[str, str] = {}
+    try:
+        partitions = sorted(await producer.partitions_for(worker.topic))
+        start = 0
+        while start < len(events):
+            chunk = events[start : start + 1 + len(written) % 3]
+            (packed,) = envelopes(chunk, per_message=len(chunk))
+            partition = partitions[start % len(partitions)]
+            sent = await producer.send_and_wait(
+                worker.topic, packed.value, partition=partition, headers=envelope.HEADERS
+            )
+            for index, event in enumerate(chunk):
+                written[f"{event['tenant_id']}/{event['event_id']}"] = (
+                    f"{sent.partition}:{sent.offset}:{index}"
+                )
+            start += len(chunk)
+    finally:
+        await producer.stop()
+    return written
+
+
+def test_a_backlog_of_envelopes_is_read_joined_and_stored_where_it_was_written(
+    make_worker: WorkerFactory,
+) -> None:
+    """A worker that starts behind reads runs of envelopes as one message each (kafka/coalesce.py): every event is
+    stored at its own envelope's position, and the commits reach the end of the log."""
+    worker = make_worker()
+    worker.start()  # creates the topic
+    worker.stop()
+    events = unique([{**e, "app_id": "joined"} for e in recent_events(["joined"], 400, seed=4)])
+    written = asyncio.run(produce_envelopes(worker, events))
+    worker.start()
+    wait_processed(worker, len(events), duplicates=0)
+    wait_for(lambda: worker.health()["services"]["kafka"]["consumer_lag"] == 0, 60, "every offset committed")
+    received = scrape(worker)["faust_messages_received_per_topic_total"][(("topic", worker.topic),)]
+    envelopes_written = len({position.rsplit(":", 1)[0] for position in written.values()})
+    assert received <= envelopes_written / 4, (received, envelopes_written)  # joined, not one message each
+    worker.stop()
+    assert dict(stored_rows(worker)) == written
 
 
 def refuse_devices(worker: Worker, prefix: str) -> None:

@@ -110,6 +110,23 @@ async def test_recovery_reads_a_changelog_from_its_start_for_any_negative_offset
     assert consumer.sought == {changelog[0]: 0, changelog[1]: 0, changelog[2]: 42}  # Faust's own maps only -1
 
 
+async def test_the_lag_counts_every_message_from_the_committed_offset_on(
+    app: faust.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust's committed offset is the next one to read, as Kafka's: one message short of the end is a lag of 1."""
+    consumer: Any = app.consumer
+    other = TP("elsewhere", 0)
+    monkeypatch.setattr(consumer, "assignment", lambda: {SOURCE, other})
+
+    async def highwaters(*partitions: TP) -> dict[TP, int]:
+        return {tp: 100 for tp in partitions}
+
+    monkeypatch.setattr(consumer, "highwaters", highwaters)
+    for committed, lag in ((99, 1), (100, 0), (None, 100)):
+        consumer._committed_offset[SOURCE] = committed
+        assert await kafka_consumer.consumer_lag(app, SOURCE.topic) == lag
+
+
 async def test_the_worker_consumer_fetches_in_batches(app: faust.App) -> None:
     consumer = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
     try:

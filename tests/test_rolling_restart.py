@@ -15,8 +15,6 @@ The live tables, which do share state (their changelog topic), are checked exact
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,7 +24,7 @@ import requests
 
 from tests.conftest import WorkerFactory
 from tests.support.live import expected_windows, recent_events
-from tests.support.processes import Worker, wait_for
+from tests.support.processes import Worker, stored_rows, wait_for
 from tests.support.scenario import Event
 from tests.test_live import wait_live
 
@@ -116,22 +114,6 @@ def routes_every_app(workers: list[Worker]) -> bool:
                 f"{worker.url} {key}: {response.status_code} {response.text[:300]}"
             )
     return True
-
-
-def stored_rows(worker: Worker) -> list[tuple[str, str]]:
-    """(tenant/event id, partition:offset:index) of every raw row in the worker's chDB, read in a process of its
-    own (one opener per folder)."""
-    script = (
-        "import sys\n"
-        "from ota_stream.storage.client import ClickHouse, ClickHouseConfig\n"
-        "ch = ClickHouse(ClickHouseConfig(sys.argv[1], 'analytics')); ch.connect()\n"
-        "sql = 'SELECT tenant_id, event_id, kafka_partition, kafka_offset, kafka_index FROM ota_events_raw'\n"
-        "for t, e, p, o, i in ch.query_rows(sql):\n"
-        "    print(f'{t}/{e} {p}:{o}:{i}')\n"
-    )
-    dsn = f"chdb://{(worker.data_dir / 'clickhouse').resolve()}"
-    run = subprocess.run([sys.executable, "-c", script, dsn], check=True, capture_output=True, text=True)
-    return [(line.split()[0], line.split()[1]) for line in run.stdout.splitlines()]
 
 
 def test_rolling_restart_of_three_workers_keeps_writes_exactly_once(make_worker: WorkerFactory) -> None:

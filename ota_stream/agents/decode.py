@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ import pyarrow.json as pa_json
 
 from ota_stream import wire
 from ota_stream.kafka import envelope
+from ota_stream.kafka.coalesce import Part
 from ota_stream.models import EventType, InvalidEvent, parse_event
 from ota_stream.storage.events_table import LINE_SCHEMA, POSITION, POSITION_TYPES, REQUIRED, to_columns
 
@@ -40,6 +41,7 @@ class Message:
     key: bytes | None
     value: bytes
     headers: Sequence[tuple[str, bytes]] | None = None
+    parts: tuple[Part, ...] | None = None  # of a run of envelopes joined into one message (kafka/coalesce.py)
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,11 @@ def decode(messages: Sequence[Message], window: tuple[datetime, datetime]) -> Ba
         positions = [_positions(parts)]
     except Unreadable:
         tables, positions = [], []
-        for part in parts:
-            table, index, bad = _read_message(*part)
+        for message, lines, count in [piece for part in parts for piece in _pieces(*part)]:
+            table, index, bad = _read_message(message, lines, count)
             poison.extend(bad)
             tables.append(table)
-            positions.append(_positions([(part[0], b"", len(index))], index))
+            positions.append(_positions([(message, b"", len(index))], index))
     lines = pa.concat_tables(tables) if tables else LINE_SCHEMA.empty_table()
     return Batch(_with_positions(to_columns(lines), positions), poison)
 
@@ -147,6 +149,19 @@ def _structure(table: pa.Table) -> str | None:
     return None
 
 
+def _pieces(message: Message, lines: bytes, count: int) -> list[tuple[Message, bytes, int]]:
+    """A joined message as the envelopes it joins, so that each bad line is named by its own position."""
+    if not message.parts:
+        return [(message, lines, count)]
+    split = lines.split(b"\n")
+    pieces, start = [], 0
+    for offset, n in message.parts:
+        value = envelope.pack(split[start : start + n])
+        pieces.append((replace(message, offset=offset, value=value, parts=None), value, n))
+        start += n
+    return pieces
+
+
 def _read_message(message: Message, lines: bytes, count: int) -> tuple[pa.Table, list[int], list[Poison]]:
     """The rows of one message, reading line by line only when the message fails as a whole."""
     try:
@@ -174,12 +189,15 @@ def _poison(message: Message, value: bytes, index: int, error: Unreadable) -> Po
 
 
 def _positions(parts: Sequence[tuple[Message, bytes, int]], index: list[int] | None = None) -> pa.Table:
-    counts = [n for *_, n in parts]
-    partitions = pa.array([m.partition for m, *_ in parts], pa.uint32())
-    offsets = pa.array([m.offset for m, *_ in parts], pa.uint64())
-    repeat = pa.array([i for i, n in enumerate(counts) for _ in range(n)], pa.int64())
+    """(partition, offset, index) of each line; a joined message's lines each at their own envelope's offset."""
+    spans = [
+        (m.partition, offset, n) for m, _, count in parts for offset, n in (m.parts or [(m.offset, count)])
+    ]
+    partitions = pa.array([partition for partition, _, _ in spans], pa.uint32())
+    offsets = pa.array([offset for _, offset, _ in spans], pa.uint64())
+    repeat = pa.array([i for i, (*_, n) in enumerate(spans) for _ in range(n)], pa.int64())
     if index is None:
-        index = [i for n in counts for i in range(n)]
+        index = [i for *_, n in spans for i in range(n)]
     return pa.table(
         [partitions.take(repeat), offsets.take(repeat), pa.array(index, pa.uint32())], names=list(POSITION)
     )

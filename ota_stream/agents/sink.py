@@ -23,6 +23,7 @@ from ota_stream import metrics
 from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.decode import Message, Poison, decode
 from ota_stream.kafka import envelope
+from ota_stream.kafka.coalesce import parts_of
 from ota_stream.kafka.stream import WeightedStream
 from ota_stream.models import TimeWindow
 from ota_stream.storage.events_table import stored_line
@@ -57,7 +58,7 @@ def to_message(event: EventT) -> Message:
     m = event.message
     value = m.value if isinstance(m.value, bytes) else bytes(m.value or b"")
     headers = list(m.headers.items()) if isinstance(m.headers, Mapping) else m.headers
-    return Message(m.partition, m.offset, m.key, value, headers)
+    return Message(m.partition, m.offset, m.key, value, headers, parts_of(m))
 
 
 class ClickHouseSink:

@@ -1,5 +1,5 @@
-"""Faust's aiokafka consumer with two guards on its offsets and batched fetches, installed as the app's
-transport.
+"""Faust's aiokafka consumer with two guards on its offsets, batched fetches and joined envelopes
+(kafka/coalesce.py), installed as the app's transport.
 
 Faust's stream loop skips a message when its consumer generation is stale or flow control is paused (a
 rebalance is under way) and then acks it, "so that the lag does not grow". With two workers and a slow agent body,
@@ -15,15 +15,18 @@ Two causes, two guards:
    offset-reset request (a seek from outside the thread raced aiokafka's fetcher).
 
 A message read again this way is dropped by the writer if it was in fact written (at-least-once from Kafka,
-exactly-once into ClickHouse). The subclasses override faust-streaming 0.15's `Consumer.ack` and
-`AIOKafkaConsumerThread.seek_to_committed`; pyproject pins that minor version. Also here: the read-only views of
+exactly-once into ClickHouse). The subclasses override faust-streaming 0.15's `Consumer.ack`, `Consumer._add_gap` (see its
+docstring), `Consumer._to_message`, `AIOKafkaConsumerThread.seek_to_committed` and `_fetch_records`; pyproject pins
+that minor version. Also here: the read-only views of
 the consumer that /health, the lag gauge and the stall watchdog need, which read Faust's private offset maps.
 
 Batched fetches: Faust's consumer asks the broker for data as soon as any is there, so a worker that keeps up with
 live traffic fetches a few envelopes at a time, and the fetches cost it and the broker more CPU than the events in
 them. The worker's consumer waits for FETCH_MIN_BYTES or FETCH_MAX_WAIT_MS, whichever comes first: on a 2-core
 machine taking single events, the all-in-one worker's stream processing and the broker together used about 30%
-less CPU per event, and the worker answered 5-15% more single events (bench/RESULTS.md, issue 19).
+less CPU per event at 64 KiB or 100 ms, and once envelopes were joined (kafka/coalesce.py), when what is left is a
+cost per fetch, 256 KiB or 250 ms took the worker from 28% to 25% of a core and answered about 5% more single
+events at 16 concurrent requests than 64 KiB or 100 ms (bench/RESULTS.md, issue 19).
 """
 
 from __future__ import annotations
@@ -34,13 +37,16 @@ from typing import Any, cast
 
 import faust
 from aiokafka import TopicPartition
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka
 from faust.types import TP, Message
-from faust.types.tuples import ack_lock
+from faust.types.tuples import ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
-FETCH_MIN_BYTES = 64 * 1024  # about 300 lz4-compressed events
-FETCH_MAX_WAIT_MS = 100  # what the batching may add to a lone event's way into the live windows and the sink
+from ota_stream.kafka.coalesce import join_envelopes, mark_parts
+
+FETCH_MIN_BYTES = 256 * 1024  # about 1,000 lz4-compressed events
+FETCH_MAX_WAIT_MS = 250  # what the batching may add to a lone event's way into the live windows and the sink
 
 
 class SafeConsumerThread(aiokafka.AIOKafkaConsumerThread):
@@ -51,6 +57,17 @@ class SafeConsumerThread(aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_min_bytes = FETCH_MIN_BYTES
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
+
+    async def _fetch_records(
+        self,
+        consumer: Any,
+        active_partitions: set[TP],
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> RecordMap:
+        """Faust's fetch, with each run of envelopes of a partition joined into one message (kafka/coalesce.py)."""
+        records = await super()._fetch_records(consumer, active_partitions, timeout, max_records)
+        return {tp: join_envelopes(batch) for tp, batch in records.items()}
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Faust's seek after a rebalance, plus: a source partition with no commit goes to its beginning."""
@@ -88,6 +105,18 @@ class SafeConsumerThread(aiokafka.AIOKafkaConsumerThread):
 class SafeConsumer(aiokafka.Consumer):
     def _new_consumer_thread(self) -> SafeConsumerThread:
         return SafeConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _to_message(self, tp: TP, record: Any) -> ConsumerMessage:
+        return cast(ConsumerMessage, mark_parts(super()._to_message(tp, record), record))
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Faust's record of offsets skipped in a partition, without the offset of the message read after them.
+
+        Faust 0.15 is called with that message's offset as `offset_to` and keeps it in the gap, so once the
+        message is acked its offset is counted twice, and `_new_offset` stops at the duplicate: with joined
+        envelopes (each one a gap) every commit moved past one joined message only, and the committed offsets
+        fell behind by thousands of messages under load."""
+        await super()._add_gap(tp, offset_from, offset_to - 1)
 
     def ack(self, message: Message) -> bool:
         """Faust's ack for a message of the current generation while the flow runs; else release it only."""
@@ -139,12 +168,12 @@ async def consumer_lag(app: faust.App, topic: str) -> int | None:
     except Exception:
         return None
     lag = 0
-    for tp in assigned:  # faust keeps committed offsets in a private map, with no accessor
+    for tp in assigned:  # Faust keeps committed offsets (the next to read) in a private map, with no accessor
         committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
         end = ends.get(tp)
         if end is None:
             return None
-        lag += max(0, end - (committed + 1 if committed is not None else 0))
+        lag += max(0, end - (committed or 0))
     return lag
 
 

@@ -226,3 +226,19 @@ def rewind(worker: Worker) -> None:
             await consumer.stop()
 
     asyncio.run(commit_zero())
+
+
+def stored_rows(worker: Worker) -> list[tuple[str, str]]:
+    """(tenant/event id, partition:offset:index) of every raw row in the worker's chDB, read in a process of its
+    own (one opener per folder)."""
+    script = (
+        "import sys\n"
+        "from ota_stream.storage.client import ClickHouse, ClickHouseConfig\n"
+        "ch = ClickHouse(ClickHouseConfig(sys.argv[1], 'analytics')); ch.connect()\n"
+        "sql = 'SELECT tenant_id, event_id, kafka_partition, kafka_offset, kafka_index FROM ota_events_raw'\n"
+        "for t, e, p, o, i in ch.query_rows(sql):\n"
+        "    print(f'{t}/{e} {p}:{o}:{i}')\n"
+    )
+    dsn = f"chdb://{(worker.data_dir / 'clickhouse').resolve()}"
+    run = subprocess.run([sys.executable, "-c", script, dsn], check=True, capture_output=True, text=True)
+    return [(line.split()[0], line.split()[1]) for line in run.stdout.splitlines()]
