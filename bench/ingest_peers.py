@@ -7,11 +7,12 @@ Starts a broker (scripts/kafka/kafka.sh) unless --brokers is given, then for eac
 - the same with INGEST_PROCESSES=0 (one process, as before ingest processes existed);
 - `ota-stream ingest` alone (WORKER_ROLE=process deployments put this in front of their workers);
 - bench/ingest_reference.py, the reference.
-Ours run as shipped, with keys required: the load carries an ingest key. Each is loaded with `wrk` (Debian)
-at concurrencies 16, 64 and 256 on POST /events with a realistic 600-byte
-event and unique ids (bench/wrk/single_event.lua), and at 16 with POST /events/batch of 1,000 events
-(bench/wrk/batch_events.lua). Reports events/s, p50/p99 and the peak RSS of each process, and the ratios to the
-reference, as a Markdown table.
+Each program gets --warmup seconds of load at 16 before it is measured (a worker that has just started is still
+settling: its first measured load ran at about 0.6x of the next ones). Ours run as shipped, with keys required: the
+load carries an ingest key. Each is loaded with `wrk` (Debian) at concurrencies 16, 64 and 256 on POST /events with
+a realistic 600-byte event and unique ids (bench/wrk/single_event.lua), and at 16 with POST /events/batch of 1,000
+events (bench/wrk/batch_events.lua). Reports events/s, p50/p99 and the peak RSS of each process, and the ratios to
+the reference, as a Markdown table.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ def start(program: str, brokers: str, work: Path, port: int) -> tuple[subprocess
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT), key
 
 
-def measure(program: str, brokers: str, scratch: Path, seconds: int, concurrencies: list[int]) -> list[Load]:
+def measure(
+    program: str, brokers: str, scratch: Path, seconds: int, concurrencies: list[int], warmup: int
+) -> list[Load]:
     work = scratch / f"{program.replace(' ', '-').replace(',', '')}-{uuid.uuid4().hex[:6]}"
     work.mkdir()
     port = free_port()
@@ -128,6 +131,8 @@ def measure(program: str, brokers: str, scratch: Path, seconds: int, concurrenci
         except TimeoutError:
             print((work / "server.log").read_text()[-3000:], file=sys.stderr)
             raise
+        if warmup:  # not measured: a worker that has just started is still settling (recovery, first merges)
+            wrk(url, SINGLE, 16, warmup, key)
         for concurrency in concurrencies:
             rate, p50, p99, failed = wrk(url, SINGLE, concurrency, seconds, key)
             loads.append(Load(program, "/events", concurrency, rate, p50, p99, failed, tree_rss(process.pid)))
@@ -147,6 +152,7 @@ def main() -> None:
     parser.add_argument("--brokers", help="an existing broker; by default a fresh one is started")
     parser.add_argument("--programs", default="worker,worker, one process,ingest only,reference")
     parser.add_argument("--concurrency", default="16,64,256")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of load before measuring each program")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -157,7 +163,7 @@ def main() -> None:
     try:
         with broker(args.brokers, scratch) as brokers:
             for round_, program in alternating(programs, args.rounds):
-                for load in measure(program, brokers, scratch, args.seconds, concurrencies):
+                for load in measure(program, brokers, scratch, args.seconds, concurrencies, args.warmup):
                     results.append(load)
                     print(f"round {round_ + 1}: {load}", flush=True)
     finally:
