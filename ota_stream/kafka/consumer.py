@@ -15,10 +15,10 @@ Two causes, two guards:
    offset-reset request (a seek from outside the thread raced aiokafka's fetcher).
 
 A message read again this way is dropped by the writer if it was in fact written (at-least-once from Kafka,
-exactly-once into ClickHouse). The subclasses override faust-streaming 0.15's `Consumer.ack`, `Consumer._add_gap` (see its
-docstring), `Consumer._to_message`, `AIOKafkaConsumerThread.seek_to_committed` and `_fetch_records`; pyproject pins
-that minor version. Also here: the read-only views of
-the consumer that /health, the lag gauge and the stall watchdog need, which read Faust's private offset maps.
+exactly-once into ClickHouse). The subclasses override faust-streaming 0.15's `Consumer.ack`, `Consumer._add_gap`
+(see its docstring), `Consumer._to_message`, `AIOKafkaConsumerThread.seek_to_committed` and `_fetch_records`;
+pyproject pins that minor version. Also here: the read-only views of the consumer that /health, the lag gauge and
+the stall watchdog need, which read Faust's private offset maps.
 
 Batched fetches: Faust's consumer asks the broker for data as soon as any is there, so a worker that keeps up with
 live traffic fetches a few envelopes at a time, and the fetches cost it and the broker more CPU than the events in
