@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import orjson
+from pydantic import SecretStr
 
 from ota_stream.auth import keys
 from ota_stream.auth.keys import Scope
-from ota_stream.auth.store import VERIFIED_CACHE_SIZE, KeyStore
+from ota_stream.auth.store import ADMIN_KEY_ID, VERIFIED_CACHE_SIZE, KeyStore
 from ota_stream.config import Settings
 
 
@@ -61,3 +62,17 @@ def test_the_cache_of_checked_keys_stays_bounded() -> None:
     assert keys_._verified == {
         presented: keys_.items[record.key_id]
     }  # full: emptied, then the new check kept
+
+
+def test_the_bootstrap_admin_key_is_never_taken_for_a_cached_key() -> None:
+    admin = "a" * 40
+    keys_ = KeyStore(Settings(kafka_brokers="127.0.0.1:1", admin_api_key=SecretStr(admin)))
+    record, presented = keys.make("acme", (Scope.INGEST,), None, None, None)
+    deliver(keys_, record, record.key_id)
+    for _ in range(2):
+        regular, bootstrap = keys_.authenticate(presented), keys_.authenticate(admin)
+        assert regular is not None and regular.key_id == record.key_id
+        assert (
+            bootstrap is not None and bootstrap.key_id == ADMIN_KEY_ID and bootstrap.scopes == (Scope.ADMIN,)
+        )
+    assert set(keys_._verified) == {presented}

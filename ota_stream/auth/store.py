@@ -34,13 +34,13 @@ class KeyStore(CompactedTable[ApiKey]):
 
     def authenticate(self, presented: str) -> ApiKey | None:
         """The active key that `presented` is, or None (malformed, unknown, wrong secret or revoked)."""
+        verified = self._verified.get(presented)  # only keys that were not the admin key are ever kept here
+        if verified is not None and self.items.get(verified.key_id) is verified:
+            return verified  # a revocation or a new secret replaces the record, and this check with it
         if self._admin_hash is not None and hmac.compare_digest(
             hashlib.sha256(presented.encode()).hexdigest(), self._admin_hash
         ):
             return ApiKey(ADMIN_KEY_ID, self._admin_hash, "*", (Scope.ADMIN,))
-        verified = self._verified.get(presented)
-        if verified is not None and self.items.get(verified.key_id) is verified:
-            return verified  # a revocation or a new secret replaces the record, and this check with it
         parts = keys.split(presented)
         if parts is None:
             return None
