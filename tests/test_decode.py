@@ -11,7 +11,7 @@ import orjson
 from ota_stream.agents.decode import Message, decode
 from ota_stream.kafka import envelope
 from ota_stream.models import TimeWindow, format_timestamp
-from tests.support.rows import envelopes
+from tests.support.rows import envelopes, positions
 
 NOW = datetime.now(UTC)
 WINDOW = TimeWindow(365).bounds(NOW)
@@ -24,15 +24,6 @@ def event(i: int, **extra: Any) -> dict[str, Any]:
         "timestamp": (NOW - timedelta(minutes=i)).isoformat(), "event_id": f"e{i}",
         "release_info": {"target_version": "2.0"}, "metadata": {"k": str(i)}, **extra,
     }  # fmt: skip
-
-
-def positions(rows: Any) -> list[tuple[int, int, int]]:
-    return list(
-        zip(
-            *(rows.column(c).to_pylist() for c in ("kafka_partition", "kafka_offset", "kafka_index")),
-            strict=True,
-        )
-    )
 
 
 def test_envelopes_become_rows_with_positions_and_metadata() -> None:

@@ -15,13 +15,11 @@ from faust.types import TP, Message
 
 from ota_stream.agents.decode import Message as Readable
 from ota_stream.agents.decode import decode
-from ota_stream.app import faust_options
-from ota_stream.config import Settings
-from ota_stream.kafka import consumer as kafka_consumer
 from ota_stream.kafka import envelope
 from ota_stream.kafka.coalesce import JoinedRecord, join_envelopes, mark_parts, parts_of
 from ota_stream.models import TimeWindow, format_timestamp
-from tests.support.rows import envelopes
+from tests.support.faust_app import consumer_app
+from tests.support.rows import envelopes, positions
 
 SOURCE = TP("ota-events", 2)
 NOW = datetime.now(UTC)
@@ -78,10 +76,7 @@ def test_a_joined_record_holds_at_most_max_lines() -> None:
 
 @pytest.fixture
 def app() -> Iterator[faust.App]:
-    app = faust.App("joined-unit", **faust_options(Settings(kafka_brokers="127.0.0.1:1"), []))
-    kafka_consumer.install(app)
-    app.topics._acking_topics.add(SOURCE.topic)  # type: ignore[attr-defined]  # what subscribing an agent does
-    yield app
+    yield consumer_app("joined-unit", SOURCE.topic)
 
 
 def test_faust_messages_of_joined_records_carry_their_parts(app: faust.App) -> None:
@@ -125,11 +120,6 @@ def joined_message(messages: list[Readable]) -> Readable:
     records = [record(m.offset, m.value) for m in messages]
     (joined,) = join_envelopes(records)
     return Readable(SOURCE.partition, joined.offset, None, joined.value, joined.headers, joined.parts)
-
-
-def positions(rows: Any) -> list[tuple[int, int, int]]:
-    columns = ("kafka_partition", "kafka_offset", "kafka_index")
-    return list(zip(*(rows.column(c).to_pylist() for c in columns), strict=True))
 
 
 def test_every_line_of_a_joined_message_keeps_its_own_position() -> None:

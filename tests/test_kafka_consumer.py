@@ -17,21 +17,16 @@ from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP, Message
 
-from ota_stream.app import faust_options
-from ota_stream.config import Settings
 from ota_stream.kafka import consumer as kafka_consumer
 from ota_stream.kafka.recovery import OrderedRecovery
+from tests.support.faust_app import consumer_app
 
 SOURCE = TP("ota-events", 0)
 
 
 @pytest.fixture
 def app() -> Iterator[faust.App]:
-    options = faust_options(Settings(kafka_brokers="127.0.0.1:1"), [])
-    app = faust.App("consumer-unit", **options)
-    kafka_consumer.install(app)
-    app.topics._acking_topics.add(SOURCE.topic)  # type: ignore[attr-defined]  # what subscribing an agent does
-    yield app
+    yield consumer_app("consumer-unit", SOURCE.topic)
 
 
 def message(offset: int, generation_id: int) -> Message:

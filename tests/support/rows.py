@@ -38,3 +38,9 @@ def rows(events: Sequence[dict[str, Any]], **where: Any) -> pa.Table:
     decoded = batch(events, **where)
     assert not decoded.poison, decoded.poison
     return decoded.rows
+
+
+def positions(rows: pa.Table) -> list[tuple[int, int, int]]:
+    """(partition, offset, index) of each row, in order."""
+    columns = ("kafka_partition", "kafka_offset", "kafka_index")
+    return list(zip(*(rows.column(c).to_pylist() for c in columns), strict=True))
