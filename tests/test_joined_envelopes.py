@@ -1,6 +1,6 @@
 """Runs of envelopes joined into one Faust message (kafka/coalesce.py): which records are joined, that every event
-keeps the position it was written at, and that acking a joined message lets Faust commit past all of it.
-tests/test_envelopes.py shows the same on a real worker reading a backlog."""
+keeps the position it was written at. tests/test_offsets.py checks that acking joined messages lets Faust commit
+past all of them, and tests/test_envelopes.py shows the same on a real worker reading a backlog."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import faust
 import pytest
 from aiokafka.structs import ConsumerRecord
-from faust.types import TP, Message
+from faust.types import TP
 
 from ota_stream.agents.decode import Message as Readable
 from ota_stream.agents.decode import decode
@@ -88,24 +88,6 @@ def test_faust_messages_of_joined_records_carry_their_parts(app: faust.App) -> N
     assert (message.offset, message.value, parts_of(message)) == (4, b"a\nb", ((3, 1), (4, 1)))
     assert parts_of(consumer._to_message(SOURCE, single)) is None  # type: ignore[attr-defined]
     assert parts_of(mark_parts(object(), single)) is None
-
-
-async def test_acking_joined_messages_commits_past_all_of_them(app: faust.App) -> None:
-    """What Faust's drain loop does for each message read (consumer.py `_drain_messages`), then its commit
-    choice: the committed offset is the one after the last joined message, not after the first."""
-    consumer: Any = app.consumer
-    app.consumer_generation_id = 1
-    app.flow_control.resume()
-    consumer._committed_offset[SOURCE] = consumer._read_offset[SOURCE] = 10  # as after a seek to the commit
-    for last in (14, 19, 29, 30):  # joined 10..14, 15..19, 20..29, then one envelope alone
-        read = consumer._read_offset[SOURCE]
-        if last - read > 1:
-            await consumer._add_gap(SOURCE, read + 1, last)
-        consumer._read_offset[SOURCE] = last
-        message = Message(SOURCE.topic, SOURCE.partition, last, 0.0, 0, {}, None, b"", None, generation_id=1)
-        consumer.track_message(message)
-        assert consumer.ack(message)
-    assert consumer._new_offset(SOURCE) == 31
 
 
 def event(i: int, **extra: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@ the wiring are local). tests/test_faults.py and tests/test_live.py show them on 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import faust
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer.subscription_state import SubscriptionState
+from aiokafka.structs import ConsumerRecord
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP, Message
@@ -218,3 +220,43 @@ async def test_a_standby_that_takes_a_partition_over_reads_its_changelog_from_th
 
 async def _nothing() -> None:
     return None
+
+
+async def test_a_fetch_in_flight_delivers_what_it_fetched_when_its_partitions_are_paused(
+    app: faust.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The restart-path stall (issue 26): recovery pauses the last active changelog partition while a fetch waits.
+    Faust handed the fetch its own set of active partitions, which the pause emptied in place; aiokafka reads an
+    empty set as every partition (`Fetcher.fetched_records`: `if partitions and tp not in partitions`), so it
+    drained the stream partitions just sought, and Faust's filter dropped those records with their positions
+    advanced: a backlog never delivered. Now the fetch reads the partitions it was asked for, and everything it
+    returns is delivered."""
+    consumer: Any = app.consumer
+    changelog, stream = TP("consumer-unit-live-windows-changelog", 0), SOURCE
+    monkeypatch.setattr(consumer, "assignment", lambda: {changelog, stream})
+    consumer._set_active_tps({changelog})
+    consumer._paused_partitions.add(stream)  # the stream partition waits for the end of the recovery
+    app.flow_control.resume()
+    consumer.resume_flow()
+    fetched_for: list[set[TP]] = []
+
+    async def fetch(active_partitions: set[TP], timeout: float) -> dict[TP, list[Any]]:
+        """aiokafka's fetch, with the pause happening while it waits for records."""
+        consumer.pause_partitions({changelog})
+        await asyncio.sleep(0)
+        fetched_for.append(set(active_partitions))
+        return {
+            tp: [record(tp, offset) for offset in (5, 6)]
+            for tp in (changelog, stream)
+            if not active_partitions or tp in active_partitions  # aiokafka's rule for the partitions to drain
+        }
+
+    monkeypatch.setattr(consumer, "_getmany", fetch)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 7)
+    delivered = [(tp, message.offset) async for tp, message in consumer.getmany(timeout=1.0)]
+    assert fetched_for == [{changelog}]  # not the emptied set, which aiokafka reads as every partition
+    assert delivered == [(changelog, 5), (changelog, 6)]  # nothing fetched is dropped
+
+
+def record(tp: TP, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, None, b"v", None, -1, 1, [])

@@ -1,4 +1,4 @@
-"""Faust's aiokafka consumer with two guards on its offsets, batched fetches and joined envelopes
+"""Faust's aiokafka consumer with four guards on its offsets, batched fetches and joined envelopes
 (kafka/coalesce.py), installed as the app's transport.
 
 Faust's stream loop skips a message when its consumer generation is stale or flow control is paused (a
@@ -15,10 +15,24 @@ Two causes, two guards:
    offset-reset request (a seek from outside the thread raced aiokafka's fetcher).
 
 A message read again this way is dropped by the writer if it was in fact written (at-least-once from Kafka,
-exactly-once into ClickHouse). The subclasses override faust-streaming 0.15's `Consumer.ack`, `Consumer._add_gap`
-(see its docstring), `Consumer._to_message`, `AIOKafkaConsumerThread.seek_to_committed` and `_fetch_records`;
-pyproject pins that minor version. Also here: the read-only views of the consumer that /health, the lag gauge and
-the stall watchdog need, which read Faust's private offset maps.
+exactly-once into ClickHouse).
+
+Two more mend Faust's offset bookkeeping (issue 26; tests/test_offsets.py drives Faust's own drain loop through
+any interleaving of fetches, joined runs, acks, commits and rebalances):
+
+3. Acking a joined message (kafka/coalesce.py) records every envelope it joins as done, instead of relying on the
+   gap Faust's drain loop records before it, which it skips when the offset read before is 0: a partition that
+   took a lone event, then a burst, never committed again (`SafeConsumer.ack`, `_add_gap`).
+4. A fetch reads the partitions that were active when it started, and everything it returns is delivered
+   (`SafeConsumer._wait_next_records`): pausing partitions emptied Faust's set during a fetch, which aiokafka
+   reads as every partition, and the records it then returned were dropped after their positions had moved on
+   (the restart-path stall).
+
+The subclasses override faust-streaming 0.15's `Consumer.ack`, `Consumer._add_gap`, `Consumer._wait_next_records`
+(a copy), `Consumer._to_message`, `AIOKafkaConsumerThread.seek_to_committed` and `_fetch_records`; pyproject pins
+that minor version and tests/test_upstream_pins.py fails when an upstream source they rest on changes. Also here:
+the read-only views of the consumer that /health, the lag gauge and the stall watchdog need, which read Faust's
+private offset maps.
 
 Batched fetches: Faust's consumer asks the broker for data as soon as any is there, so a worker that keeps up with
 live traffic fetches a few envelopes at a time, and the fetches cost it and the broker more CPU than the events in
@@ -43,7 +57,7 @@ from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
-from ota_stream.kafka.coalesce import join_envelopes, mark_parts
+from ota_stream.kafka.coalesce import join_envelopes, mark_parts, parts_of
 
 FETCH_MIN_BYTES = 256 * 1024  # about 1,000 lz4-compressed events
 FETCH_MAX_WAIT_MS = 250  # what the batching may add to a lone event's way into the live windows and the sink
@@ -109,6 +123,39 @@ class SafeConsumer(aiokafka.Consumer):
     def _to_message(self, tp: TP, record: Any) -> ConsumerMessage:
         return cast(ConsumerMessage, mark_parts(super()._to_message(tp, record), record))
 
+    async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
+        """Faust's, fetching for a copy of the active partitions instead of the set itself.
+
+        Faust hands its own set to the fetch and later keeps the records of the partitions still in it; pausing a
+        partition empties that set in place while the fetch waits. aiokafka reads an empty set as every partition,
+        so a fetch in flight when recovery paused the last active changelog partition drained the stream
+        partitions, just sought to their committed offsets, and Faust's filter then dropped those records with
+        their positions already advanced: the worker stalled with its backlog unread (the restart-path stall, issue
+        26). With a copy, a fetch reads the partitions it was asked for and every record it returns is delivered."""
+        if not self.flow_active:
+            await self.wait(self.can_resume_flow)  # type: ignore[arg-type]  # as in Faust
+        try:
+            self.not_waiting_next_records.set()
+            if self.app.client_only:
+                return await self._getmany(active_partitions=None, timeout=timeout), None
+            active = set(self._get_active_partitions())
+            if not active:
+                await self.sleep(1)
+                return {}, active
+            return await self._getmany(active_partitions=active, timeout=timeout), active
+        finally:
+            self.not_waiting_next_records.set()
+
+    def _cover(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Record offsets `offset_from`..`offset_to` as done for the next commit, the way Faust records a gap: an
+        offset recorded twice (by the drain loop and here) is one interval, never a duplicate ack."""
+        committed = self._committed_offset[tp]
+        offset_from = max(offset_from, committed or 0)
+        if offset_from <= offset_to:
+            gaps = self._gap[tp]
+            gaps.addi(offset_from, offset_to + 1)
+            gaps.merge_overlaps()
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust's record of offsets skipped in a partition, without the offset of the message read after them.
 
@@ -119,10 +166,21 @@ class SafeConsumer(aiokafka.Consumer):
         await super()._add_gap(tp, offset_from, offset_to - 1)
 
     def ack(self, message: Message) -> bool:
-        """Faust's ack for a message of the current generation while the flow runs; else release it only."""
+        """Faust's ack for a message of the current generation while the flow runs; else release it only.
+
+        Acking a joined message acks every envelope it joins: their offsets are recorded as covered (in Faust's
+        gap record, which the next commit reads) rather than left to Faust's drain loop, which records a gap only
+        when the offset read before it is not 0 (`if gap > 1 and r_offset`). A partition whose envelope at offset 0
+        was read and committed alone, then a run joined, never committed again (issue 26)."""
         app = self.app
         if message.generation_id == app.consumer_generation_id and app.flow_control.is_active():
-            return super().ack(message)
+            with ack_lock:
+                if not super().ack(message):
+                    return False
+                parts = parts_of(message)
+                if parts:
+                    self._cover(message.tp, parts[0][0], message.offset - 1)
+                return True
         with ack_lock:
             message.acked = True
             self._unacked_messages.discard(message)

@@ -24,7 +24,7 @@ takeover by a standby of the same process. The compacted changelog holds the lat
 restores the copy. A restart still trusts the copy on disk: reading every partition from its start there sent
 each restart through the recovery path that starts the Fetcher before the seek, where a restarted worker's whole
 backlog could be fetched and dropped between the seek and the resume of the stream partitions (a stall, 1 run in
-3 of the SIGTERM test under load; see docs/operations.md, not mended).
+3 of the SIGTERM test under load; mended in kafka/consumer.py, `SafeConsumer._wait_next_records`).
 
 These override faust-streaming 0.15's methods with copies that differ only as described; the app's
 `TableManager` setting installs them. Re-check them when upgrading Faust (pyproject pins 0.15).

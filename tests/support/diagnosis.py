@@ -47,14 +47,20 @@ async def _group_offsets(bootstrap: str, topic: str, group: str) -> list[tuple[i
     return rows
 
 
+def group_offsets(worker: Worker) -> list[tuple[int, int, int | None]]:
+    """(partition, end offset, committed offset or None) of every partition of the worker's topic, for its group,
+    as the broker holds them."""
+    return asyncio.run(
+        asyncio.wait_for(
+            _group_offsets(worker.kafka.bootstrap, worker.topic, worker.group), REPORT_TIMEOUT_SECONDS
+        )
+    )
+
+
 def kafka_report(worker: Worker) -> str:
     """Per partition: end offset, committed offset and lag of the worker's group, as the broker sees them."""
     try:
-        rows = asyncio.run(
-            asyncio.wait_for(
-                _group_offsets(worker.kafka.bootstrap, worker.topic, worker.group), REPORT_TIMEOUT_SECONDS
-            )
-        )
+        rows = group_offsets(worker)
     except Exception as exc:
         return f"kafka: cannot read offsets ({exc!r})"
     if not rows:
