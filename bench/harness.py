@@ -18,6 +18,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> int:
+    """A port p such that p .. p+count-1 are free on 127.0.0.1 (a three-node cluster takes six)."""
+    for _ in range(100):
+        port = free_port()
+        if port + count < 65535 and all(_is_free(port + n) for n in range(count)):
+            return port
+    raise RuntimeError("no free ports")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @contextmanager
 def broker(existing: str | None, scratch: Path) -> Iterator[str]:
     """The bootstrap address of `existing`, or of a fresh broker started now (scripts/kafka/kafka.sh) and stopped
@@ -51,3 +69,21 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def process_group_rss_mib(pgid: int) -> float:
+    """Resident memory now of every process in a process group (a worker started in a session of its own, with
+    its ingest processes)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
