@@ -93,7 +93,7 @@ class ClickHouseSink:
         refused = [self._refused(batch.rows, row, reason) for row, reason in result.refused]
         dead += await self.dead_letters.park(refused)
         if self.live is not None and result.originals.num_rows:
-            await self.live.update(result.originals, {event.message.partition: event for event in events})
+            await self.live.update(result.originals)
         metrics.FLUSH_LATENCY.observe(time.perf_counter() - started)
         metrics.BATCHES_FLUSHED.inc()
         metrics.EVENTS_PROCESSED.inc(result.inserted)

@@ -10,10 +10,10 @@ a kill -9 alike. Its value:
 A notification is `{"id", "state", "body", "created_at"}`: its body is stored as the exact JSON text that is
 signed and sent, so a retry, by this worker or by the next owner, sends the same bytes and the same id.
 
-Writes happen in a timer or a delivery task, outside any stream event, so they name their partition (`_at`) and
-send their changelog record themselves, awaiting the broker's ack. Only the partitions this worker owns right now
-(`owned_partitions`) are read or written: never during a rebalance or a recovery, when another worker may be
-about to own them.
+Writes happen in a timer or a delivery task, outside any stream event, so they name their partition and send
+their changelog record themselves (kafka/table_state.py), awaiting the broker's ack. Only the partitions this
+worker owns right now (`owned_partitions`) are read or written: never during a rebalance or a recovery, when
+another worker may be about to own them.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import faust
-from faust.types import EventT
 
 from ota_stream.kafka.consumer import assigned_partitions
-from ota_stream.tables.live import event_context
+from ota_stream.kafka.table_state import at_partition, send_change
 
 TABLE_NAME = "alert-state"
 Key = tuple[str, str]  # (rule_id, app_key)
@@ -37,22 +36,6 @@ def owned_partitions(app: faust.App, topic: str) -> set[int]:
     if app.rebalancing or app.in_recovery or not app.flow_control.is_active():
         return set()
     return set(assigned_partitions(app, topic))
-
-
-class _Message:
-    __slots__ = ("partition",)
-
-    def __init__(self, partition: int) -> None:
-        self.partition = partition
-
-
-class _AtPartition:
-    """Just enough of a Faust event for the RocksDB store to pick the database of one partition."""
-
-    __slots__ = ("__weakref__", "message")
-
-    def __init__(self, partition: int) -> None:
-        self.message = _Message(partition)
 
 
 class AlertStates:
@@ -78,8 +61,7 @@ class AlertStates:
         """The entry, or None when it has none or its partition is not this worker's now."""
         if partition not in self.owned():
             return None
-        event = _AtPartition(partition)
-        with event_context(cast(EventT, event)):
+        with at_partition(partition):
             return cast(State | None, self.table.data.get(key))
 
     async def update(self, key: Key, partition: int, change: Callable[[State | None], State | None]) -> bool:
@@ -90,8 +72,7 @@ class AlertStates:
         """
         if partition not in self.owned():
             return False
-        event = _AtPartition(partition)
-        with event_context(cast(EventT, event)):
+        with at_partition(partition):
             current = self.table.data.get(key)
             new = change(current)
             if new == current:
@@ -100,15 +81,7 @@ class AlertStates:
                 del self.table.data[key]
             else:
                 self.table.data[key] = new
-        sent = await self.table.changelog_topic.send(
-            key=key,
-            value=new,
-            partition=partition,
-            value_serializer=None if new is not None else "raw",
-            callback=self.table._on_changelog_sent,  # type: ignore[attr-defined]  # offset kept in RocksDB
-            force=True,
-        )
-        await sent
+        await (await send_change(self.table, key, new, partition))
         return True
 
     def owned_items(self) -> list[tuple[Key, State]]:

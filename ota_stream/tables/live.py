@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import pyarrow as pa
 import pyarrow.compute as pc
-from faust.streams import _current_event  # faust exposes no public setter for the event context
-from faust.types import EventT
 
+from ota_stream.kafka.table_state import at_partition, send_change
 from ota_stream.models import format_timestamp
 from ota_stream.tables import devices, windows
 
@@ -35,16 +32,6 @@ _LIVE_COLUMNS = (
     "tenant_id", "org_id", "app_id", "kafka_partition", "kafka_offset", "kafka_index",
     "event_type", "target_version", "error_code", "device_id",
 )  # fmt: skip
-
-
-@contextmanager
-def event_context(event: EventT) -> Iterator[None]:
-    """Make `event` current, so that table writes go to its partition, in RocksDB and in the changelog."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 def _iso(seconds: float) -> str:
@@ -76,12 +63,11 @@ class LiveWindows:
         """Windows that end before now - retention are expired."""
         return windows.window_start(now - self.retention, self.size)
 
-    async def update(self, rows: pa.Table, events: Mapping[int, EventT], now: float | None = None) -> int:
+    async def update(self, rows: pa.Table, now: float | None = None) -> int:
         """Apply a batch of original rows (in position order); returns how many windows were written.
 
-        `events` holds one Faust event per partition of the batch: RocksDB picks a partition's database from
-        the current event. Each window goes to RocksDB and to the changelog, and this returns only when the
-        changelog has acknowledged every write, before the source batch is acked. Writing through
+        Each window goes to RocksDB, in the database of its rows' partition, and to the changelog, and this returns
+        only when the changelog has acknowledged every write, before the source batch is acked. Writing through
         `Table.__setitem__` instead queues changelog messages in Faust's producer buffer, and with hundreds of
         windows per batch that buffer overflows into Faust's flow control, where we saw source messages get
         committed without reaching this agent (a two-worker test caught it).
@@ -93,13 +79,13 @@ class LiveWindows:
                 groups.setdefault((app_key, start), (partition, []))[1].append(row)
         sent = []
         for (app_key, start), (partition, group) in groups.items():
-            with event_context(events[partition]):  # RocksDB picks the partition's database from the event
+            with at_partition(partition):
                 current = self.table.data.get((app_key, start)) or windows.empty(partition)
                 updated = windows.apply(current, group)
                 if updated is None:
                     continue
                 self.table.data[(app_key, start)] = updated
-            sent.append(await self._changelog((app_key, start), updated, partition))
+            sent.append(await send_change(self.table, (app_key, start), updated, partition))
         await asyncio.gather(*sent)
         return len(sent)
 
@@ -114,17 +100,6 @@ class LiveWindows:
             start = ms // size_ms * self.size
             row = windows.LiveRow(offset, index, event_type, version, error, device)
             yield f"{tenant}/{org}/{app}", start, partition, row
-
-    async def _changelog(self, key: tuple[str, int], value: windows.Window | None, partition: int) -> Any:
-        """Send one change to the table's changelog partition; returns the delivery future."""
-        return await self.table.changelog_topic.send(
-            key=key,
-            value=value,
-            partition=partition,
-            value_serializer=None if value is not None else "raw",
-            callback=self.table._on_changelog_sent,  # type: ignore[attr-defined]  # offset kept in RocksDB
-            force=True,  # never attach to the current event: the write must not wait for its ack
-        )
 
     def recent(self, app_key: str, last: int, now: float | None = None) -> list[dict[str, Any]]:
         """Up to `last` windows with data, newest first, from the window containing now."""
@@ -172,7 +147,7 @@ class LiveWindows:
         sent = []
         for key, value in expired:
             del self.table.data[key]
-            sent.append(await self._changelog((key[0], key[1]), None, value["partition"]))
+            sent.append(await send_change(self.table, (key[0], key[1]), None, value["partition"]))
         await asyncio.gather(*sent)
         if expired:
             log.info("expired %d live windows", len(expired))
