@@ -13,14 +13,16 @@ from faust.types import StreamT
 
 from ota_stream import metrics
 from ota_stream.agents.dead_letters import DeadLetters
-from ota_stream.agents.sink import ClickHouseSink
-from ota_stream.agents.watchdog import SinkWatchdog
+from ota_stream.agents.healer import Healer
+from ota_stream.agents.sink import ClickHouseSink, SinkStats
+from ota_stream.agents.watchdog import SinkWatchdog, lag_of
 from ota_stream.alerts.delivery import Deliverer
 from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
 from ota_stream.config import Settings, load_settings
 from ota_stream.kafka import consumer
+from ota_stream.kafka.healing import ConsumerRemedies, partition_positions
 from ota_stream.kafka.options import faust_credentials
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.kafka.recovery import OrderedTableManager
@@ -137,8 +139,11 @@ def create_app(settings: Settings) -> faust.App:
         ).inc,
     )
     app.add_dependency(publisher)
-    writer = EventWriter(storage.clickhouse, on_retry=lambda exc, attempt: metrics.INSERT_RETRIES.inc())
-    dead_letters = DeadLetters(publisher, storage.clickhouse, settings.kafka_topic, writer.backoff)
+    stats = SinkStats()
+    writer = EventWriter(storage.clickhouse, on_retry=stats.note_insert_retry)
+    dead_letters = DeadLetters(
+        publisher, storage.clickhouse, settings.kafka_topic, writer.backoff, on_retry=stats.note_retry
+    )
     window = TimeWindow(settings.retention_days)
     live = None
     if settings.live_tables_enabled:
@@ -151,12 +156,18 @@ def create_app(settings: Settings) -> faust.App:
         )
         live_views.register(app, live)
     sink = ClickHouseSink(
-        writer, dead_letters, live, window, settings.batch_size, settings.flush_interval_seconds
+        writer, dead_letters, live, window, settings.batch_size, settings.flush_interval_seconds, stats
     )
     watchdog = SinkWatchdog(
         settings.sink_stall_seconds,
-        last_batch=lambda: sink.stats.last_batch_at,
+        last_batch=lambda: stats.last_batch_at,
         describe=lambda: consumer.consumer_state(app, settings.kafka_topic),
+    )
+    healer = Healer(
+        settings.sink_stall_seconds,
+        stats,
+        ConsumerRemedies(app, settings.kafka_topic),
+        reorganizing=lambda: app.rebalancing or app.in_recovery,
     )
 
     async def open_storage() -> None:
@@ -196,11 +207,11 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
     async def watch_consumer_lag() -> None:
-        """Export the lag, and let the watchdog judge whether the sink is stalled."""
-        lag = await consumer.consumer_lag(app, settings.kafka_topic)
-        if lag is not None:
-            metrics.CONSUMER_LAG.set(lag)
-        watchdog.observe(lag, consumer.assigned_partitions(app, settings.kafka_topic))
+        """Export the lag, let the watchdog judge whether a partition is stalled, and the healer act on it."""
+        positions = await partition_positions(app, settings.kafka_topic)
+        if positions:
+            metrics.CONSUMER_LAG.set(sum(lag_of(*position) for position in positions.values()))
+        await healer.observe(watchdog.observe(positions))
 
     if settings.takes_ingest:
         events = ingest.Ingest(publisher, window, guarded.device_ids)
@@ -209,7 +220,7 @@ def create_app(settings: Settings) -> faust.App:
     mount(app, alerts_admin.routes(alert_rules, settings))
     analytics.register(app, storage.ready, guarded.device_ids)
     export.register(app, storage)
-    health.register(app, storage, publisher, guarded.keys, sink.stats, settings.kafka_topic, live, watchdog)
+    health.register(app, storage, publisher, guarded.keys, stats, settings.kafka_topic, live, watchdog)
     openapi.register(app, live.max_last if live is not None else None, settings.auth_required)
     mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)

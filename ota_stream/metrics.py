@@ -47,6 +47,12 @@ DEAD_LETTER_PRODUCER_REPLACED = Counter(
 PIPELINE_STALLED = Gauge(
     "ota_pipeline_stalled", "1 while this worker's partitions have lag and its sink writes nothing."
 )
+HEALING_ACTIONS = ("reseek", "rejoin")
+HEAL_ACTIONS = Counter(
+    "ota_pipeline_heal_actions_total",
+    "Remedies the stall watchdog applied to a consumer stall (agents/healer.py).",
+    ["action"],
+)
 CONSUMER_LAG = Gauge("ota_pipeline_consumer_lag", "Messages of KAFKA_TOPIC not yet processed by this worker.")
 QUERY_LATENCY = Histogram(
     "ota_query_latency_seconds",
@@ -86,6 +92,8 @@ for _reason in REJECT_REASONS:
     INGEST_REJECTED.labels(_reason)
 for _reason in DEAD_LETTER_REASONS:
     DEAD_LETTERED.labels(_reason)
+for _action in HEALING_ACTIONS:
+    HEAL_ACTIONS.labels(_action)
 for _status in STATUS_CLASSES:
     HTTP_RESPONSES.labels(_status)
 for _outcome in ALERT_OUTCOMES:

@@ -43,6 +43,21 @@ class SinkStats:
     refused: int = 0
     rate: metrics.RateMeter = field(default_factory=metrics.RateMeter)
     last_batch_at: float | None = None  # time.monotonic() of the last batch written
+    # What the stall healer reads (agents/healer.py), time.monotonic() too: when the sink began to take events (its
+    # storage open), since when it holds the batch it is writing (None between batches), and when a write of it
+    # (to ClickHouse, or a dead letter to Kafka) last failed.
+    started_at: float | None = None
+    batch_started_at: float | None = None
+    last_retry_at: float | None = None
+
+    def note_retry(self, exc: Exception, attempt: int) -> None:
+        """A write failed and is retried (the dead letters' `on_retry`)."""
+        self.last_retry_at = time.monotonic()
+
+    def note_insert_retry(self, exc: Exception, attempt: int) -> None:
+        """A ClickHouse write of the writer failed and is retried (its `on_retry`)."""
+        metrics.INSERT_RETRIES.inc()
+        self.note_retry(exc, attempt)
 
 
 def weight(event: EventT) -> int:
@@ -72,6 +87,7 @@ class ClickHouseSink:
         window: TimeWindow,
         batch_size: int,
         flush_seconds: float,
+        stats: SinkStats | None = None,
     ) -> None:
         self.writer = writer
         self.dead_letters = dead_letters
@@ -79,11 +95,16 @@ class ClickHouseSink:
         self.window = window
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
-        self.stats = SinkStats()
+        self.stats = stats or SinkStats()
 
     async def run(self, stream: WeightedStream) -> None:
+        self.stats.started_at = time.monotonic()
         async for events in stream.take_weighted(self.batch_size, self.flush_seconds, weight):
-            await self.process(events)
+            self.stats.batch_started_at = time.monotonic()
+            try:
+                await self.process(events)
+            finally:
+                self.stats.batch_started_at = None
 
     async def process(self, events: Sequence[EventT], now: datetime | None = None) -> None:
         started = time.perf_counter()

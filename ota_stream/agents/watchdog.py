@@ -1,14 +1,17 @@
-"""Stall watchdog: a worker whose partitions have lag while its sink writes nothing says so.
+"""Stall watchdog: a partition with lag whose committed offset does not move is stalled, and the worker says so.
 
 A worker once kept answering /health "healthy" for minutes while thousands of acknowledged events waited in
-Kafka and no batch was written (issue 18). Whatever the cause of such a stall, it must not be silent: when this
-worker's partitions of the events topic have lag and the sink has finished no batch for `SINK_STALL_SECONDS`,
-the watchdog marks the pipeline stalled: /health answers `degraded` with the reason, the gauge
-`ota_pipeline_stalled` reads 1, and a log line (repeated every `SINK_STALL_SECONDS` while it lasts) gives the
-reason and the consumer's state, the first things to look at.
+Kafka and no batch was written (issue 18). Whatever the cause of such a stall, it must not be silent: when one of
+this worker's partitions of the events topic has lag and its committed offset has not moved for
+`SINK_STALL_SECONDS`, the watchdog marks the pipeline stalled: /health answers `degraded` with the reason, the
+gauge `ota_pipeline_stalled` reads 1, and a log line (repeated every `SINK_STALL_SECONDS` while it lasts) gives the
+reason and the consumer's state, the first things to look at. The healer (healer.py) then decides whether the
+consumer is to blame and acts.
 
-It reads when the sink last finished a batch from the sink's stats; the lag is observed every few seconds by the
-app's lag timer through `observe()`.
+Progress is the committed offset of each partition, not a batch written: offsets are committed only after the
+sink has written what they cover, so a partition that moves is drained, and one that does not is stalled even
+while batches of other partitions, or of its own messages past a gap, are written. The app's lag timer reads the
+committed and end offsets every few seconds and passes them to `observe()`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ from ota_stream import metrics
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+# partition -> (committed offset, None before the first commit; end offset)
+Positions = Mapping[int, tuple[int | None, int]]
+
+
+def lag_of(committed: int | None, end: int) -> int:
+    """Messages of a partition not yet committed."""
+    return max(0, end - (committed or 0))
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class Verdict:
     stalled: bool
     reason: str | None = None
     seconds_since_last_batch: float | None = None
+    partitions: tuple[int, ...] = ()  # the stalled ones
 
     def as_json(self) -> dict[str, Any]:
         since = self.seconds_since_last_batch
@@ -41,10 +52,11 @@ class Verdict:
 
 
 class SinkWatchdog:
-    """Judges, from periodic lag observations and the sink's progress, whether the pipeline is stalled.
+    """Judges, from periodic observations of each partition's committed and end offsets, whether it is stalled.
 
-    The stall clock runs from the later of the last batch and the first observation of lag (since lag was last
-    seen at zero), so that a worker that was idle for an hour is not called stalled the moment events arrive.
+    A partition's clock runs from the later of its last commit and the first observation of its lag (since it was
+    last seen without lag), so that a worker that was idle for an hour is not called stalled the moment events
+    arrive.
     """
 
     def __init__(
@@ -55,39 +67,47 @@ class SinkWatchdog:
         clock: Clock = time.monotonic,
     ) -> None:
         """`last_batch`: the `clock` time the sink last finished a batch, None before the first (the start of
-        the watchdog counts as one)."""
+        the watchdog counts as one); it is reported, not judged."""
         self.stall_seconds = stall_seconds
         self.clock = clock
         self.started = clock()
         self.last_batch = last_batch
         self.describe = describe  # the consumer's state, for the log line
         self.verdict = Verdict(stalled=False)
-        self._lagging_since: float | None = None
+        self._still: dict[int, tuple[int | None, float]] = {}  # partition with lag -> (committed, since when)
         self._logged_at: float | None = None
         metrics.PIPELINE_STALLED.set(0)
 
-    def observe(self, lag: int | None, assigned: list[int]) -> Verdict:
-        """Take one observation of the lag (None: unknown, e.g. the broker is away) on the assigned partitions."""
+    def observe(self, positions: Positions | None) -> Verdict:
+        """Take one observation of this worker's partitions (None: unknown, e.g. the broker is away)."""
         now = self.clock()
         last = self.last_batch()
-        last = self.started if last is None else last
-        since_batch = now - last
-        if lag == 0 or not assigned:
-            self._lagging_since = None
-        if not lag or not assigned:
-            # Nothing waits, or we cannot tell: no stall. An unknown lag keeps the clock running, so that a broker
-            # that answers only now and then does not hide a stall.
+        since_batch = now - (self.started if last is None else last)
+        if positions is None:
+            # We cannot tell: no stall. The clocks keep running, so that a broker that answers only now and then
+            # does not hide a stall.
             return self._set(Verdict(stalled=False, seconds_since_last_batch=since_batch), now)
-        if self._lagging_since is None:
-            self._lagging_since = now
-        waited = now - max(last, self._lagging_since)
-        if waited < self.stall_seconds:
+        stalled: list[tuple[int, int, float]] = []  # (partition, lag, seconds without a commit)
+        for partition in set(self._still) - set(positions):
+            del self._still[partition]  # no longer this worker's
+        for partition, (committed, end) in sorted(positions.items()):
+            lag = lag_of(committed, end)
+            seen = self._still.get(partition)
+            if not lag:
+                self._still.pop(partition, None)
+            elif seen is None or seen[0] != committed:
+                self._still[partition] = (committed, now)
+            elif now - seen[1] >= self.stall_seconds:
+                stalled.append((partition, lag, now - seen[1]))
+        if not stalled:
             return self._set(Verdict(stalled=False, seconds_since_last_batch=since_batch), now)
+        partitions = tuple(partition for partition, _, _ in stalled)
         reason = (
-            f"the sink has written no batch for {waited:.0f}s while {lag} messages wait on partitions "
-            f"{assigned} (SINK_STALL_SECONDS={self.stall_seconds:g})"
+            f"{sum(lag for _, lag, _ in stalled)} messages wait on partitions {list(partitions)}, whose committed "
+            f"offsets have not moved for {max(waited for _, _, waited in stalled):.0f}s "
+            f"(SINK_STALL_SECONDS={self.stall_seconds:g}); the sink's last batch was {since_batch:.0f}s ago"
         )
-        return self._set(Verdict(stalled=True, reason=reason, seconds_since_last_batch=since_batch), now)
+        return self._set(Verdict(True, reason, since_batch, partitions), now)
 
     def _set(self, verdict: Verdict, now: float) -> Verdict:
         was = self.verdict.stalled
