@@ -33,6 +33,7 @@ from ota_stream.kafka.topics import ResilientTopic
 from ota_stream.logs import logging_config
 from ota_stream.models import TimeWindow
 from ota_stream.retry import retry_forever
+from ota_stream.shutdown import Shutdown
 from ota_stream.storage.service import Storage
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
@@ -92,6 +93,17 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
     return options
 
 
+class WorkerApp(faust.App):
+    """Faust's app, whose stop first starts the shutdown clock (shutdown.py)."""
+
+    shutdown: Shutdown | None = None
+
+    async def on_stop(self) -> None:
+        if self.shutdown is not None:
+            self.shutdown.begin()
+        await super().on_stop()
+
+
 def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: LiveWindows) -> AlertEngine:
     """Alert state next to the live windows it is read from, and its deliveries (spec §10, docs/alerts.md)."""
     states = AlertStates(
@@ -109,7 +121,8 @@ def create_app(settings: Settings) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
     guarded = security(settings)
     middlewares = [count_responses, *guarded.middlewares()]
-    app = faust.App(settings.kafka_consumer_group, **faust_options(settings, middlewares))
+    app = WorkerApp(settings.kafka_consumer_group, **faust_options(settings, middlewares))
+    app.shutdown = shutdown = Shutdown(settings.shutdown_timeout_seconds)
     consumer.install(app, settings.kafka_seek_delay_seconds)
     app.add_dependency(guarded.keys)
     alert_rules = RuleStore(settings)
@@ -140,9 +153,14 @@ def create_app(settings: Settings) -> faust.App:
     )
     app.add_dependency(publisher)
     stats = SinkStats()
-    writer = EventWriter(storage.clickhouse, on_retry=stats.note_insert_retry)
+    writer = EventWriter(storage.clickhouse, on_retry=stats.note_insert_retry, cutoff=shutdown.cutoff)
     dead_letters = DeadLetters(
-        publisher, storage.clickhouse, settings.kafka_topic, writer.backoff, on_retry=stats.note_retry
+        publisher,
+        storage.clickhouse,
+        settings.kafka_topic,
+        writer.backoff,
+        on_retry=stats.note_retry,
+        cutoff=shutdown.cutoff,
     )
     window = TimeWindow(settings.retention_days)
     live = None

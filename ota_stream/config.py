@@ -145,8 +145,11 @@ class Settings(BaseSettings):
     flush_interval_seconds: Annotated[float, Field(gt=0, le=300)] = 1.0
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
     data_dir: Path = Path("./var")
-    # A worker whose partitions have lag and whose sink writes nothing for this long reports a stall (watchdog.py).
+    # A partition with lag whose committed offset does not move for this long is stalled (watchdog.py, healer.py).
     sink_stall_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    # A stop (SIGTERM) ends within this long, even with ClickHouse away (shutdown.py); ingest processes finish the
+    # requests in flight within it too.
+    shutdown_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
     # Exports (spec §9): an export of more rows is refused with 413
     export_max_rows: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1_000_000

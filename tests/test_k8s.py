@@ -24,7 +24,6 @@ from pydantic import SecretStr
 from ota_stream import roles
 from ota_stream.cli import main as cli
 from ota_stream.config import Settings
-from ota_stream.web import front
 from tests.support.k8s import (
     NAMESPACE,
     RENDERED_FIELDS,
@@ -360,7 +359,7 @@ def test_resources_follow_the_measured_memory(
 
 
 def test_termination_grace_covers_a_clean_shutdown(objects: list[Manifest]) -> None:
-    needed = max(front.SHUTDOWN_TIMEOUT_SECONDS, roles.STOP_TIMEOUT_SECONDS)
+    needed = max(Settings.model_fields["shutdown_timeout_seconds"].default, roles.STOP_TIMEOUT_SECONDS)
     for item in (item for item in objects if item["kind"] in ("Deployment", "StatefulSet")):
         spec = pod_spec(item)
         (container,) = spec["containers"]

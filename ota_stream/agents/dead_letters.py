@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ota_stream import metrics
 from ota_stream.agents.decode import Poison
 from ota_stream.kafka.producer import EventPublisher
-from ota_stream.retry import Backoff, retry_forever
+from ota_stream.retry import Backoff, Cutoff, retry_forever
 from ota_stream.storage.client import ClickHouse
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,15 @@ class DeadLetters:
         topic: str,
         backoff: Backoff,
         on_retry: Callable[[Exception, int], None] | None = None,
+        cutoff: Cutoff | None = None,
     ) -> None:
+        """`cutoff`: when a stopping worker gives up retrying (retry.py)."""
         self.publisher = publisher
         self.clickhouse = clickhouse
         self.topic = topic
         self.backoff = backoff
         self.on_retry = on_retry
+        self.cutoff = cutoff
 
     async def park(self, poison: Sequence[Poison]) -> int:
         """Send each poison position not sent before; returns how many were sent now."""
@@ -78,5 +81,5 @@ class DeadLetters:
         await self.publisher.dead_letter(item.key, item.value, item.reason, self.source(item))
 
     async def _retrying(self, operation: Callable[[], Awaitable[T]], what: str) -> T:
-        result, _ = await retry_forever(operation, what, self.backoff, self.on_retry)
+        result, _ = await retry_forever(operation, what, self.backoff, self.on_retry, cutoff=self.cutoff)
         return result

@@ -5,7 +5,8 @@ Faust's per-message cost is paid per Kafka message, and ingest packs many events
 everything here works on a whole batch at once: one JSON read into Arrow, one duplicate lookup, one insert of
 columns, one pass over the live windows. The batch's messages are acked only after this body has finished with
 them (`take_weighted`), so offsets are committed only after the insert has succeeded. Redelivered or retried
-events are dropped by the writer (see storage/writer.py).
+events are dropped by the writer (see storage/writer.py). A worker that stops while an insert is being retried
+gives the batch up after a while (shutdown.py): its messages are released, never acked, and read again later.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from ota_stream import metrics
 from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.decode import Message, Poison, decode
 from ota_stream.kafka import envelope
+from ota_stream.kafka.acks import release
 from ota_stream.kafka.coalesce import parts_of
 from ota_stream.kafka.stream import WeightedStream
 from ota_stream.models import TimeWindow
+from ota_stream.retry import Abandoned
 from ota_stream.storage.events_table import stored_line
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
@@ -98,11 +101,19 @@ class ClickHouseSink:
         self.stats = stats or SinkStats()
 
     async def run(self, stream: WeightedStream) -> None:
+        """Write batch after batch until the stream ends, or until a stopping worker gives up a batch's write."""
         self.stats.started_at = time.monotonic()
         async for events in stream.take_weighted(self.batch_size, self.flush_seconds, weight):
             self.stats.batch_started_at = time.monotonic()
             try:
                 await self.process(events)
+            except Abandoned as exc:
+                # Never acked, never committed: the next owner of these partitions reads the batch again.
+                released = release(events)
+                log.warning(
+                    "stopping: gave up a batch of %d messages, left to be read again: %s", released, exc
+                )
+                return
             finally:
                 self.stats.batch_started_at = None
 

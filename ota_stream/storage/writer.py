@@ -19,9 +19,11 @@ a majority of that shard's replicas hold the rows (client.CLUSTER_SESSION_SETTIN
 the last batch yet cannot hide it.
 
 An insert that fails because ClickHouse is away (or its schema is wrong) is retried with backoff until it
-succeeds, never dropped. The retry carries the same `insert_deduplication_token`, derived from the rows' keys,
-so an attempt that reached ClickHouse but whose answer was lost does not land twice, in the table or in its
-materialized views (`deduplicate_blocks_in_dependent_materialized_views`: each view checks the token itself).
+succeeds, never dropped; only a worker that is stopping gives it up (`Abandoned`), so that its offsets stay
+uncommitted and the next owner reads it again. The retry carries the same `insert_deduplication_token`, derived
+from the rows' keys, so an attempt that reached ClickHouse but whose answer was lost does not land twice, in the
+table or in its materialized views (`deduplicate_blocks_in_dependent_materialized_views`: each view checks the
+token itself).
 
 A crash is the one case a retry in the same process cannot mend: ClickHouse commits an insert to the raw table
 before its views, so a worker killed in between leaves rows that some views lack, `event_keys` among them (whose
@@ -45,7 +47,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 
-from ota_stream.retry import Backoff, retry_forever
+from ota_stream.retry import Backoff, Cutoff, retry_forever
 from ota_stream.storage.client import ClickHouse, json_param
 from ota_stream.storage.errors import refuses_rows
 from ota_stream.storage.events_table import TABLE
@@ -112,10 +114,13 @@ class EventWriter:
         clickhouse: ClickHouse,
         backoff: Backoff | None = None,
         on_retry: Callable[[Exception, int], None] | None = None,
+        cutoff: Cutoff | None = None,
     ) -> None:
+        """`cutoff`: when a stopping worker gives up retrying a write (retry.py); `write` then raises `Abandoned`."""
         self.clickhouse = clickhouse
         self.backoff = backoff or Backoff()
         self.on_retry = on_retry
+        self.cutoff = cutoff
         self._lookup_settings = CLUSTER_LOOKUP_SETTINGS if clickhouse.config.cluster else None
         # partition -> the offset after the last message this writer wrote from it
         self._continues_at: dict[int, int] = {}
@@ -216,7 +221,9 @@ class EventWriter:
     async def _retrying(
         self, operation: Callable[[], Awaitable[T]], retry_if: Callable[[Exception], bool] = lambda exc: True
     ) -> tuple[T, int]:
-        return await retry_forever(operation, "ClickHouse write", self.backoff, self.on_retry, retry_if)
+        return await retry_forever(
+            operation, "ClickHouse write", self.backoff, self.on_retry, retry_if, self.cutoff
+        )
 
 
 def _take(rows: pa.Table, indices: list[int]) -> pa.Table:

@@ -40,7 +40,6 @@ from ota_stream.web.readiness import kafka_readiness
 from ota_stream.web.security import Security, security
 
 log = logging.getLogger(__name__)
-SHUTDOWN_TIMEOUT_SECONDS = 30.0
 
 
 class _IngestFamilies(Collector):
@@ -120,7 +119,7 @@ async def serve(settings: Settings, worker_socket: Path | None) -> None:
     if forwarder is not None:
         await forwarder.start()
     front = create_front(settings, publisher, guarded, forwarder)
-    runner = web.AppRunner(front, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    runner = web.AppRunner(front, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds)
     await runner.setup()
     await web.TCPSite(runner, settings.server_host, settings.server_port, reuse_port=True).start()
     log.info("ingest process %d serving on %s:%d", os.getpid(), settings.server_host, settings.server_port)
