@@ -27,7 +27,7 @@ from tests.support.worker_api import scrape, wait_processed
 from tests.test_faults import check_every_endpoint, produce
 
 PLUGIN = Path(__file__).resolve().parent / "support" / "consumer_fault"
-STALL_SECONDS = 6  # a remedy has this long to show: a re-read, a batch written and a commit (1 s apart)
+STALL_SECONDS = 8  # a remedy has this long to show: a re-read, a batch written and a commit (1 s apart)
 TENANTS = ("acme", "globex")
 
 

@@ -7,10 +7,10 @@ under way (which seek every partition themselves). Re-seeking or rejoining then 
 healer acts only on a consumer stall:
 
 - the watchdog's verdict is `stalled`: a partition with lag has not committed for SINK_STALL_SECONDS;
-- the sink is well: it runs (its storage is open), none of its writes (to ClickHouse, or of a dead letter)
-  failed within SINK_STALL_SECONDS, and it has not held one batch for that long either; so whatever does not
-  reach it is held back by the consumer;
-- no rebalance and no table recovery is under way.
+- the sink has been well for SINK_STALL_SECONDS, as observed at every tick: it runs (its storage is open), no
+  write of it (to ClickHouse, or of a dead letter) failed within that long, it has not held one batch for that long,
+  and no rebalance or table recovery was under way. So whatever does not reach it is held back by the consumer; and
+  a sink that has just finished the batch it held through a ClickHouse outage gets a period for its commit to show.
 
 Then the stalled partitions are re-sought to their committed offsets (kafka/healing.py). If a period later the
 stall is still there, the worker rejoins its consumer group, which resets all of Faust's consumer state as a
@@ -71,25 +71,30 @@ class Healer:
         self.last_action: str | None = None
         self._acted_at: float | None = None
         self._rejoins = 0  # in this stall
+        self._well_since: float | None = None  # since when the sink has been well, as far as observed
 
-    def consumer_stall(self, verdict: Verdict) -> bool:
-        """The rule above: a stall that only the consumer can be blamed for."""
-        now, sink = self.clock(), self.sink
+    def sink_well(self, now: float) -> bool:
+        """The sink runs, holds no batch for a period, has had no failed write within one, and nothing reorganizes."""
+        sink = self.sink
         running = sink.started_at is not None
         stuck = sink.batch_started_at is not None and now - sink.batch_started_at >= self.period
         retrying = sink.last_retry_at is not None and now - sink.last_retry_at < self.period
-        return verdict.stalled and running and not stuck and not retrying and not self.reorganizing()
+        return running and not stuck and not retrying and not self.reorganizing()
 
     async def observe(self, verdict: Verdict) -> str | None:
-        """Take the watchdog's latest verdict; returns the action taken now, if any."""
+        """Take the watchdog's latest verdict (every few seconds); returns the action taken now, if any."""
+        now = self.clock()
+        if not self.sink_well(now):
+            self._well_since = None
+        elif self._well_since is None:
+            self._well_since = now
         if not verdict.stalled:
             if self.last_action is not None:
                 log.warning("pipeline moving again after the %s", self.last_action)
             self.last_action, self._acted_at, self._rejoins = None, None, 0
             return None
-        if not self.consumer_stall(verdict):
-            return None
-        now = self.clock()
+        if self._well_since is None or now - self._well_since < self.period:
+            return None  # not a consumer stall, or not yet shown to be one
         wait = self.period * min(2**self._rejoins, MAX_WAIT_PERIODS)
         if self._acted_at is not None and now - self._acted_at < wait:
             return None
