@@ -60,6 +60,8 @@ PINS = (
     # kafka/consumer.py: the consumer's overrides (one row per override, kept by whoever changes that file)
     Pin("faust.transport.consumer:Consumer.ack", "5fcf41cf45153475de3790dc56fec1b83335956dc8b3bf7ff6bbb2b57627f03f", "ota_stream.kafka.consumer:SafeConsumer.ack"),
     Pin("faust.transport.consumer:Consumer._add_gap", "4df2573ded7c1c2cde04dc6bde6d4480cb5875ef565256e56966b585ae39b1c1", "ota_stream.kafka.consumer:SafeConsumer._add_gap"),
+    Pin("faust.transport.consumer:Consumer._wait_next_records", "6218e1969a636b3ff504ad1b8e7ad58a113572e43d746cc96d684ed5153032c6", "ota_stream.kafka.consumer:SafeConsumer._wait_next_records"),
+    Pin("faust.transport.consumer:Consumer._new_offset", "1d2c7ea89a7ad4f1a216c1d51936e569162cd66bd56f889e13fd29c910b58eb0", "ota_stream.kafka.consumer:SafeConsumer._cover"),
     Pin("faust.transport.drivers.aiokafka:Consumer._to_message", "7c24f6511b2fcef7cbfe73526e78de033bfe0df211f1fd30509d699c9deb6ce4", "ota_stream.kafka.consumer:SafeConsumer._to_message"),
     Pin("faust.transport.drivers.aiokafka:Consumer._new_consumer_thread", "0870ec53dea75083995e3565c0f0a25a1c63ecceaeb238e92e2585e3623af5a9", "ota_stream.kafka.consumer:SafeConsumer._new_consumer_thread"),
     Pin("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.seek_to_committed", "775ab0adc4b052abee204d5347a556412b1f77ed4de971adde69a55a1cb6f908", "ota_stream.kafka.consumer:SafeConsumerThread.seek_to_committed"),
