@@ -161,9 +161,9 @@ def test_a_rejoin_heals_what_a_reseek_cannot(make_worker: WorkerFactory, tmp_pat
     """The messages are lost for as long as the consumer's generation lasts, so the re-seek brings them back only
     to lose them again; a period later the worker rejoins its group, and the new generation reads them.
 
-    The rebalance's own recovery can drop what it fetches between its seek and its resume (docs/operations.md,
-    Known issues), leaving the partition stalled in the new generation; the re-seek that follows two periods later
-    mends that, so the test takes one or two re-seeks, and exactly one rejoin."""
+    Should the rebalance's own recovery drop what it fetches between its seek and its resume (the restart-path
+    stall of docs/operations.md, Known issues, which kafka/consumer.py mends), the partition would stay stalled in
+    the new generation and the re-seek two periods later would heal it: one or two re-seeks, exactly one rejoin."""
     stall = a_stall(make_worker, tmp_path, "generation", seed=85)
     worker = stall.worker
     wait_for(lambda: heal_actions(worker)["rejoin"] == 1, 90, "the rejoin", diagnose=stall.report)
