@@ -25,7 +25,7 @@ from tests.support.scenario import Scenario, post_batches
 from tests.support.worker_api import scrape, wait_processed
 from tests.test_faults import check_every_endpoint
 
-TIMEOUT = 10  # SHUTDOWN_TIMEOUT_SECONDS in the test: the batch is given up after 5 s
+TIMEOUT = 16  # SHUTDOWN_TIMEOUT_SECONDS here: the batch is given up after 8 s; the rest of the stop has 8 s
 MARGIN = 5  # for the process to exit once its stop is done (its ingest processes, the interpreter)
 
 
@@ -113,7 +113,7 @@ def test_sigterm_with_clickhouse_away_ends_in_time_and_commits_nothing_unwritten
     worker.process = None
     assert took <= TIMEOUT + MARGIN, f"stopped in {took:.1f}s\n{worker.log_tail(30)}"
     assert code == 0, worker.log_tail(30)  # a clean stop: the batch was given up, the rest of the stop ran
-    assert "stopping: gave up a batch of" in worker.log_tail(10_000)
+    assert "stopping: gave up the batch being written" in worker.log_tail(10_000)
     after = group_offsets(worker)
     assert after == before, "offsets of events never written were committed"
 

@@ -111,7 +111,9 @@ class ClickHouseSink:
                 # Never acked, never committed: the next owner of these partitions reads the batch again.
                 released = release(events)
                 log.warning(
-                    "stopping: gave up a batch of %d messages, left to be read again: %s", released, exc
+                    "stopping: gave up the batch being written, %d messages released to be read again: %s",
+                    released,
+                    exc,
                 )
                 return
             finally:
