@@ -15,14 +15,14 @@ from ota_stream import metrics
 from ota_stream.agents.dead_letters import DeadLetters
 from ota_stream.agents.healer import Healer
 from ota_stream.agents.sink import ClickHouseSink, SinkStats
-from ota_stream.agents.watchdog import SinkWatchdog, lag_of
+from ota_stream.agents.watchdog import SinkWatchdog
 from ota_stream.alerts.delivery import Deliverer
 from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
 from ota_stream.config import Settings, load_settings
 from ota_stream.kafka import consumer
-from ota_stream.kafka.healing import ConsumerRemedies, partition_positions
+from ota_stream.kafka.healing import ConsumerRemedies
 from ota_stream.kafka.options import faust_credentials
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.kafka.recovery import OrderedTableManager
@@ -226,9 +226,9 @@ def create_app(settings: Settings) -> faust.App:
     @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
     async def watch_consumer_lag() -> None:
         """Export the lag, let the watchdog judge whether a partition is stalled, and the healer act on it."""
-        positions = await partition_positions(app, settings.kafka_topic)
+        positions = await consumer.partition_positions(app, settings.kafka_topic)
         if positions:
-            metrics.CONSUMER_LAG.set(sum(lag_of(*position) for position in positions.values()))
+            metrics.CONSUMER_LAG.set(sum(consumer.lag_of(*position) for position in positions.values()))
         await healer.observe(watchdog.observe(positions))
 
     if settings.takes_ingest:

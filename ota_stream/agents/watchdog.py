@@ -23,16 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ota_stream import metrics
+from ota_stream.kafka.consumer import lag_of
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 # partition -> (committed offset, None before the first commit; end offset)
 Positions = Mapping[int, tuple[int | None, int]]
-
-
-def lag_of(committed: int | None, end: int) -> int:
-    """Messages of a partition not yet committed."""
-    return max(0, end - (committed or 0))
 
 
 @dataclass(frozen=True)

@@ -211,28 +211,33 @@ def assigned_partitions(app: faust.App, topic: str) -> list[int]:
         return []
 
 
-async def consumer_lag(app: faust.App, topic: str) -> int | None:
-    """Messages of `topic` on this worker's partitions that are not yet committed; None before assignment.
-
-    End offsets are asked of the broker: the consumer's cached high-water marks can be stale, or zero, right
-    after an assignment, which made a restarted worker look drained before it had read anything.
-    """
-    consumer = app.consumer
+async def partition_positions(app: faust.App, topic: str) -> dict[int, tuple[int | None, int]] | None:
+    """partition -> (committed offset, None before the first commit; end offset) for each partition of `topic`
+    assigned to this worker; None when the broker does not answer. End offsets are asked of the broker (the
+    consumer's cached high-water marks can be stale right after an assignment)."""
+    consumer: Any = app.consumer
     try:
         assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
-        if not assigned:
-            return None
-        ends = await consumer.highwaters(*assigned)
+        ends: Mapping[TP, int] = await consumer.highwaters(*assigned) if assigned else {}
     except Exception:
         return None
-    lag = 0
-    for tp in assigned:  # Faust keeps committed offsets (the next to read) in a private map, with no accessor
-        committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
-        end = ends.get(tp)
-        if end is None:
-            return None
-        lag += max(0, end - (committed or 0))
-    return lag
+    if any(tp not in ends for tp in assigned):
+        return None
+    return {tp.partition: (consumer._committed_offset.get(tp), ends[tp]) for tp in assigned}
+
+
+def lag_of(committed: int | None, end: int) -> int:
+    """Messages of a partition not yet committed: Faust's committed offset is the next to read, as Kafka's."""
+    return max(0, end - (committed or 0))
+
+
+async def consumer_lag(app: faust.App, topic: str) -> int | None:
+    """Messages of `topic` on this worker's partitions that are not yet committed; None before assignment or when
+    the broker does not answer."""
+    positions = await partition_positions(app, topic)
+    if not positions:
+        return None
+    return sum(lag_of(*position) for position in positions.values())
 
 
 def consumer_state(app: faust.App, topic: str) -> dict[str, Any]:

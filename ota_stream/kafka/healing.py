@@ -32,21 +32,6 @@ from aiokafka import TopicPartition
 from faust.types import TP
 
 
-async def partition_positions(app: faust.App, topic: str) -> dict[int, tuple[int | None, int]] | None:
-    """partition -> (committed offset, None before the first commit; end offset) for each partition of `topic`
-    assigned to this worker; None when the broker does not answer. End offsets are asked of the broker (the
-    consumer's cached high-water marks can be stale right after an assignment)."""
-    consumer: Any = app.consumer
-    try:
-        assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
-        ends: Mapping[TP, int] = await consumer.highwaters(*assigned) if assigned else {}
-    except Exception:
-        return None
-    if any(tp not in ends for tp in assigned):
-        return None
-    return {tp.partition: (consumer._committed_offset.get(tp), ends[tp]) for tp in assigned}
-
-
 async def reseek(app: faust.App, topic: str, partitions: Iterable[int]) -> dict[int, int | None]:
     """Seek `partitions` of `topic` (those still assigned) to their committed offsets and read them again from there;
     returns partition -> committed offset (None: no commit yet, read from the beginning)."""
