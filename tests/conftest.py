@@ -91,7 +91,8 @@ def _remove_chdb_dir() -> Iterator[None]:
     remove(CHDB_DIR)
 
 
-BROKERS = {"kafka", "own_broker", "broker"}  # the session broker, and the fault and security tests' own
+# The session broker, the fault and security tests' own, and the three-node cluster of tests/test_cluster.py.
+BROKERS = {"kafka", "own_broker", "broker", "cluster"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

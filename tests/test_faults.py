@@ -7,23 +7,21 @@ import asyncio
 import random
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from aiokafka import AIOKafkaProducer
 
 from ota_stream.models import parse_event
 from tests.conftest import WorkerFactory
 from tests.support.diagnosis import Check, differences, pipeline_report
 from tests.support.expected import Window, assert_same, unique
+from tests.support.posting import RetryingClient
 from tests.support.processes import Kafka, Worker, free_port, remove, unique_name, wait_for
 from tests.support.scenario import Event, Scenario, post_batches
 from tests.support.worker_api import ENDPOINTS, ask_endpoint, scrape
@@ -116,53 +114,6 @@ def test_kill9_at_five_random_moments_under_50k_events(make_worker: WorkerFactor
     converges(worker, events, ("acme", "globex"), now, timeout=300)
 
 
-@dataclass
-class RetryingClient:
-    """Posts batches in a thread like a well-behaved app: a 503 is retried after its Retry-After."""
-
-    url: str
-    events: list[Event]
-    batch_size: int = 50
-    # (when, status, Retry-After, events in the batch)
-    answers: list[tuple[float, int, str | None, int]] = field(default_factory=list)
-    thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        for i in range(0, len(self.events), self.batch_size):
-            batch = self.events[i : i + self.batch_size]
-            while True:
-                try:
-                    response = requests.post(f"{self.url}/events/batch", json=batch, timeout=30)
-                except requests.RequestException:
-                    time.sleep(1)
-                    continue
-                retry_after = response.headers.get("Retry-After")
-                self.answers.append((time.monotonic(), response.status_code, retry_after, len(batch)))
-                if response.status_code == 202:
-                    assert response.json()["rejected"] == []
-                    break
-                time.sleep(float(retry_after or 1))
-
-    def summary(self) -> str:
-        statuses: dict[int, int] = {}
-        for _, status, _, size in self.answers:
-            statuses[status] = statuses.get(status, 0) + size
-        accepted = statuses.get(202, 0)
-        return f"client: {accepted} of {len(self.events)} events accepted; events by answer {statuses}"
-
-    def join(self, timeout: float, diagnose: Callable[[], str]) -> None:
-        assert self.thread is not None
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise TimeoutError(
-                f"the client did not get every batch accepted within {timeout}s\n{self.summary()}\n{diagnose()}"
-            )
-
-
 @pytest.fixture
 def own_broker() -> Iterator[Kafka]:
     """A broker of this test's own, not started: the test stops and starts it."""
@@ -203,14 +154,10 @@ def test_broker_restart_mid_ingest_loses_nothing(
         client.join(timeout=300, diagnose=report)
 
         # From a second after the broker stopped: a 202 acknowledged just before may still have been on its way.
-        while_down = [
-            (status, retry_after)
-            for when, status, retry_after, _ in client.answers
-            if down_from + 1 < when < down_until
-        ]
-        assert while_down and all(status == 503 for status, _ in while_down), while_down[:5]
-        assert all(retry_after for _, retry_after in while_down)
-        assert client.answers[-1][1] == 202
+        while_down = [answer for answer in client.answers if down_from + 1 < answer.when < down_until]
+        assert while_down and all(answer.status == 503 for answer in while_down), while_down[:5]
+        assert all(answer.retry_after for answer in while_down)
+        assert client.answers[-1].status == 202
         converges(worker, events, ("acme", "globex"), now, timeout=180)
         assert worker.process is not None and worker.process.poll() is None, "the worker exited"
         assert worker.starts == 1
@@ -218,7 +165,7 @@ def test_broker_restart_mid_ingest_loses_nothing(
         assert worker.health()["metrics"]["events_processed"] == len(events)
         metrics = scrape(worker)
         assert metrics["ota_ingest_accepted_total"][()] == len(events)
-        refused = sum(size for _, status, _, size in client.answers if status == 503)
+        refused = sum(answer.events for answer in client.answered(503))
         assert metrics["ota_ingest_rejected_total"][(("reason", "kafka_unavailable"),)] == refused
         assert metrics["ota_ingest_producer_replaced_total"][()] >= 1
         assert worker.log_path is not None

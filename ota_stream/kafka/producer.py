@@ -13,7 +13,8 @@ from a broker restart under load: a batch that expires while no leader is known 
 without being written, and from then on every send to that partition fails with OutOfOrderSequenceNumber (or
 waits forever). The Java client resets its producer id in that case; aiokafka does not, so we do it by starting a
 new producer. Nothing is lost: the sends that failed were answered 503, and the client's retry of an event that
-did land after all is dropped by the sink as a duplicate (see storage/writer.py).
+did land after all is dropped by the sink as a duplicate (see storage/writer.py). The replaced producer gets
+RETIRE_TIMEOUT_SECONDS to flush, then is closed with whatever it still holds.
 
 Faust's own producer is not idempotent outside transactions, so ingest and the dead-letter topic use this one.
 """
@@ -129,15 +130,22 @@ class EventPublisher(Service):
         self.add_future(self._connect())
 
     async def _retire(self, producer: AIOKafkaProducer) -> None:
+        """Give a replaced producer RETIRE_TIMEOUT_SECONDS to deliver what it holds, then close it either way."""
         try:
-            await asyncio.wait_for(producer.stop(), timeout=RETIRE_TIMEOUT_SECONDS)
+            await asyncio.wait_for(producer.flush(), timeout=RETIRE_TIMEOUT_SECONDS)
+            await producer.stop()
         except (KafkaError, TimeoutError) as exc:
-            log.warning("the replaced Kafka producer did not stop cleanly: %r", exc)
+            log.warning("the replaced Kafka producer could not deliver what it holds, closing it: %r", exc)
+            # A producer on its way out must not take the publisher (and ingest) down with it.
+            try:
+                await _close_unflushed(producer)
+            except Exception:
+                log.exception("the replaced Kafka producer did not close")
 
     async def on_stop(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            await producer.stop()
+            await self._retire(producer)  # bounded: a stop while Kafka refuses writes would never return
 
     def _current(self) -> AIOKafkaProducer:
         producer = self._producer
@@ -234,3 +242,19 @@ class EventPublisher(Service):
         except (KafkaError, TimeoutError) as exc:
             self._replace(producer, exc)
             raise KafkaUnavailable(f"Kafka did not acknowledge {topic}: {exc!r}") from exc
+
+
+async def _close_unflushed(producer: AIOKafkaProducer) -> None:
+    """Close a producer that could not deliver what it holds, without waiting for it.
+
+    aiokafka's idempotent producer retries a batch until it is written, so while Kafka refuses writes (fewer
+    replicas in sync than min.insync.replicas) its stop() never returns, and a stop() cancelled by a timeout leaves
+    the sender retrying and the connections open for good: one more such producer with every failed send. The
+    sender is stopped instead (after its requests in flight), then the connections are closed; the batches left are
+    dropped, their senders having been answered 503 already. (Failing them with aiokafka's fail_all is not an
+    option: a batch sent once and queued again raises KeyError in its own done callback.)
+    """
+    await producer._sender.close()
+    # What stop() sets first; it keeps the producer from warning that it was never closed.
+    producer._closed = True
+    await producer.client.close()

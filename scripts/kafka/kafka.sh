@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Local Apache Kafka for development and tests: one KRaft broker+controller on 127.0.0.1.
+# Local Apache Kafka for development and tests: one KRaft broker+controller on 127.0.0.1, or a cluster of three.
 #
-#   scripts/kafka/kafka.sh up      resolve jars (first run only), format storage, start, wait until ready
-#   scripts/kafka/kafka.sh down    stop the broker started by `up` (SIGTERM, then SIGKILL after 30 s)
-#   scripts/kafka/kafka.sh status  exit 0 when the broker answers metadata requests
+#   scripts/kafka/kafka.sh up            resolve jars (first run only), format storage, start, wait until ready
+#   scripts/kafka/kafka.sh down          stop what `up` started (SIGTERM, then SIGKILL after 30 s)
+#   scripts/kafka/kafka.sh status        exit 0 when every node runs and answers metadata requests
+#   scripts/kafka/kafka.sh stop-node N   (KAFKA_NODES=3) stop node N (1..3) as `down` does, leave the others
+#   scripts/kafka/kafka.sh start-node N  (KAFKA_NODES=3) start node N again and wait until it answers
 #
 # Environment:
-#   KAFKA_PORT      listener port (default 9092); the controller uses KAFKA_PORT+1
+#   KAFKA_NODES     1 (default): one node, listener KAFKA_PORT, controller KAFKA_PORT+1.
+#                   3: three nodes, each a broker and a controller of one KRaft quorum; node N (1..3) listens on
+#                   KAFKA_PORT+N-1 and its controller on KAFKA_PORT+N+2 (so KAFKA_PORT .. KAFKA_PORT+5) and keeps
+#                   its state in KAFKA_DIR/node-N; topics default to 3 replicas and min.insync.replicas 2
+#   KAFKA_PORT      listener port (default 9092); the first port of the ranges above
 #   KAFKA_DIR       state folder: logs, pid, config (default ./var/kafka)
 #   KAFKA_LIB_DIR   jar cache (default ./.cache/kafka-libs); filled by Maven from scripts/kafka/pom.xml
-#   KAFKA_HEAP      JVM heap (default 512m)
+#   KAFKA_HEAP      JVM heap of each node (default 512m, or 384m with KAFKA_NODES=3)
 #   KAFKA_READY_TIMEOUT  seconds to wait for readiness (default 90)
-#   KAFKA_SECURITY  secured listeners next to PLAINTEXT, comma-separated (default none; `all` is all three):
+#   KAFKA_SECURITY  secured listeners next to PLAINTEXT, comma-separated (default none; `all` is all three;
+#                   one node only):
 #                     ssl             TLS on KAFKA_PORT+2 (client certificate required, see KAFKA_SSL_CLIENT_AUTH)
 #                     sasl_plaintext  SASL without TLS on KAFKA_PORT+3
 #                     sasl_ssl        SASL over TLS on KAFKA_PORT+4
@@ -27,13 +34,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 port=${KAFKA_PORT:-9092}
-controller_port=$((port + 1))
+nodes=${KAFKA_NODES:-1}
 state=${KAFKA_DIR:-$root/var/kafka}
 libs=${KAFKA_LIB_DIR:-$root/.cache/kafka-libs}
-heap=${KAFKA_HEAP:-512m}
+if [ "$nodes" = 1 ]; then heap=${KAFKA_HEAP:-512m}; else heap=${KAFKA_HEAP:-384m}; fi
 ready_timeout=${KAFKA_READY_TIMEOUT:-90}
-pidfile=$state/kafka.pid
 security=${KAFKA_SECURITY:-}
+# The JVM's logging; a node's own for the node, this one (server.log, or tools.log for a cluster) for the tools.
+log_config=$state/log4j2.properties
 [ "$security" = all ] && security=ssl,sasl_plaintext,sasl_ssl
 secrets=$state/security
 
@@ -53,62 +61,42 @@ java_cmd() {
   # `exec` so that a backgrounded call is the JVM itself and its pid is the broker's.
   if [ "${1:-}" = --exec ]; then shift; set -- exec "$@"; else set -- command "$@"; fi
   "$1" "${JAVA_HOME:+$JAVA_HOME/bin/}java" -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$state/log4j2.properties" \
+    -Dlog4j2.configurationFile="$log_config" \
     -cp "$libs/*" "${@:2}"
 }
 
-# The port of each secured listener, and whether KAFKA_SECURITY asks for it.
-listener_port() {
-  case "$1" in ssl) echo $((port + 2)) ;; sasl_plaintext) echo $((port + 3)) ;; sasl_ssl) echo $((port + 4)) ;; esac
-}
-wanted() { [[ ",$security," == *",$1,"* ]]; }
+# shellcheck source=scripts/kafka/security.sh
+. "$here/security.sh"
 
-check_security() {
-  local name
-  for name in ${security//,/ }; do
-    [ -n "$(listener_port "$name")" ] || { log "KAFKA_SECURITY: unknown listener '$name' (ssl, sasl_plaintext, sasl_ssl, all)"; exit 2; }
-  done
-  case "${KAFKA_SSL_CLIENT_AUTH:-required}" in required | requested | none) ;;
-    *) log "KAFKA_SSL_CLIENT_AUTH: expected required, requested or none"; exit 2 ;;
-  esac
+# --- Nodes: the single node keeps its files in $state itself; node N of a cluster in $state/node-N ----------------
+
+node_dir() { if [ "$nodes" = 1 ]; then echo "$state"; else echo "$state/node-$1"; fi; }
+client_port() { echo $((port + $1 - 1)); }
+controller_port() { if [ "$nodes" = 1 ]; then echo $((port + 1)); else echo $((port + nodes + $1 - 1)); fi; }
+pidfile() { echo "$(node_dir "$1")/kafka.pid"; }
+all_nodes() { seq 1 "$nodes"; }
+
+check_nodes() {
+  case "$nodes" in 1 | 3) ;; *) log "KAFKA_NODES: 1 or 3"; exit 2 ;; esac
+  if [ "$nodes" != 1 ] && [ -n "$security" ]; then
+    log "KAFKA_SECURITY: secured listeners are for the single node only (KAFKA_NODES=1)"; exit 2
+  fi
 }
 
-write_config() {
-  mkdir -p "$state/data"
-  local listeners="PLAINTEXT://127.0.0.1:$port" map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT" name upper
-  for name in ssl sasl_plaintext sasl_ssl; do
-    wanted "$name" || continue
-    upper=${name^^}
-    listeners="$listeners,$upper://127.0.0.1:$(listener_port "$name")"
-    map="$map,$upper:$upper"
-  done
-  cat > "$state/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=$listeners,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=$listeners
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=$map
-log.dirs=$state/data
-num.partitions=4
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
-log.retention.hours=168
-PROPS
-  [ -z "$security" ] || write_security_config >> "$state/server.properties"
-  cat > "$state/log4j2.properties" <<PROPS
+# The argument of stop-node and start-node: a node of a cluster.
+check_node() {
+  [ "$nodes" != 1 ] || { log "stop-node and start-node need a cluster (KAFKA_NODES=3)"; exit 2; }
+  [[ "${1:-}" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$nodes" ] || { log "node: 1 to $nodes"; exit 2; }
+  [ -f "$(node_dir "$1")/server.properties" ] || { log "node $1 has no configuration in $state; run up first"; exit 1; }
+}
+
+# log4j2 configuration writing to FILE.
+write_log_config() {
+  cat > "$1" <<PROPS
 status = warn
 appender.file.type = File
 appender.file.name = file
-appender.file.fileName = $state/server.log
+appender.file.fileName = $2
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = info
@@ -120,150 +108,85 @@ logger.apache.level = warn
 PROPS
 }
 
-# --- Secured listeners (KAFKA_SECURITY) ---------------------------------------------------------------------
-
-# The SASL user and a generated password, kept in client.env so that every `up` (and every client) agrees.
-load_credentials() {
-  mkdir -p "$secrets" && chmod 700 "$secrets"
-  local kept_user="" kept_password=""
-  if [ -f "$secrets/client.env" ]; then
-    kept_user=$(sed -n 's/^KAFKA_SASL_USERNAME=//p' "$secrets/client.env")
-    kept_password=$(sed -n 's/^KAFKA_SASL_PASSWORD=//p' "$secrets/client.env")
-  fi
-  sasl_user=${KAFKA_SASL_USERNAME:-${kept_user:-ota}}
-  sasl_password=${KAFKA_SASL_PASSWORD:-${kept_password:-$(openssl rand -hex 16)}}
-  # They end up in a JAAS line and in a SCRAM spec ([password=...]), where quotes, commas and brackets break.
-  local value
-  for value in "$sasl_user" "$sasl_password"; do
-    [[ "$value" =~ ^[A-Za-z0-9._~-]+$ ]] || { log "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: letters, digits and ._~- only"; exit 2; }
+write_config() {
+  local n=$1 dir; dir=$(node_dir "$1")
+  mkdir -p "$dir/data"
+  local client; client=$(client_port "$n")
+  local listeners="PLAINTEXT://127.0.0.1:$client" map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT" name upper
+  for name in ssl sasl_plaintext sasl_ssl; do
+    wanted "$name" || continue
+    upper=${name^^}
+    listeners="$listeners,$upper://127.0.0.1:$(listener_port "$name")"
+    map="$map,$upper:$upper"
   done
-  if [ ! -f "$secrets/store.password" ]; then
-    (umask 077; openssl rand -hex 16 > "$secrets/store.password")
-  fi
-  store_password=$(cat "$secrets/store.password")
+  # One copy of everything on one node. On a cluster, as docs/scaling.md asks of production brokers: three copies of
+  # every topic (the consumer offsets and Faust's own topics included), two in sync for a write with acks=all.
+  local replicas=$nodes min_isr=$((nodes > 1 ? 2 : 1)) quorum="" i
+  for i in $(all_nodes); do quorum="$quorum${quorum:+,}127.0.0.1:$(controller_port "$i")"; done
+  cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=$n
+controller.quorum.bootstrap.servers=$quorum
+listeners=$listeners,CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=$listeners
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=$map
+log.dirs=$dir/data
+num.partitions=4
+default.replication.factor=$replicas
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replicas
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$min_isr
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.retention.hours=168
+PROPS
+  [ -z "$security" ] || write_security_config >> "$dir/server.properties"
+  write_log_config "$dir/log4j2.properties" "$dir/server.log"
 }
 
-# sign NAME CN EXTENSIONS: a P-256 key and a certificate for it signed by the local CA.
-sign() {
-  local name=$1 subject=$2 extensions=$3
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$subject" \
-    -keyout "$secrets/$name.key" -out "$secrets/$name.csr" 2>/dev/null
-  printf '%s\n' "$extensions" "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
-    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" > "$secrets/$name.ext"
-  openssl x509 -req -in "$secrets/$name.csr" -CA "$secrets/ca.pem" -CAkey "$secrets/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
-    -days 825 -extfile "$secrets/$name.ext" -out "$secrets/$name.pem" 2>/dev/null
-  rm -f "$secrets/$name.csr" "$secrets/$name.ext"
-}
+running() { local pidfile; pidfile=$(pidfile "$1"); [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
-# A CA, the broker's certificate for 127.0.0.1 and localhost (PKCS#12 keystore), a truststore holding the CA (for
-# client certificates) and a client certificate; made again when missing or expiring within a day.
-make_certificates() {
-  if [ -f "$secrets/broker.p12" ] && [ -f "$secrets/client.pem" ] &&
-    openssl x509 -checkend 86400 -noout -in "$secrets/broker.pem" >/dev/null 2>&1 &&
-    openssl x509 -checkend 86400 -noout -in "$secrets/client.pem" >/dev/null 2>&1; then
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$(client_port "$1")") 2>/dev/null; }
+
+# Print those of the nodes given that do not serve requests yet. A KRaft broker serves requests only once the
+# controller has unfenced it. One node: a metadata request through the broker's own admin tool. A cluster: one
+# ApiVersions request to each broker the metadata lists, which names the unfenced brokers that answer.
+unready() {
+  local n bootstrap="" answering
+  if [ "$nodes" = 1 ]; then
+    listening 1 && java_cmd org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" --list \
+      >/dev/null 2>&1 || echo 1
     return
   fi
-  command -v openssl >/dev/null || { log "openssl is required for KAFKA_SECURITY"; exit 1; }
-  log "making a CA and certificates in $secrets"
-  rm -f "$secrets"/*.pem "$secrets"/*.key "$secrets"/*.p12
-  (
-    umask 077
-    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-      -subj "/CN=ota-stream local Kafka CA $(openssl rand -hex 4)" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-      -keyout "$secrets/ca.key" -out "$secrets/ca.pem" 2>/dev/null
-    sign broker localhost "subjectAltName=DNS:localhost,IP:127.0.0.1"$'\n'"extendedKeyUsage=serverAuth"
-    sign client ota-stream-client "extendedKeyUsage=clientAuth"
-    openssl pkcs12 -export -name broker -in "$secrets/broker.pem" -inkey "$secrets/broker.key" \
-      -certfile "$secrets/ca.pem" -passout "pass:$store_password" -out "$secrets/broker.p12"
-    "${JAVA_HOME:+$JAVA_HOME/bin/}keytool" -importcert -noprompt -alias ca -file "$secrets/ca.pem" \
-      -storetype PKCS12 -keystore "$secrets/truststore.p12" -storepass "$store_password" >/dev/null 2>&1
-  )
-  chmod 644 "$secrets/ca.pem"
-}
-
-write_client_env() {
-  (umask 077; cat > "$secrets/client.env" <<ENV
-KAFKA_SSL_CA_FILE=$secrets/ca.pem
-KAFKA_SSL_CERT_FILE=$secrets/client.pem
-KAFKA_SSL_KEY_FILE=$secrets/client.key
-KAFKA_SASL_USERNAME=$sasl_user
-KAFKA_SASL_PASSWORD=$sasl_password
-ENV
-  )
-}
-
-prepare_security() {
-  [ -n "$security" ] || return 0
-  load_credentials
-  make_certificates
-  write_client_env
-}
-
-write_security_config() {
-  local name jaas
-  cat <<PROPS
-ssl.keystore.type=PKCS12
-ssl.keystore.location=$secrets/broker.p12
-ssl.keystore.password=$store_password
-ssl.key.password=$store_password
-ssl.truststore.type=PKCS12
-ssl.truststore.location=$secrets/truststore.p12
-ssl.truststore.password=$store_password
-listener.name.ssl.ssl.client.auth=${KAFKA_SSL_CLIENT_AUTH:-required}
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
-PROPS
-  for name in sasl_plaintext sasl_ssl; do
-    wanted "$name" || continue
-    jaas="org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user=\"$sasl_password\";"
-    printf 'listener.name.%s.plain.sasl.jaas.config=%s\n' "$name" "$jaas"
-    printf 'listener.name.%s.scram-sha-%s.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n' \
-      "$name" 256 "$name" 512
+  for n in "$@"; do
+    listening "$n" || { printf '%s\n' "$@"; return; }
+    bootstrap="$bootstrap${bootstrap:+,}127.0.0.1:$(client_port "$n")"
   done
+  answering=$(java_cmd org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$bootstrap" 2>/dev/null |
+    sed -n 's/^[^ ]* (id: \([0-9]*\) rack: [^ ]* isFenced: false) -> (.*/\1/p') || true
+  for n in "$@"; do grep -qx "$n" <<<"$answering" || echo "$n"; done
 }
 
-# SCRAM credentials live in the cluster metadata: given to `format` on new storage, else set through the broker.
-describe_listeners() {
-  local name out=()
-  for name in ssl sasl_plaintext sasl_ssl; do wanted "$name" && out+=("${name^^} :$(listener_port "$name")"); done
-  local IFS=,; echo "${out[*]}" | sed 's/,/, /g'
+# Kafka ids are 16 random bytes in URL-safe base64 without padding, and never start with "-".
+random_id() {
+  local id="-"
+  while [[ "$id" == -* ]]; do id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
+  echo "$id"
 }
 
-scram_specs() {
-  printf 'SCRAM-SHA-256=[name=%s,password=%s]\n' "$sasl_user" "$sasl_password"
-  printf 'SCRAM-SHA-512=[name=%s,password=%s]\n' "$sasl_user" "$sasl_password"
-}
-
-scram_applied() { [ -f "$secrets/scram.applied" ] && [ "$(cat "$secrets/scram.applied")" = "$(scram_specs | sha256sum)" ]; }
-
-apply_scram() {
-  [ -n "$security" ] && ! scram_applied || return 0
-  local mechanism
-  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do  # one per request: the broker refuses two for one user
-    java_cmd org.apache.kafka.tools.ConfigCommand --bootstrap-server "127.0.0.1:$port" --alter \
-      --entity-type users --entity-name "$sasl_user" --add-config "$mechanism=[password=$sasl_password]" \
-      >"$state/scram.log" 2>&1 || return 1
-  done
-  scram_specs | sha256sum > "$secrets/scram.applied"
-}
-
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
-
-ready() {
-  # A metadata request through the broker's own admin tool proves the listener answers.
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 1
-  java_cmd org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" --list \
-    >/dev/null 2>&1
-}
-
-up() {
-  if running; then log "already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"; return; fi
-  check_security
-  resolve_jars
-  prepare_security
-  write_config
-  if [ ! -f "$state/data/meta.properties" ]; then
-    local cluster_id scram=()
+# Format each node's storage once. One node is its own quorum (--standalone); the nodes of a cluster are formatted
+# with one cluster id and the same --initial-controllers (each controller's id, address and metadata directory id),
+# both kept in $state/cluster.env so that a node formatted later joins the same cluster.
+format() {
+  local n cluster_id initial="" scram=()
+  if [ "$nodes" = 1 ]; then
+    [ ! -f "$state/data/meta.properties" ] || return 0
     cluster_id=$(java_cmd kafka.tools.StorageTool random-uuid)
     if [ -n "$security" ]; then
       while read -r spec; do scram+=(--add-scram "$spec"); done < <(scram_specs)
@@ -271,34 +194,137 @@ up() {
     java_cmd kafka.tools.StorageTool format --standalone -t "$cluster_id" \
       -c "$state/server.properties" "${scram[@]}" >/dev/null
     [ -z "$security" ] || scram_specs | sha256sum > "$secrets/scram.applied"
+    return 0
   fi
-  log "starting broker on 127.0.0.1:$port (state in $state)"
-  java_cmd --exec kafka.Kafka "$state/server.properties" >"$state/stdout.log" 2>&1 </dev/null &
-  echo $! > "$pidfile"
-  local waited=0
-  until ready; do
-    if ! running; then log "broker exited; see $state/server.log and $state/stdout.log"; exit 1; fi
-    if [ "$waited" -ge "$ready_timeout" ]; then log "not ready after ${ready_timeout}s"; down; exit 1; fi
+  if [ ! -f "$state/cluster.env" ]; then
+    for n in $(all_nodes); do initial="$initial${initial:+,}$n@127.0.0.1:$(controller_port "$n"):$(random_id)"; done
+    printf 'CLUSTER_ID=%s\nINITIAL_CONTROLLERS=%s\n' "$(random_id)" "$initial" > "$state/cluster.env"
+  fi
+  cluster_id=$(sed -n 's/^CLUSTER_ID=//p' "$state/cluster.env")
+  initial=$(sed -n 's/^INITIAL_CONTROLLERS=//p' "$state/cluster.env")
+  local formatting=() pid
+  for n in $(all_nodes); do  # together: three JVMs started one after another take three times as long
+    [ ! -f "$(node_dir "$n")/data/meta.properties" ] || continue
+    java_cmd kafka.tools.StorageTool format -t "$cluster_id" --initial-controllers "$initial" \
+      -c "$(node_dir "$n")/server.properties" >/dev/null &
+    formatting+=("$!")
+  done
+  for pid in "${formatting[@]}"; do wait "$pid"; done
+}
+
+# Start node N's JVM in the background (nothing when it runs already).
+launch() {
+  local n=$1 dir; dir=$(node_dir "$1")
+  running "$n" && return 0
+  local log_config=$dir/log4j2.properties
+  java_cmd --exec kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
+  echo $! > "$(pidfile "$n")"
+}
+
+# Wait until every node given answers; on a timeout stop them all (a half-started cluster helps no one).
+await_ready() {
+  local waited=0 n pending=("$@")
+  while :; do
+    for n in "${pending[@]}"; do
+      running "$n" && continue
+      log "node $n exited; see $(node_dir "$n")/server.log and $(node_dir "$n")/stdout.log"; stop "$@"; exit 1
+    done
+    mapfile -t pending < <(unready "${pending[@]}")
+    [ "${#pending[@]}" -gt 0 ] || return 0
+    if [ "$waited" -ge "$ready_timeout" ]; then log "not ready after ${ready_timeout}s"; stop "$@"; exit 1; fi
     sleep 1; waited=$((waited + 1))
   done
+}
+
+up() {
+  check_nodes
+  local n started=()
+  for n in $(all_nodes); do running "$n" || started+=("$n"); done
+  if [ "${#started[@]}" = 0 ]; then
+    log "already running (pid $(cat "$(pidfile 1)")) on 127.0.0.1:$port"
+    return
+  fi
+  check_security
+  resolve_jars
+  prepare_security
+  mkdir -p "$state"
+  for n in $(all_nodes); do write_config "$n"; done
+  [ "$nodes" = 1 ] || write_log_config "$log_config" "$state/tools.log"
+  format
+  if [ "$nodes" = 1 ]; then
+    log "starting broker on 127.0.0.1:$port (state in $state)"
+  else
+    log "starting ${#started[@]} of $nodes nodes on 127.0.0.1:$port-$(client_port "$nodes"), controllers on" \
+      "$(controller_port 1)-$(controller_port "$nodes") (state in $state)"
+  fi
+  for n in "${started[@]}"; do launch "$n"; done
+  await_ready "${started[@]}"
   if ! apply_scram; then log "could not set the SCRAM credentials; see $state/scram.log"; down; exit 1; fi
   log "ready on 127.0.0.1:$port${security:+ (and $(describe_listeners))}"
 }
 
+# SIGTERM to each node given, then SIGKILL to those still running 30 s later. Together, not one after another: a
+# cluster's nodes shut down in parallel.
+stop() {
+  local n pid pids=()
+  for n in "$@"; do
+    if running "$n"; then
+      pid=$(cat "$(pidfile "$n")")
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for _ in $(seq 1 30); do
+    alive "${pids[@]}" || break
+    sleep 1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for n in "$@"; do rm -f "$(pidfile "$n")"; done
+}
+
+alive() {
+  local pid
+  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+
 down() {
-  running || { rm -f "$pidfile"; return; }
-  local pid; pid=$(cat "$pidfile")
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-  log "stopped"
+  local n every running_nodes=()
+  for n in $(all_nodes); do running "$n" && running_nodes+=("$n"); done
+  mapfile -t every < <(all_nodes)
+  stop "${every[@]}"
+  [ "${#running_nodes[@]}" = 0 ] || log "stopped"
+}
+
+stop_node() {
+  check_nodes
+  check_node "${1:-}"
+  running "$1" || { log "node $1 is not running"; return; }
+  stop "$1"
+  log "node $1 stopped"
+}
+
+start_node() {
+  check_nodes
+  check_node "${1:-}"
+  launch "$1"
+  await_ready "$1"
+  log "node $1 ready on 127.0.0.1:$(client_port "$1")"
+}
+
+status() {
+  local n every
+  mapfile -t every < <(all_nodes)
+  for n in "${every[@]}"; do running "$n" || return 1; done
+  [ -z "$(unready "${every[@]}")" ]
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  status) running && ready ;;
+  status) status ;;
+  stop-node) stop_node "${2:-}" ;;
+  start-node) start_node "${2:-}" ;;
   resolve) resolve_jars ;;
-  *) echo "usage: $0 up|down|status|resolve" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|stop-node N|start-node N|resolve" >&2; exit 2 ;;
 esac

@@ -23,7 +23,7 @@ Check = Callable[[], None]  # raises AssertionError naming what differs
 REPORT_TIMEOUT_SECONDS = 10
 
 
-async def _group_offsets(bootstrap: str, topic: str, group: str) -> list[tuple[int, int, int | None]]:
+async def broker_offsets(bootstrap: str, topic: str, group: str) -> list[tuple[int, int, int | None]]:
     """(partition, end offset, committed offset or None) of every partition of `topic`, from the broker."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
@@ -52,7 +52,7 @@ def group_offsets(worker: Worker) -> list[tuple[int, int, int | None]]:
     as the broker holds them."""
     return asyncio.run(
         asyncio.wait_for(
-            _group_offsets(worker.kafka.bootstrap, worker.topic, worker.group), REPORT_TIMEOUT_SECONDS
+            broker_offsets(worker.kafka.bootstrap, worker.topic, worker.group), REPORT_TIMEOUT_SECONDS
         )
     )
 

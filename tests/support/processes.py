@@ -84,9 +84,9 @@ class Kafka:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _run(self, command: str) -> None:
+    def _run(self, *command: str) -> None:
         env = {**os.environ, "KAFKA_DIR": str(self.directory), "KAFKA_PORT": str(self.port), **self.env}
-        subprocess.run([str(KAFKA_SCRIPT), command], env=env, check=True, timeout=300)
+        subprocess.run([str(KAFKA_SCRIPT), *command], env=env, check=True, timeout=300)
 
     def up(self) -> None:
         self._run("up")
