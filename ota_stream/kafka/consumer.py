@@ -61,6 +61,9 @@ from ota_stream.kafka.coalesce import join_envelopes, mark_parts, parts_of
 
 FETCH_MIN_BYTES = 256 * 1024  # about 1,000 lz4-compressed events
 FETCH_MAX_WAIT_MS = 250  # what the batching may add to a lone event's way into the live windows and the sink
+# A partition without a leader held the end-offset request for 27-44 s on a three-node cluster with a node down,
+# and with it /health's lag and the watchdog's timer; past this the lag reads as unknown.
+END_OFFSETS_TIMEOUT_SECONDS = 5.0
 
 
 class SafeConsumerThread(aiokafka.AIOKafkaConsumerThread):
@@ -218,8 +221,12 @@ async def partition_positions(app: faust.App, topic: str) -> dict[int, tuple[int
     consumer: Any = app.consumer
     try:
         assigned = [tp for tp in consumer.assignment() if tp.topic == topic]
-        ends: Mapping[TP, int] = await consumer.highwaters(*assigned) if assigned else {}
-    except Exception:
+        ends: Mapping[TP, int] = (
+            await asyncio.wait_for(consumer.highwaters(*assigned), END_OFFSETS_TIMEOUT_SECONDS)
+            if assigned
+            else {}
+        )
+    except Exception:  # the broker away, or a partition without a leader: unknown, for now
         return None
     if any(tp not in ends for tp in assigned):
         return None
