@@ -34,6 +34,7 @@ from tests.support.cluster import (
     PORTS_USED,
     Cluster,
     IsrWatch,
+    Partition,
     busiest_leader,
     describe,
     fully_replicated,
@@ -188,8 +189,15 @@ def posting(cluster: Cluster, worker: Worker, seed: int) -> tuple[RetryingClient
 def production_replication(cluster: Cluster, worker: Worker) -> None:
     """The worker made its topics with the production defaults: three replicas, all in sync, two required."""
     topics = (worker.topic, f"{worker.group}-live-windows-changelog")
-    found = partitions(cluster, *topics)
-    assert {topic for topic, _ in found} == set(topics), describe(found)
+
+    def made() -> dict[tuple[str, int], Partition] | None:
+        """Both topics, every replica in sync: a worker answers healthy once its events topic is there, and its
+        table's changelog may come moments later."""
+        found = partitions(cluster, *topics)
+        complete = {topic for topic, _ in found} == set(topics)
+        return found if complete and all(len(p.isr) == NODES for p in found.values()) else None
+
+    found = wait_for(made, 60, "the worker's topics", diagnose=lambda: describe(partitions(cluster, *topics)))
     assert all(sorted(p.replicas) == [1, 2, 3] and len(p.isr) == NODES for p in found.values()), describe(
         found
     )
