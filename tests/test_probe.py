@@ -1,0 +1,120 @@
+"""The adversarial probe of issue 32 as a table, against one real worker with two tenants and keys of every scope
+(tests/support/probe.py): tenant ids in every encoding, path tricks, scope confusion, revocation, injection and
+webhook targets. Each row is one attempt and the answer it must get; docs/security.md lists what was probed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.keys import SECURED
+from tests.support.probe import ACME_CHAT, ACME_SHOP, GLOBEX, Attempt, Probed, check, event, seeded
+from tests.support.processes import Worker, unique_name
+
+PROBE_ENV = {**SECURED, "RATE_LIMIT_READ_REQUESTS_PER_SECOND": "0"}
+ADOPTION = "/analytics/adoption?days=1"
+EXPORT = "/analytics/export?days=1&format=ndjson"
+RULE = {"tenant_id": "acme", "metric": "failure_rate", "threshold": 20, "window_minutes": 10, "min_events": 5,
+        "webhook_url": "https://93.184.215.14/hooks/ota"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def probed(kafka: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probed]:
+    directory = tmp_path_factory.mktemp("probe")
+    worker = Worker(directory, kafka, unique_name("ota-events"), unique_name("ota-group"), env=PROBE_ENV)
+    worker.start()
+    try:
+        yield seeded(worker)
+    finally:
+        worker.stop()
+
+
+def get(name: str, target: str, key: str | None, status: int = 200, **more: Any) -> Attempt:
+    return Attempt(name, "GET", target, key, status, **more)
+
+
+def post(name: str, target: str, key: str | None, status: int, body: Any, **more: Any) -> Attempt:
+    return Attempt(name, "POST", target, key, status, body, **more)
+
+
+# fmt: off
+TENANT_IDS = [
+    get("own tenant, left out", ADOPTION, "acme-read"),
+    get("own tenant, named", f"{ADOPTION}&tenant_id=acme", "acme-read"),
+    get("another tenant", f"{ADOPTION}&tenant_id=globex", "acme-read", 403),
+    get("another tenant, upper case", f"{ADOPTION}&tenant_id=GLOBEX", "acme-read", 403),
+    get("another tenant, percent-encoded", f"{ADOPTION}&tenant_id=%67lobex", "acme-read", 403),
+    get("own tenant and a NUL", f"{ADOPTION}&tenant_id=acme%00", "acme-read", 403),
+    get("own tenant, then another", f"{ADOPTION}&tenant_id=acme&tenant_id=globex", "acme-read", 403),
+    get("own tenant twice", f"{ADOPTION}&tenant_id=acme&tenant_id=acme", "acme-read", 422),
+    get("empty tenant", f"{ADOPTION}&tenant_id=", "acme-read", 403),
+    get("wildcard tenant", f"{ADOPTION}&tenant_id=*", "acme-read", 403),
+    get("array-style name", f"{ADOPTION}&tenant_id[]=globex", "acme-read", 422),
+    get("upper-case name", f"{ADOPTION}&TENANT_ID=globex", "acme-read", 422),
+    get("the bootstrap key reads nothing", f"{ADOPTION}&tenant_id=acme", "bootstrap", 403),
+    get("export of own tenant", EXPORT, "acme-read", present=(ACME_SHOP, ACME_CHAT)),
+    get("export of another tenant", f"{EXPORT}&tenant_id=globex", "acme-read", 403),
+    get("the other tenant's export", EXPORT, "globex-read", absent=(ACME_SHOP,), present=(GLOBEX,)),
+    get("another tenant's device", f"/analytics/devices/{GLOBEX}-0/events?days=1", "acme-read"),
+    get("apps of own tenant", "/analytics/apps?days=1", "acme-read", present=('"chat"',)),
+]
+PATHS = [
+    get("live of own app", "/live/acme/mobile/shop/windows", "acme-read", present=("update_installed",)),
+    get("live of another tenant", "/live/globex/mobile/shop/windows", "acme-read", 403),
+    get("live, percent-encoded tenant", "/live/%67lobex/mobile/shop/now", "acme-read", 403),
+    get("live, dot segments", "/live/acme/../globex/mobile/shop/now", "acme-read", 403),
+    get("live, encoded slashes", "/live/globex%2Fmobile%2Fshop/x/y/now", "acme-read", 403),
+    get("live, encoded dot segments", "/live/acme/mobile/..%2F..%2F..%2Fglobex%2Fmobile%2Fshop/now", "acme-read", 404),
+    get("live, encoded dot segments first", "/live/acme/..%2F..%2Fglobex/mobile/shop/now", "acme-read", 404),
+    get("live, double slash", "//live/globex/mobile/shop/now", "acme-read", 404),
+    get("analytics, trailing slash", "/analytics/adoption/", "acme-read", 404),
+    get("admin by dot segments", "/analytics/../admin/keys?tenant_id=globex", "acme-read", 403),
+    Attempt("key id with dot segments", "DELETE", "/admin/keys/..%2F..%2Fadmin", "acme-admin", 404),
+]
+SCOPES = [
+    get("no key", ADOPTION, None, 401),
+    get("revoked key", ADOPTION, "acme-revoked", 401),
+    get("revoked admin key", "/admin/keys", "acme-revoked", 401),
+    get("key in X-API-Key", ADOPTION, "acme-read", key_header="X-API-Key"),
+    get("ingest key reads", ADOPTION, "acme-ingest", 403),
+    get("ingest key administers", "/admin/keys", "acme-ingest", 403),
+    post("read key administers", "/admin/keys", "acme-read", 403, {"tenant_id": "acme", "scopes": ["read"]}),
+    post("read key ingests", "/events", "acme-read", 403, {"org_id": "mobile", "app_id": "shop"}),
+    get("admin key reads", ADOPTION, "acme-admin", 403),
+    post("admin key makes another tenant's key", "/admin/keys", "acme-admin", 403,
+         {"tenant_id": "globex", "scopes": ["admin"]}),
+    get("admin key lists another tenant", "/admin/keys?tenant_id=globex", "acme-admin", 403),
+    get("admin key lists its own tenant", "/admin/keys", "acme-admin", absent=('"globex"',)),
+    Attempt("admin key revokes another tenant's key", "DELETE", "/admin/keys/{globex-read}", "acme-admin", 403),
+    post("admin key makes another tenant's rule", "/admin/alerts", "acme-admin", 403, {**RULE, "tenant_id": "globex"}),
+    post("ingest key writes another tenant", "/events", "acme-ingest", 403, event("globex", "shop", "d")),
+]
+INJECTION = [
+    get("quote in an app id", f"{ADOPTION}&app_id=shop'%20OR%201=1--", "acme-read", 422),
+    get("quote in a version", "/analytics/releases/2.0.0'%20OR%20'1'='1/health?days=1", "acme-read"),
+    get("quote in a device id", "/analytics/devices/x'%20OR%20''='/events?days=1", "acme-read"),
+    post("webhook to loopback", "/admin/alerts", "acme-admin", 422, {**RULE, "webhook_url": "http://127.0.0.1/"}),
+    post("webhook to cloud metadata", "/admin/alerts", "acme-admin", 422,
+         {**RULE, "webhook_url": "http://169.254.169.254/latest/meta-data/"}),
+]
+OPEN = [
+    get("health", "/health", None),
+    get("metrics", "/metrics", None, absent=(GLOBEX, ACME_SHOP)),
+    get("openapi", "/openapi.json", None),
+]
+# fmt: on
+ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + OPEN
+
+
+@pytest.mark.parametrize("attempt", ROWS, ids=[row.name for row in ROWS])
+def test_the_probe(probed: Probed, attempt: Attempt) -> None:
+    check(probed, attempt)
+
+
+def test_no_key_in_the_log(probed: Probed) -> None:
+    assert probed.worker.log_path is not None
+    log = probed.worker.log_path.read_text()
+    assert '"audit": true' in log  # the worker logged the requests
+    assert [name for name, key in probed.keys.items() if key in log] == []
