@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.keys import SECURED
-from tests.support.probe import ACME_CHAT, ACME_SHOP, GLOBEX, Attempt, Probed, check, event, seeded
+from tests.support.probe import ACME_CHAT, ACME_SHOP, GLOBEX, Attempt, Probed, check, event, seeded, send
 from tests.support.processes import Worker, unique_name
 
 PROBE_ENV = {**SECURED, "RATE_LIMIT_READ_REQUESTS_PER_SECOND": "0"}
@@ -65,7 +65,7 @@ PATHS = [
     get("live of another tenant", "/live/globex/mobile/shop/windows", "acme-read", 403),
     get("live, percent-encoded tenant", "/live/%67lobex/mobile/shop/now", "acme-read", 403),
     get("live, dot segments", "/live/acme/../globex/mobile/shop/now", "acme-read", 403),
-    get("live, encoded slashes", "/live/globex%2Fmobile%2Fshop/x/y/now", "acme-read", 403),
+    get("live, encoded slashes", "/live/globex%2Fmobile%2Fshop/x/y/now", "acme-read", 404),
     get("live, encoded dot segments", "/live/acme/mobile/..%2F..%2F..%2Fglobex%2Fmobile%2Fshop/now", "acme-read", 404),
     get("live, encoded dot segments first", "/live/acme/..%2F..%2Fglobex/mobile/shop/now", "acme-read", 404),
     get("live, double slash", "//live/globex/mobile/shop/now", "acme-read", 404),
@@ -99,13 +99,41 @@ INJECTION = [
     post("webhook to cloud metadata", "/admin/alerts", "acme-admin", 422,
          {**RULE, "webhook_url": "http://169.254.169.254/latest/meta-data/"}),
 ]
+NARROWING = [  # keys narrowed to acme/mobile/shop: finding 1
+    get("narrowed read, export", EXPORT, "shop-read", absent=(GLOBEX, ACME_CHAT), present=(ACME_SHOP,)),
+    get("narrowed read, export of its app", f"{EXPORT}&org_id=mobile&app_id=shop", "shop-read",
+        absent=(GLOBEX, ACME_CHAT), present=(ACME_SHOP,)),
+    get("narrowed read, another app", f"{EXPORT}&app_id=chat", "shop-read", 403),
+    get("narrowed read, another org", f"{ADOPTION}&org_id=web", "shop-read", 403),
+    get("narrowed read, its app then another", f"{ADOPTION}&app_id=shop&app_id=chat", "shop-read", 403),
+    get("narrowed read, apps", "/analytics/apps?days=1", "shop-read", absent=('"chat"',), present=('"shop"',)),
+    get("narrowed read, another app's device", f"/analytics/devices/{ACME_CHAT}-0/events?days=1", "shop-read",
+        absent=(ACME_CHAT,)),
+    get("narrowed read, another app's live windows", "/live/acme/mobile/chat/windows", "shop-read", 403),
+    get("narrowed read, another org's live window", "/live/acme/web/shop/now", "shop-read", 403),
+    get("narrowed read, its app's live windows", "/live/acme/mobile/shop/windows", "shop-read"),
+    post("narrowed ingest, another app", "/events", "shop-ingest", 403, event("acme", "chat", "x")),
+    post("narrowed admin, a key for the tenant", "/admin/keys", "shop-admin", 201,
+         {"tenant_id": "acme", "scopes": ["admin", "read"]}, present=('"org_id":"mobile"', '"app_id":"shop"')),
+    post("narrowed admin, a key for another app", "/admin/keys", "shop-admin", 403,
+         {"tenant_id": "acme", "scopes": ["read"], "org_id": "mobile", "app_id": "chat"}),
+    post("narrowed admin, a key for another org", "/admin/keys", "shop-admin", 403,
+         {"tenant_id": "acme", "scopes": ["read"], "org_id": "web"}),
+    get("narrowed admin, listing", "/admin/keys", "shop-admin", absent=("{acme-read}", "{acme-admin}"),
+        present=("{shop-read}",)),
+    Attempt("narrowed admin revokes a tenant key", "DELETE", "/admin/keys/{acme-read}", "shop-admin", 403),
+    post("narrowed admin, a rule for the tenant", "/admin/alerts", "shop-admin", 201, RULE,
+         present=('"org_id":"mobile"', '"app_id":"shop"')),
+    post("narrowed admin, a rule for another app", "/admin/alerts", "shop-admin", 403,
+         {**RULE, "org_id": "mobile", "app_id": "chat"}),
+]
 OPEN = [
     get("health", "/health", None),
     get("metrics", "/metrics", None, absent=(GLOBEX, ACME_SHOP)),
     get("openapi", "/openapi.json", None),
 ]
 # fmt: on
-ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + OPEN
+ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + OPEN
 
 
 @pytest.mark.parametrize("attempt", ROWS, ids=[row.name for row in ROWS])
@@ -118,3 +146,38 @@ def test_no_key_in_the_log(probed: Probed) -> None:
     log = probed.worker.log_path.read_text()
     assert '"audit": true' in log  # the worker logged the requests
     assert [name for name, key in probed.keys.items() if key in log] == []
+
+
+READS = [
+    "/analytics/adoption", "/analytics/versions", "/analytics/active-devices", "/analytics/failures",
+    "/analytics/performance", "/analytics/releases", "/analytics/releases/2.0.0/health",
+    "/analytics/failures/messages", f"/analytics/devices/{ACME_SHOP}-0/events", "/analytics/apps",
+    "/analytics/export?format=ndjson",
+]  # fmt: skip
+
+
+def test_a_narrowed_key_reads_what_its_tenant_key_reads_of_its_app(probed: Probed) -> None:
+    """Every read route answers a key narrowed to acme/mobile/shop exactly as the tenant's key answers for that
+    app, and not as it answers for the whole tenant."""
+
+    def read(target: str, key: str) -> str:
+        answer = send(probed, Attempt("read", "GET", target, key))
+        assert answer.status == 200, (target, answer.text[:300])
+        return answer.text
+
+    for route in READS:
+        target = f"{route}{'&' if '?' in route else '?'}days=1"
+        narrowed = read(target, "shop-read")
+        assert narrowed == read(f"{target}&org_id=mobile&app_id=shop", "acme-read"), route
+        if route.startswith(("/analytics/export", "/analytics/apps", "/analytics/active-devices")):
+            assert narrowed != read(target, "acme-read"), route
+
+
+def test_a_narrowed_admin_key_sees_and_deletes_only_rules_within_its_reach(probed: Probed) -> None:
+    tenant_wide = check(probed, post("tenant rule", "/admin/alerts", "acme-admin", 201, RULE)).json()["data"]
+    shop = check(probed, post("shop rule", "/admin/alerts", "shop-admin", 201, RULE)).json()["data"]
+    listed = check(probed, get("shop rules", "/admin/alerts", "shop-admin")).text
+    assert shop["rule_id"] in listed and tenant_wide["rule_id"] not in listed
+    delete = f"/admin/alerts/{tenant_wide['rule_id']}"
+    check(probed, Attempt("delete a tenant rule", "DELETE", delete, "shop-admin", 403))
+    check(probed, Attempt("delete it with a tenant key", "DELETE", delete, "acme-admin", 200))

@@ -1,14 +1,17 @@
-"""`/admin/keys` (spec §7): make, list and revoke API keys. A key with the admin scope manages its own tenant's
-keys; ADMIN_API_KEY manages every tenant's. A new key is in the 201 answer and nowhere else, ever."""
+"""`/admin/keys`: make, list and revoke API keys. A key with the admin scope manages the keys within its own reach
+(its tenant, or the org or app it is narrowed to), and makes keys within it only; ADMIN_API_KEY manages every
+tenant's. A new key is in the 201 answer and nowhere else, ever."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ota_stream.auth.keys import KEY_ID, Scope
+from ota_stream.alerts.rules import AlertRule
+from ota_stream.auth.keys import KEY_ID, ApiKey, Scope
 from ota_stream.auth.store import KeyStore
 from ota_stream.models import FieldError, Identifier
 from ota_stream.web.auth import Grant, forbidden
@@ -29,11 +32,31 @@ class NewKey(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-def check_tenant(request: web.Request, tenant_id: str) -> None:
-    """403 unless the request's key manages `tenant_id` (ADMIN_API_KEY manages every tenant)."""
+def check_reach(request: web.Request, tenant_id: str, org_id: str | None, app_id: str | None) -> None:
+    """403 unless the request's key reaches `tenant_id` (and `org_id`/`app_id`; None is every org or app of the
+    tenant, beyond a narrowed key). ADMIN_API_KEY reaches everything."""
     grant: Grant | None = request.get("grant")
-    if grant is not None and not grant.covers_tenant(tenant_id):
+    if grant is None or grant.covers(tenant_id, org_id, app_id):
+        return
+    if not grant.covers_tenant(tenant_id):
         raise forbidden("this key manages another tenant")
+    raise forbidden(f"this key manages {grant.reach} only")
+
+
+def narrowed(request: web.Request, org_id: str | None, app_id: str | None) -> tuple[str | None, str | None]:
+    """The org and app of something an admin request makes: as given, else the ones its key is narrowed to."""
+    grant: Grant | None = request.get("grant")
+    fixed = grant.fixed() if grant is not None else {}
+    return org_id or fixed.get("org_id"), app_id or fixed.get("app_id")
+
+
+Reachable = TypeVar("Reachable", ApiKey, AlertRule)
+
+
+def within_reach(request: web.Request, items: Iterable[Reachable]) -> list[Reachable]:
+    """The keys or rules of a listing that the request's key reaches."""
+    grant: Grant | None = request.get("grant")
+    return [item for item in items if grant is None or grant.covers(item.tenant_id, item.org_id, item.app_id)]
 
 
 def listed_tenant(request: web.Request) -> str | None:
@@ -45,8 +68,8 @@ def listed_tenant(request: web.Request) -> str | None:
     grant: Grant | None = request.get("grant")
     if grant is not None and not grant.is_bootstrap:
         tenant = tenant or grant.key.tenant_id
-    if tenant is not None:
-        check_tenant(request, tenant)
+        if not grant.covers_tenant(tenant):
+            raise forbidden("this key manages another tenant")
     return tenant
 
 
@@ -64,16 +87,18 @@ async def admin_body(request: web.Request, model: type[Body], what: str) -> Body
 def routes(store: KeyStore) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
         spec = await admin_body(request, NewKey, "key request")
-        check_tenant(request, spec.tenant_id)
-        if spec.app_id is not None and spec.org_id is None:
+        org_id, app_id = narrowed(request, spec.org_id, spec.app_id)
+        if app_id is not None and org_id is None:
             raise invalid("org_id", "is required when app_id narrows the key")
+        check_reach(request, spec.tenant_id, org_id, app_id)
         record, key = await store.create(
-            spec.tenant_id, tuple(dict.fromkeys(spec.scopes)), spec.org_id, spec.app_id, spec.name
+            spec.tenant_id, tuple(dict.fromkeys(spec.scopes)), org_id, app_id, spec.name
         )
         return json_response({"data": {**record.public(), "key": key}}, 201)
 
     async def listing(request: web.Request) -> web.Response:
-        return json_response({"data": [key.public() for key in store.of_tenant(listed_tenant(request))]})
+        found = within_reach(request, store.of_tenant(listed_tenant(request)))
+        return json_response({"data": [key.public() for key in found]})
 
     async def revoke(request: web.Request) -> web.Response:
         key_id = request.match_info["key_id"]
@@ -82,7 +107,7 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         record = store.items.get(key_id)
         if record is None:
             raise ApiError(404, "no such key")
-        check_tenant(request, record.tenant_id)
+        check_reach(request, record.tenant_id, record.org_id, record.app_id)
         revoked = await store.revoke(key_id)
         assert revoked is not None
         return json_response({"data": revoked.public()})

@@ -60,9 +60,9 @@ class Probed:
     records: dict[str, dict[str, Any]]
     sent: list[dict[str, Any]]
 
-    def target(self, attempt: Attempt) -> str:
-        """The attempt's path and query, with `{key name}` replaced by that key's id."""
-        return attempt.target.format_map({name: r["key_id"] for name, r in self.records.items()})
+    def ids(self, text: str) -> str:
+        """`text` with each `{key name}` replaced by that key's id."""
+        return text.format_map({name: r["key_id"] for name, r in self.records.items()})
 
     def key(self, name: str | None) -> str | None:
         if name is None:
@@ -106,7 +106,9 @@ class Attempt:
     body: Any = None  # JSON unless bytes
     headers: tuple[tuple[str, str], ...] = ()  # sent as given, repeated names included
     key_header: str = "Authorization"  # or X-API-Key
-    absent: tuple[str, ...] = (GLOBEX,)  # must not appear in the answer, whatever its status
+    absent: tuple[str, ...] = (
+        GLOBEX,
+    )  # must not appear in the answer, whatever its status ({key name}: its id)
     present: tuple[str, ...] = ()  # must appear in the answer (the data is there to be leaked)
 
 
@@ -128,7 +130,7 @@ def send(probed: Probed, attempt: Attempt, timeout: float = 60) -> Answer:
     """The attempt over a connection of its own, with nothing added but Host and Content-Length."""
     connection = http.client.HTTPConnection("127.0.0.1", probed.worker.port, timeout=timeout)
     try:
-        connection.putrequest(attempt.method, probed.target(attempt), skip_accept_encoding=True)
+        connection.putrequest(attempt.method, probed.ids(attempt.target), skip_accept_encoding=True)
         key = probed.key(attempt.key)
         headers = list(attempt.headers)
         if key is not None:
@@ -154,9 +156,9 @@ def check(probed: Probed, attempt: Attempt) -> Answer:
     """Send the attempt and assert its answer: status, error shape, and which markers it holds."""
     answer = send(probed, attempt)
     assert answer.status == attempt.status, (attempt.name, answer.status, answer.text[:400])
-    for marker in attempt.absent:
+    for marker in map(probed.ids, attempt.absent):
         assert marker not in answer.text, (attempt.name, marker, answer.text[:400])
-    for marker in attempt.present:
+    for marker in map(probed.ids, attempt.present):
         assert marker in answer.text, (attempt.name, marker, answer.text[:400])
     if answer.status >= 400:
         assert set(answer.json()["error"]) == {"code", "message", "details"}, answer.text
