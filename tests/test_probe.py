@@ -5,8 +5,10 @@ webhook targets. Each row is one attempt and the answer it must get; docs/securi
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,9 +17,11 @@ import pytest
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.export import TEXT
 from ota_stream.storage.queries.event_rows import COLUMNS
+from tests.support.diagnosis import group_offsets, kafka_report
 from tests.support.keys import SECURED
 from tests.support.probe import ACME_CHAT, ACME_SHOP, GLOBEX, Attempt, Probed, check, event, seeded, send
-from tests.support.processes import Worker, unique_name
+from tests.support.processes import Worker, unique_name, wait_for
+from tests.support.worker_api import wait_processed
 
 PROBE_ENV = {**SECURED, "RATE_LIMIT_READ_REQUESTS_PER_SECOND": "0"}
 ADOPTION = "/analytics/adoption?days=1"
@@ -30,6 +34,11 @@ FORMULAS = {
 }  # fmt: skip
 RUNNABLE = [text for text in FORMULAS.values() if text[0] in "=+-@\t\r"]
 CSV_EXPORT = "/analytics/export?days=1&format=csv&app_id=shop"
+# Finding 3: 100 valid events, compressed; a body that inflates to 20 MB; the headers that announce them.
+BATCH = b"\n".join(json.dumps(event("acme", "shop", f"{ACME_SHOP}-batch-{i}")).encode() for i in range(100))
+BOMB = gzip.compress(b"0" * 20_000_000)
+NDJSON, JSON = ("Content-Type", "application/x-ndjson"), ("Content-Type", "application/json")
+GZIP = ("Content-Encoding", "gzip")
 RULE = {"tenant_id": "acme", "metric": "failure_rate", "threshold": 20, "window_minutes": 10, "min_events": 5,
         "webhook_url": "https://93.184.215.14/hooks/ota"}  # fmt: skip
 
@@ -145,13 +154,28 @@ CSV = [  # finding 2: each runnable text in a CSV cell starts with an apostrophe
     get("csv export, formulas", CSV_EXPORT, "acme-read", absent=tuple(f'"{text[:4]}' for text in RUNNABLE),
         present=tuple(f'"\'{text[:4]}' for text in RUNNABLE)),
 ]
+ENCODED = [  # finding 3: refused whole before a byte is read, publishing nothing
+    post("gzip batch", "/events/batch", "acme-ingest", 415, gzip.compress(BATCH), headers=(NDJSON, GZIP)),
+    post("gzip bomb", "/events/batch", "acme-ingest", 415, BOMB, headers=(NDJSON, GZIP)),
+    post("deflate event", "/events", "acme-ingest", 415, zlib.compress(BATCH.split(b"\n")[0]),
+         headers=(JSON, ("Content-Encoding", "deflate"))),
+    post("br event", "/events", "acme-ingest", 415, BATCH.split(b"\n")[0], headers=(JSON, ("Content-Encoding", "br"))),
+    post("identity and gzip", "/events", "acme-ingest", 415, gzip.compress(BATCH.split(b"\n")[0]),
+         headers=(JSON, ("Content-Encoding", "identity"), GZIP)),
+    post("gzip key request", "/admin/keys", "bootstrap", 415,
+         gzip.compress(b'{"tenant_id": "acme", "scopes": ["read"]}'), headers=(JSON, GZIP)),
+    post("gzip rule", "/admin/alerts", "acme-admin", 415, gzip.compress(json.dumps(RULE).encode()),
+         headers=(JSON, GZIP)),
+    post("gzip capgo stats", "/capgo/stats?org_id=mobile", "acme-ingest", 415, gzip.compress(b"{}"),
+         headers=(JSON, GZIP)),
+]
 OPEN = [
     get("health", "/health", None),
     get("metrics", "/metrics", None, absent=(GLOBEX, ACME_SHOP)),
     get("openapi", "/openapi.json", None),
 ]
 # fmt: on
-ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + OPEN
+ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + ENCODED + OPEN
 
 
 @pytest.mark.parametrize("attempt", ROWS, ids=[row.name for row in ROWS])
@@ -224,3 +248,25 @@ def test_every_text_column_of_the_raw_table_is_guarded_in_csv(ch: ClickHouse) ->
         name for name, column in COLUMNS if "String" in types[column] and not types[column].startswith("Map")
     }
     assert strings == TEXT
+
+
+def test_encoded_bodies_publish_nothing_and_name_the_header(probed: Probed) -> None:
+    """Each encoded body is a 415 naming Content-Encoding, with Accept-Encoding: identity, and the events topic
+    holds nothing more; the same batch sent plain is accepted whole, and the sink commits it."""
+    before = group_offsets(probed.worker)
+    for attempt in ENCODED:
+        answer = check(probed, attempt)
+        assert answer.headers["Accept-Encoding"] == "identity"
+        assert [d["field"] for d in answer.json()["error"]["details"]] == ["Content-Encoding"]
+    assert group_offsets(probed.worker) == before
+    plain = check(probed, post("plain batch", "/events/batch", "acme-ingest", 202, BATCH, headers=(NDJSON,)))
+    assert plain.json() == {"accepted": 100, "rejected": []}
+    assert sum(end for _, end, _ in group_offsets(probed.worker)) > sum(end for _, end, _ in before)
+    wait_processed(probed.worker, len(probed.sent) + 100)
+
+    def committed() -> bool:
+        return all(end == (done or 0) for _, end, done in group_offsets(probed.worker))
+
+    wait_for(
+        committed, 60, "the sink to commit the plain batch", diagnose=lambda: kafka_report(probed.worker)
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ota_stream.models import FieldError
 from ota_stream.web.errors import ApiError
 
 KIB = 1024
@@ -21,8 +22,31 @@ def require_content_type(request: web.Request, allowed: tuple[str, ...]) -> str:
     return content_type
 
 
+def require_plain_body(request: web.Request) -> None:
+    """415 for a body in any Content-Encoding but identity, before a byte of it is read.
+
+    No client of ours compresses what it sends, and inflating would turn a few KiB on the wire into megabytes here
+    (the limits count the bytes received); aiohttp would also inflate it under a Content-Length that counts the
+    compressed bytes. So encoded bodies are refused, with `Accept-Encoding: identity` as RFC 9110 asks.
+    """
+    codings = {
+        coding.strip().lower()
+        for value in request.headers.getall("Content-Encoding", [])
+        for coding in value.split(",")
+    }
+    if codings - {"identity", ""}:
+        named = ", ".join(sorted(codings - {"identity", ""}))
+        raise ApiError(
+            415,
+            f"Content-Encoding {named} is not accepted: send the body uncompressed",
+            [FieldError("Content-Encoding", "must be identity or left out")],
+            headers={"Accept-Encoding": "identity"},
+        )
+
+
 async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The whole body, or 413 as soon as it passes `limit` bytes (declared or streamed)."""
+    """The whole body, or 413 as soon as it passes `limit` bytes (declared or streamed); 415 when it is encoded."""
+    require_plain_body(request)
     if request.content_length is not None:
         if request.content_length > limit:
             raise _too_large(limit)

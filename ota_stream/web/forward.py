@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from ota_stream import logs
-from ota_stream.web.body import KIB
+from ota_stream.web.body import KIB, require_plain_body
 from ota_stream.web.errors import unavailable
 
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), and the ones aiohttp sets itself.
@@ -60,6 +60,8 @@ class Forwarder:
     async def _open(self, request: web.Request) -> aiohttp.ClientResponse:
         """Send the request on; a worker that is starting (or gone) is a 503 with Retry-After."""
         assert self._session is not None, "Forwarder.start() has not run"
+        if request.body_exists:  # this server would pass an encoded body on inflated, under the same header
+            require_plain_body(request)
         headers = _passed(request.headers)
         headers["X-Request-ID"] = logs.request_id.get() or headers.get("X-Request-ID", "")
         try:

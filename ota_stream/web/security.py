@@ -1,5 +1,6 @@
 """What every HTTP process puts around its routes: errors in one shape, CORS, keys (web/auth.py), and device
-ids pseudonymised for ingest. The worker and the ingest processes build theirs here, the same way."""
+ids pseudonymised for ingest; and how its server reads requests. The worker and the ingest processes build theirs
+here, the same way."""
 
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def security(settings: Settings, enforce: frozenset[Scope] = frozenset(Scope)) -
     hmac_key = settings.device_id_hmac_key
     device_ids = DeviceIds(hmac_key.get_secret_value().encode()) if hmac_key else None
     return Security(keys, Guard(settings, keys, enforce), device_ids, settings.cors_origins)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for aiohttp's request handler, in the worker (Faust's `handler_args`) and in ingest
+    processes (their runner).
+
+    Bodies are never inflated: an encoded body is refused with 415 before it is read (web/body.py), and aiohttp's
+    own decoding came first otherwise (an encoding it lacks was a plain-text 400 with a logged traceback).
+    """
+    return {"auto_decompress": False}
