@@ -19,7 +19,18 @@ from ota_stream.storage.export import TEXT
 from ota_stream.storage.queries.event_rows import COLUMNS
 from tests.support.diagnosis import group_offsets, kafka_report
 from tests.support.keys import SECURED
-from tests.support.probe import ACME_CHAT, ACME_SHOP, GLOBEX, Attempt, Probed, check, event, seeded, send
+from tests.support.probe import (
+    ACME_CHAT,
+    ACME_SHOP,
+    GLOBEX,
+    Attempt,
+    Probed,
+    check,
+    event,
+    metric,
+    seeded,
+    send,
+)
 from tests.support.processes import Worker, unique_name, wait_for
 from tests.support.worker_api import wait_processed
 
@@ -169,13 +180,21 @@ ENCODED = [  # finding 3: refused whole before a byte is read, publishing nothin
     post("gzip capgo stats", "/capgo/stats?org_id=mobile", "acme-ingest", 415, gzip.compress(b"{}"),
          headers=(JSON, GZIP)),
 ]
+TOPOLOGY = ("127.0.0.1", "ota-events-", "changelog", "alert-state")
+FAUST = [  # finding 4: Faust's own routes, with and without a key, and paths that are no route at all
+    *(get(f"faust {path} with {key}", path, key, 404, absent=TOPOLOGY) for key in (None, "acme-admin") for path in (
+        "/router/", "/router/topics", "/router/nope/", "/router/live-windows/acme/", "/table/",
+        "/table/alert-state/", "/", "/graph/", "/stats/", "/performance/")),
+    get("no route", "/nope", None, 404),
+    get("no route, deeper", "/admin-keys/../nope", None, 404),
+]
 OPEN = [
     get("health", "/health", None),
     get("metrics", "/metrics", None, absent=(GLOBEX, ACME_SHOP)),
     get("openapi", "/openapi.json", None),
 ]
 # fmt: on
-ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + ENCODED + OPEN
+ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + ENCODED + FAUST + OPEN
 
 
 @pytest.mark.parametrize("attempt", ROWS, ids=[row.name for row in ROWS])
@@ -270,3 +289,11 @@ def test_encoded_bodies_publish_nothing_and_name_the_header(probed: Probed) -> N
     wait_for(
         committed, 60, "the sink to commit the plain batch", diagnose=lambda: kafka_report(probed.worker)
     )
+
+
+def test_no_route_moves_the_5xx_count(probed: Probed) -> None:
+    """Faust's routes answered a 500 with a traceback for an unknown table, so anyone could trip the 5xx alert."""
+    before = metric(probed, "ota_http_responses_total", status_class="5xx")
+    for attempt in FAUST:
+        check(probed, attempt)
+    assert metric(probed, "ota_http_responses_total", status_class="5xx") == before

@@ -4,6 +4,8 @@ rate and writes the audit line; ingest and admin routes ask the `Grant` it leave
 A key reaches one tenant, or one org or one app of it when narrowed, on every route:
 - `/health`, `/metrics`, `/openapi.json`, the dashboard's page and its files (`/dashboard/static/`) are open: they
   hold no tenant data (the page asks for a read key and sends it with each API call).
+- Any other path outside the routes below is a 404, whatever it would match: Faust serves routes of its own
+  (`/router/`, `/table/`, `/`) that show the cluster's topics, assignments and URLs.
 - Ingest routes need the `ingest` scope; events outside the key's reach are refused one by one.
 - `/analytics/*` and `/live/*` need `read`, within the key's reach: a `tenant_id`, `org_id` or `app_id` that differs
   from the key's is 403, a missing one is the key's.
@@ -35,6 +37,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 INGEST_PATHS = frozenset({"/events", "/events/batch", *CLIENT_PATHS})
 OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/dashboard"})
 OPEN_PREFIXES = ("/dashboard/static/",)
+# Every other path is ours only under these; anything else, Faust's own routes (`/router/`, `/table/`, `/`)
+# included, is a 404 before any handler runs.
+KEYED_PREFIXES = ("/c/", "/admin/", "/analytics/", "/live/")
 MAX_KEY_LENGTH = 256
 
 
@@ -125,6 +130,17 @@ def scope_for(method: str, path: str) -> Scope | None:
     return None
 
 
+def is_served(path: str) -> bool:
+    """Whether a path is one this service answers (docs/api.md); Faust's built-in routes are not."""
+    return (
+        path in OPEN_PATHS
+        or path in INGEST_PATHS
+        or path == "/admin"
+        or path.startswith(OPEN_PREFIXES)
+        or path.startswith(KEYED_PREFIXES)
+    )
+
+
 def presented_key(request: web.Request) -> str | None:
     """The key of `Authorization: Bearer <key>`, `X-API-Key: <key>` or a `/c/{ingest_key}/…` path (for clients
     that take only a base URL, spec §8); 401 when malformed."""
@@ -164,6 +180,10 @@ class Guard:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_served(
+            request.path
+        ):  # Faust's routes told anyone the topology, and /router/nope/ was a 500
+            raise ApiError(404, "no such route")
         scope = required_scope(request)
         if scope is None or not self.required or scope not in self.enforce:
             return await handler(request)
