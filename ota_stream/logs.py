@@ -27,15 +27,26 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 class KeyRedactor(logging.Filter):
-    """No log line holds a key (spec §7), including a key that a client put in a `/c/{ingest_key}/…` path (§8)
-    and that a line quotes with the path."""
+    """No log line holds a key, including a key that a client put in a `/c/{ingest_key}/…` path and that a line
+    quotes with the path: in the message, in the traceback (aiohttp's LineTooLong quotes the request line) and in
+    the stack."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, ()
+        if record.exc_info:  # formatted here, once, so that the formatter prints the redacted text
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -297,3 +297,16 @@ def test_no_route_moves_the_5xx_count(probed: Probed) -> None:
     for attempt in FAUST:
         check(probed, attempt)
     assert metric(probed, "ota_http_responses_total", status_class="5xx") == before
+
+
+def test_a_key_in_an_overlong_request_line_is_not_logged(probed: Probed) -> None:
+    """aiohttp refuses a request line over 8 KiB and logs its LineTooLong with the start of the line, where a
+    /c/{key}/... path puts the key (finding 5)."""
+    log = probed.worker.log_path
+    assert log is not None
+    key = probed.keys["shop-ingest"]
+    target = f"/c/{key}/capgo/stats?pad={'x' * 9000}"
+    assert send(probed, post("overlong", target, None, 400, {})).status == 400
+    wait_for(lambda: "LineTooLong" in log.read_text(), 30, "the refusal to be logged")
+    logged = [line for line in log.read_text().splitlines() if "LineTooLong" in line]
+    assert logged and all(key not in line and "ota_***" in line for line in logged), logged[-1][:600]
