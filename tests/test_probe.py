@@ -188,13 +188,29 @@ FAUST = [  # finding 4: Faust's own routes, with and without a key, and paths th
     get("no route", "/nope", None, 404),
     get("no route, deeper", "/admin-keys/../nope", None, 404),
 ]
+SECOND_KEY, SECOND_ADMIN = (("Authorization", "Bearer <globex-read>"),), (("Authorization", "Bearer <globex-admin>"),)
+TWICE = [  # finding 6: two keys on one request are refused everywhere, as is a parameter given twice
+    *(get(f"two Authorization headers, {path}", path, "acme-read", 401, headers=SECOND_KEY)
+      for path in ("/analytics/apps?days=1", "/live/acme/mobile/shop/now", EXPORT)),
+    get("two X-API-Key headers", "/analytics/apps?days=1", "acme-read", 401, key_header="X-API-Key",
+        headers=(("X-API-Key", "<globex-read>"),)),
+    get("two keys, admin listing", "/admin/keys", "acme-admin", 401, headers=SECOND_ADMIN),
+    post("two keys, admin key", "/admin/keys", "acme-admin", 401, {"tenant_id": "globex", "scopes": ["read"]},
+         headers=SECOND_ADMIN),
+    post("two keys, event", "/events", "acme-ingest", 401, event("acme", "shop", "d"),
+         headers=(("Authorization", "Bearer <globex-ingest>"),)),
+    get("tenant twice, key listing", "/admin/keys?tenant_id=acme&tenant_id=globex", "bootstrap", 422),
+    get("own tenant twice, key listing", "/admin/keys?tenant_id=acme&tenant_id=acme", "acme-admin", 422),
+    get("tenant twice, rule listing", "/admin/alerts?tenant_id=acme&tenant_id=globex", "bootstrap", 422),
+    get("last twice, live windows", "/live/acme/mobile/shop/windows?last=1&last=61", "acme-read", 422),
+]
 OPEN = [
     get("health", "/health", None),
     get("metrics", "/metrics", None, absent=(GLOBEX, ACME_SHOP)),
     get("openapi", "/openapi.json", None),
 ]
 # fmt: on
-ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + ENCODED + FAUST + OPEN
+ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + ENCODED + FAUST + TWICE + OPEN
 
 
 @pytest.mark.parametrize("attempt", ROWS, ids=[row.name for row in ROWS])

@@ -17,7 +17,7 @@ from ota_stream.models import FieldError, Identifier
 from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
 from ota_stream.web.errors import ApiError, invalid, json_response
-from ota_stream.web.params import identifier
+from ota_stream.web.params import identifier, only_known
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -61,9 +61,7 @@ def within_reach(request: web.Request, items: Iterable[Reachable]) -> list[Reach
 
 def listed_tenant(request: web.Request) -> str | None:
     """The tenant a listing shows: `tenant_id`, else the key's; None (every tenant) for ADMIN_API_KEY alone."""
-    for name in request.query:
-        if name != "tenant_id":
-            raise invalid(name, "unknown parameter")
+    only_known(request.query, ("tenant_id",))
     tenant = identifier(request.query, "tenant_id", required=False)
     grant: Grant | None = request.get("grant")
     if grant is not None and not grant.is_bootstrap:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from ota_stream import logs
 from ota_stream.web.body import KIB, require_plain_body
@@ -40,7 +41,7 @@ class Forwarder:
         if self._session is not None:
             await self._session.close()
 
-    async def fetch(self, request: web.Request) -> tuple[int, dict[str, str], bytes]:
+    async def fetch(self, request: web.Request) -> tuple[int, CIMultiDict[str], bytes]:
         """The worker's whole answer, for the few routes whose body the front changes (/health, /metrics)."""
         upstream = await self._open(request)
         async with upstream:
@@ -50,7 +51,7 @@ class Forwarder:
         upstream = await self._open(request)
         async with upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            response.headers.update(_passed(upstream.headers))
+            response.headers.extend(_passed(upstream.headers))
             await response.prepare(request)
             async for chunk in upstream.content.iter_chunked(64 * KIB):
                 await response.write(chunk)
@@ -63,7 +64,7 @@ class Forwarder:
         if request.body_exists:  # this server would pass an encoded body on inflated, under the same header
             require_plain_body(request)
         headers = _passed(request.headers)
-        headers["X-Request-ID"] = logs.request_id.get() or headers.get("X-Request-ID", "")
+        headers["X-Request-ID"] = logs.request_id.get() or headers.get("X-Request-ID") or ""
         try:
             return await self._session.request(
                 request.method,
@@ -76,5 +77,7 @@ class Forwarder:
             raise unavailable(WORKER_STARTING) from None
 
 
-def _passed(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+def _passed(headers: Mapping[str, str]) -> CIMultiDict[str]:
+    """The end-to-end headers, each as often as it came: the worker refuses a request with two keys, and merging
+    them let the last one win."""
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)

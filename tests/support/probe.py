@@ -64,6 +64,12 @@ class Probed:
         """`text` with each `{key name}` replaced by that key's id."""
         return text.format_map({name: r["key_id"] for name, r in self.records.items()})
 
+    def secrets(self, text: str) -> str:
+        """`text` with each `<key name>` replaced by that key itself (for headers that carry a second key)."""
+        for name, key in self.keys.items():
+            text = text.replace(f"<{name}>", key)
+        return text
+
     def key(self, name: str | None) -> str | None:
         if name is None:
             return None
@@ -104,7 +110,7 @@ class Attempt:
     key: str | None = None  # a name of KEYS, "bootstrap" for ADMIN_API_KEY, None for no key
     status: int = 200
     body: Any = None  # JSON unless bytes
-    headers: tuple[tuple[str, str], ...] = ()  # sent as given, repeated names included
+    headers: tuple[tuple[str, str], ...] = ()  # sent as given, repeated names included; `<key name>`: the key
     key_header: str = "Authorization"  # or X-API-Key
     absent: tuple[str, ...] = (
         GLOBEX,
@@ -142,7 +148,7 @@ def send(probed: Probed, attempt: Attempt, timeout: float = 60) -> Answer:
             body = json.dumps(body).encode()
             headers.append(("Content-Type", "application/json"))
         for name, value in headers:
-            connection.putheader(name, value)
+            connection.putheader(name, probed.secrets(value))
         if body is not None:
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body)
