@@ -70,7 +70,7 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
         "web_application_options": {
             "middlewares": middlewares,
             "client_max_size": ingest.BATCH_LIMIT + 1,
-            "handler_args": server_options(settings),
+            "handler_args": server_options(settings, facing_clients=settings.worker_socket is None),
         },
         "topic_partitions": settings.kafka_topic_partitions,
         "topic_replication_factor": settings.replication_factor,  # changelog and leader topics

@@ -15,7 +15,8 @@ from typing import Any
 from ota_stream.auth.keys import redact
 
 # While the broker is away, aiokafka's clients log the same connection error thousands of times a second
-# (150,000 lines in 20 s, measured in the broker-restart test); one line per message per interval is enough.
+# (150,000 lines in 20 s, measured in the broker-restart test), and clients that abort their uploads on purpose
+# could do the same; one line per message per interval is enough.
 REPEAT_INTERVAL_SECONDS = 10.0
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -56,7 +57,11 @@ class RepeatLimiter(logging.Filter):
     The next record that passes carries `repeats_suppressed`, the number held back since the last one.
     """
 
-    def __init__(self, prefixes: tuple[str, ...] = ("aiokafka",), interval: float = REPEAT_INTERVAL_SECONDS):
+    def __init__(
+        self,
+        prefixes: tuple[str, ...] = ("aiokafka", "ota_stream.web.aborted"),
+        interval: float = REPEAT_INTERVAL_SECONDS,
+    ):
         super().__init__()
         self.prefixes = prefixes
         self.interval = interval

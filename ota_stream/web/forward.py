@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from ota_stream import logs
 from ota_stream.web.body import KIB, require_plain_body
-from ota_stream.web.errors import unavailable
+from ota_stream.web.errors import BodyAborted, unavailable
 
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), and the ones aiohttp sets itself.
 HOP_BY_HOP = frozenset(
@@ -75,6 +75,10 @@ class Forwarder:
             )
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
             raise unavailable(WORKER_STARTING) from None
+        except aiohttp.ClientOSError:
+            if request.body_exists and request.content.exception() is not None:
+                raise BodyAborted() from None  # the client closed its connection while its body was passed on
+            raise
 
 
 def _passed(headers: Mapping[str, str]) -> CIMultiDict[str]:

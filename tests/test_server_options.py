@@ -1,0 +1,159 @@
+"""How the HTTP servers read requests (issue 32, findings 3 and 7), in an ingest process in front of a worker and in
+a worker that serves clients itself (INGEST_PROCESSES=0): connections that trickle their head or their body are
+closed within HTTP_HEADER_TIMEOUT_SECONDS and HTTP_BODY_TIMEOUT_SECONDS, an aborted upload is one INFO line, not an
+ERROR traceback, and an encoded body is a 415 before aiohttp would decode it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.support.processes import Worker, unique_name
+
+HEADER_TIMEOUT, BODY_TIMEOUT = 2.0, 2.0
+SLACK = 20.0  # a busy machine closes late; never early
+CLIENTS = 250
+TIMEOUTS = {
+    "HTTP_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+    "HTTP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
+}
+LAYOUTS = {"front": {}, "direct": {"INGEST_PROCESSES": "0"}}
+
+
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def served(
+    request: pytest.FixtureRequest, kafka: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Worker]:
+    env = {**TIMEOUTS, **LAYOUTS[request.param]}
+    worker = Worker(tmp_path_factory.mktemp(request.param), kafka, unique_name("ota-events"), unique_name("ota-group"),
+                    env=env)  # fmt: skip
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def connect(worker: Worker, head: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", worker.port), timeout=10)
+    sock.sendall(head)
+    sock.setblocking(False)
+    return sock
+
+
+def read_until_closed(sock: socket.socket, received: bytearray) -> bool:
+    """Take what the server sent; whether it has closed the connection."""
+    try:
+        while data := sock.recv(65536):
+            received += data
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def trickle(
+    sockets: list[socket.socket], started: float, limit: float, byte: bytes
+) -> list[tuple[float, bytes]]:
+    """Send `byte` on every open socket every 0.2 s until each is closed, for at most `limit` seconds from `started`
+    (before they connected); per socket, the seconds until it was closed (inf: never) and what the server sent."""
+    received = [bytearray() for _ in sockets]
+    closed_at = [float("inf")] * len(sockets)
+    while float("inf") in closed_at and time.monotonic() - started < limit:
+        for i, sock in enumerate(sockets):
+            if closed_at[i] != float("inf"):
+                continue
+            try:
+                if not read_until_closed(sock, received[i]):
+                    sock.send(byte)
+                    continue
+            except OSError:
+                pass
+            closed_at[i] = time.monotonic() - started
+        time.sleep(0.2)
+    return [(at, bytes(data)) for at, data in zip(closed_at, received, strict=True)]
+
+
+def test_connections_that_trickle_their_head_are_closed(served: Worker) -> None:
+    started = time.monotonic()
+    sockets = [connect(served, b"POST /events HTTP/1.1\r\nHost: x\r\n") for _ in range(CLIENTS)]
+    try:
+        assert requests.get(f"{served.url}/health", timeout=30).status_code == 200  # others are still served
+        ends = trickle(sockets, started, HEADER_TIMEOUT + SLACK, b"X")
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert [at for at, _ in ends if at == float("inf")] == [], "connections still open"
+    assert min(at for at, _ in ends) >= HEADER_TIMEOUT * 0.9, min(ends)
+
+
+def head(path: str, content_type: str, length: int) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: x", f"Content-Type: {content_type}", f"Content-Length: {length}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+BATCH_HEAD = head("/events/batch", "application/x-ndjson", 100_000)  # read by an ingest process or the worker
+KEYS_HEAD = head(
+    "/admin/keys", "application/json", 10_000
+)  # read by the worker, passed on by an ingest process
+
+
+@pytest.mark.parametrize("start", [BATCH_HEAD, KEYS_HEAD], ids=["ingest", "passed on"])
+def test_bodies_that_trickle_get_408_and_are_closed(served: Worker, start: bytes) -> None:
+    started = time.monotonic()
+    sockets = [connect(served, start) for _ in range(CLIENTS // 5)]
+    try:
+        ends = trickle(sockets, started, BODY_TIMEOUT + SLACK, b" ")
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert [at for at, _ in ends if at == float("inf")] == [], "connections still open"
+    assert min(at for at, _ in ends) >= BODY_TIMEOUT * 0.9, min(ends)
+    assert {answer.split(b"\r\n", 1)[0] for _, answer in ends} == {b"HTTP/1.1 408 Request Timeout"}
+    assert all(b'"code":"request_timeout"' in answer for _, answer in ends)
+
+
+ABORTS = 20
+
+
+@pytest.mark.parametrize("start", [BATCH_HEAD, KEYS_HEAD], ids=["ingest", "passed on"])
+def test_aborted_uploads_are_logged_at_info_a_line_an_interval(served: Worker, start: bytes) -> None:
+    """Each used to be an ERROR traceback; now a process logs one INFO line, then holds the same line back for
+    10 s (logs.py RepeatLimiter), so that clients that abort on purpose cannot flood the logs."""
+    log = served.log_path
+    assert log is not None
+    logged_before = len(log.read_text().splitlines())
+
+    def abort() -> None:
+        sock = connect(served, start + b'{"tenant_id": "acme", ')
+        time.sleep(0.05)
+        sock.close()
+
+    def lines() -> list[dict[str, Any]]:
+        return [
+            json.loads(line) for line in log.read_text().splitlines()[logged_before:] if line.startswith("{")
+        ]
+
+    def aborted() -> list[dict[str, Any]]:
+        return [line for line in lines() if "before its body ended" in line["message"]]
+
+    for _ in range(ABORTS):
+        abort()
+    sent = ABORTS
+    deadline = time.monotonic() + 30  # a line held back by an earlier test's shows once 10 s have passed
+    while not aborted() and time.monotonic() < deadline:
+        abort()
+        sent += 1
+        time.sleep(0.5)
+    assert aborted(), "no aborted upload was logged"
+    assert {line["level"] for line in aborted()} == {"INFO"}
+    assert len(aborted()) < sent
+    errors = [line for line in lines() if line["level"] in ("ERROR", "CRITICAL") or "exc_info" in line]
+    assert errors == [], errors[:2]
