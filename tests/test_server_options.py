@@ -5,6 +5,7 @@ ERROR traceback, and an encoded body is a 415 before aiohttp would decode it."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -157,3 +158,16 @@ def test_aborted_uploads_are_logged_at_info_a_line_an_interval(served: Worker, s
     assert len(aborted()) < sent
     errors = [line for line in lines() if line["level"] in ("ERROR", "CRITICAL") or "exc_info" in line]
     assert errors == [], errors[:2]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate"])
+def test_an_encoded_body_is_a_415_in_the_error_shape(served: Worker, coding: str) -> None:
+    """Also where the worker's own server takes the request: aiohttp no longer decodes bodies first (br was its
+    plain-text 400, gzip was read under the compressed Content-Length)."""
+    body = gzip.compress(b'{"org_id": "mobile"}\n' * 100)
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": coding}
+    answer = requests.post(f"{served.url}/events/batch", data=body, headers=headers, timeout=30)
+    assert answer.status_code == 415, answer.text
+    assert answer.json()["error"]["details"] == [
+        {"field": "Content-Encoding", "message": "must be identity or left out"}
+    ]
