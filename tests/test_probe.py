@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ota_stream.alerts.webhooks import refusal
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.export import TEXT
 from ota_stream.storage.queries.event_rows import COLUMNS
@@ -204,13 +205,24 @@ TWICE = [  # finding 6: two keys on one request are refused everywhere, as is a 
     get("tenant twice, rule listing", "/admin/alerts?tenant_id=acme&tenant_id=globex", "bootstrap", 422),
     get("last twice, live windows", "/live/acme/mobile/shop/windows?last=1&last=61", "acme-read", 422),
 ]
+WRAPPED = {  # finding 8: IPv6 addresses that lead to a refused IPv4 address
+    "2002:7f00:1::1": "127.0.0.1", "2002:a9fe:a9fe::1": "169.254.169.254", "2002:a00:1::1": "10.0.0.1",
+    "64:ff9b::7f00:1": "127.0.0.1", "::127.0.0.1": "127.0.0.1", "::ffff:10.0.0.1": "10.0.0.1",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe": "127.0.0.1",  # Teredo: the client is the last 32 bits, inverted
+}  # fmt: skip
+WEBHOOKS = [
+    *(post(f"webhook to {address}", "/admin/alerts", "acme-admin", 422, {**RULE, "webhook_url": f"http://[{address}]:6400/"})
+      for address in WRAPPED),
+    post("webhook to a public 6to4 address", "/admin/alerts", "acme-admin", 201,
+         {**RULE, "webhook_url": "http://[2002:808:808::1]/hooks"}),
+]
 OPEN = [
     get("health", "/health", None),
     get("metrics", "/metrics", None, absent=(GLOBEX, ACME_SHOP)),
     get("openapi", "/openapi.json", None),
 ]
 # fmt: on
-ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + ENCODED + FAUST + TWICE + OPEN
+ROWS = TENANT_IDS + PATHS + SCOPES + INJECTION + NARROWING + CSV + ENCODED + FAUST + TWICE + WEBHOOKS + OPEN
 
 
 @pytest.mark.parametrize("attempt", ROWS, ids=[row.name for row in ROWS])
@@ -326,3 +338,10 @@ def test_a_key_in_an_overlong_request_line_is_not_logged(probed: Probed) -> None
     wait_for(lambda: "LineTooLong" in log.read_text(), 30, "the refusal to be logged")
     logged = [line for line in log.read_text().splitlines() if "LineTooLong" in line]
     assert logged and all(key not in line and "ota_***" in line for line in logged), logged[-1][:600]
+
+
+@pytest.mark.parametrize("address", list(WRAPPED))
+def test_an_ipv6_address_is_refused_for_the_ipv4_address_it_wraps(address: str) -> None:
+    reason = refusal(address)
+    assert reason is not None and WRAPPED[address] in reason, reason
+    assert refusal(WRAPPED[address]) is not None
