@@ -4,22 +4,26 @@ tenant's. A new key is in the 201 answer and nowhere else, ever."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TypeVar
+import asyncio
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ota_stream.alerts.rules import AlertRule
 from ota_stream.auth.keys import KEY_ID, ApiKey, Scope
 from ota_stream.auth.store import KeyStore
+from ota_stream.kafka.compacted import CompactedTable
 from ota_stream.models import FieldError, Identifier
 from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
-from ota_stream.web.errors import ApiError, invalid, json_response
+from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
 from ota_stream.web.params import identifier, only_known
 
 Body = TypeVar("Body", bound=BaseModel)
+Written = TypeVar("Written")
 
 
 class NewKey(BaseModel):
@@ -82,6 +86,16 @@ async def admin_body(request: web.Request, model: type[Body], what: str) -> Body
         raise ApiError(422, f"the {what} is invalid", details) from None
 
 
+async def stored(table: CompactedTable[Any], write: Awaitable[Written]) -> Written:
+    """A change written to a compacted topic (keys, alert rules), or 503 with Retry-After when Kafka has not taken
+    it within INGEST_ACK_TIMEOUT_SECONDS: a broker that is away surfaced as a 500, after aiokafka's 40 s. The
+    change may still be stored later, so a retry is safe (a retried creation makes another key or rule)."""
+    try:
+        return await asyncio.wait_for(write, table.settings.ingest_ack_timeout_seconds)
+    except (KafkaError, TimeoutError):
+        raise unavailable("Kafka did not store the change; retry") from None
+
+
 def routes(store: KeyStore) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
         spec = await admin_body(request, NewKey, "key request")
@@ -89,9 +103,8 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         if app_id is not None and org_id is None:
             raise invalid("org_id", "is required when app_id narrows the key")
         check_reach(request, spec.tenant_id, org_id, app_id)
-        record, key = await store.create(
-            spec.tenant_id, tuple(dict.fromkeys(spec.scopes)), org_id, app_id, spec.name
-        )
+        scopes = tuple(dict.fromkeys(spec.scopes))
+        record, key = await stored(store, store.create(spec.tenant_id, scopes, org_id, app_id, spec.name))
         return json_response({"data": {**record.public(), "key": key}}, 201)
 
     async def listing(request: web.Request) -> web.Response:
@@ -106,7 +119,7 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         if record is None:
             raise ApiError(404, "no such key")
         check_reach(request, record.tenant_id, record.org_id, record.app_id)
-        revoked = await store.revoke(key_id)
+        revoked = await stored(store, store.revoke(key_id))
         assert revoked is not None
         return json_response({"data": revoked.public()})
 

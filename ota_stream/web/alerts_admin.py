@@ -8,13 +8,12 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
-from aiokafka.errors import KafkaError
 
 from ota_stream.alerts import rules
 from ota_stream.alerts.rules import NewRule, RuleStore
 from ota_stream.alerts.webhooks import WebhookRefused, check_destination
 from ota_stream.config import Settings
-from ota_stream.web.admin import admin_body, check_reach, listed_tenant, narrowed, within_reach
+from ota_stream.web.admin import admin_body, check_reach, listed_tenant, narrowed, stored, within_reach
 from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
 
 RULE_ID = re.compile(rf"^[0-9a-f]{{{rules.RULE_ID_LENGTH}}}$")
@@ -42,10 +41,7 @@ def routes(store: RuleStore, settings: Settings) -> list[web.RouteDef]:
         except WebhookRefused as exc:
             raise invalid("webhook_url", str(exc)) from None
         rule = rules.make(spec)
-        try:
-            await store.add(rule)
-        except (KafkaError, TimeoutError):
-            raise unavailable("Kafka did not store the rule; retry") from None
+        await stored(store, store.add(rule))
         return json_response({"data": {**rule.public(), "secret": rule.secret}}, 201)
 
     async def listing(request: web.Request) -> web.Response:
@@ -62,10 +58,7 @@ def routes(store: RuleStore, settings: Settings) -> list[web.RouteDef]:
         if rule is None:
             raise ApiError(404, "no such alert rule")
         check_reach(request, rule.tenant_id, rule.org_id, rule.app_id)
-        try:
-            await store.delete(rule_id)
-        except (KafkaError, TimeoutError):
-            raise unavailable("Kafka did not record the deletion; retry") from None
+        await stored(store, store.delete(rule_id))
         return json_response({"data": rule.public()})
 
     return [
