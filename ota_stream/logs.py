@@ -12,11 +12,13 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from ota_stream.auth.keys import redact
 
 # While the broker is away, aiokafka's clients log the same connection error thousands of times a second
-# (150,000 lines in 20 s, measured in the broker-restart test), and clients that abort their uploads on purpose
-# could do the same; one line per message per interval is enough.
+# (150,000 lines in 20 s, measured in the broker-restart test), and clients that send malformed requests or abort
+# their uploads on purpose could do the same; one line per message per interval is enough.
 REPEAT_INTERVAL_SECONDS = 10.0
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -51,6 +53,25 @@ class KeyRedactor(logging.Filter):
         return True
 
 
+class RefusedRequests(logging.Filter):
+    """aiohttp logs each request it refuses as malformed (a 400 before any route: a request line or header over
+    8 KiB, a bad method, a broken chunk) as an ERROR with a traceback. That is the client's fault, and a client
+    could repeat it to flood the logs: it becomes one INFO line naming the reason, which RepeatLimiter holds to one
+    an interval."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        refused = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(refused, HttpProcessingError):
+            what = record.getMessage()
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = (
+                "%s: refused a malformed request: %s",
+                (what, f"{type(refused).__name__}: {refused}"),
+            )
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class RepeatLimiter(logging.Filter):
     """Passes one record per (logger, level, message template) of the given loggers every `interval` seconds.
 
@@ -59,7 +80,7 @@ class RepeatLimiter(logging.Filter):
 
     def __init__(
         self,
-        prefixes: tuple[str, ...] = ("aiokafka", "ota_stream.web.aborted"),
+        prefixes: tuple[str, ...] = ("aiokafka", "aiohttp.server", "ota_stream.web.aborted"),
         interval: float = REPEAT_INTERVAL_SECONDS,
     ):
         super().__init__()
@@ -90,6 +111,7 @@ def logging_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {
+            "refused": {"()": RefusedRequests},
             "request_id": {"()": RequestIdFilter},
             "repeats": {"()": RepeatLimiter},
             "keys": {"()": KeyRedactor},
@@ -106,7 +128,7 @@ def logging_config(level: str) -> dict[str, Any]:
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "json",
-                "filters": ["repeats", "request_id", "keys"],
+                "filters": ["refused", "repeats", "request_id", "keys"],
             }
         },
         "root": {"level": level, "handlers": ["stdout"]},

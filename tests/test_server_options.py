@@ -9,7 +9,7 @@ import gzip
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -121,43 +121,73 @@ def test_bodies_that_trickle_get_408_and_are_closed(served: Worker, start: bytes
     assert all(b'"code":"request_timeout"' in answer for _, answer in ends)
 
 
-ABORTS = 20
+REPEATS = 20
 
 
-@pytest.mark.parametrize("start", [BATCH_HEAD, KEYS_HEAD], ids=["ingest", "passed on"])
-def test_aborted_uploads_are_logged_at_info_a_line_an_interval(served: Worker, start: bytes) -> None:
-    """Each used to be an ERROR traceback; now a process logs one INFO line, then holds the same line back for
-    10 s (logs.py RepeatLimiter), so that clients that abort on purpose cannot flood the logs."""
+def assert_logged_at_info_a_line_an_interval(
+    served: Worker, send_one: Callable[[], None], marker: str
+) -> None:
+    """Send a bad request REPEATS times, then one every 0.5 s until a line holds `marker` (a line held back by an
+    earlier test shows once 10 s have passed): the lines are INFO, fewer than the requests, and no ERROR or
+    traceback was logged meanwhile (logs.py: RepeatLimiter)."""
     log = served.log_path
     assert log is not None
     logged_before = len(log.read_text().splitlines())
-
-    def abort() -> None:
-        sock = connect(served, start + b'{"tenant_id": "acme", ')
-        time.sleep(0.05)
-        sock.close()
 
     def lines() -> list[dict[str, Any]]:
         return [
             json.loads(line) for line in log.read_text().splitlines()[logged_before:] if line.startswith("{")
         ]
 
-    def aborted() -> list[dict[str, Any]]:
-        return [line for line in lines() if "before its body ended" in line["message"]]
+    def marked() -> list[dict[str, Any]]:
+        return [line for line in lines() if marker in line["message"]]
 
-    for _ in range(ABORTS):
-        abort()
-    sent = ABORTS
-    deadline = time.monotonic() + 30  # a line held back by an earlier test's shows once 10 s have passed
-    while not aborted() and time.monotonic() < deadline:
-        abort()
+    for _ in range(REPEATS):
+        send_one()
+    sent, deadline = REPEATS, time.monotonic() + 30
+    while not marked() and time.monotonic() < deadline:
+        send_one()
         sent += 1
         time.sleep(0.5)
-    assert aborted(), "no aborted upload was logged"
-    assert {line["level"] for line in aborted()} == {"INFO"}
-    assert len(aborted()) < sent
-    errors = [line for line in lines() if line["level"] in ("ERROR", "CRITICAL") or "exc_info" in line]
+    assert marked(), f"nothing logged with {marker!r}"
+    assert {line["level"] for line in marked()} == {"INFO"}
+    assert len(marked()) < sent
+    http = [line for line in lines() if line["logger"].startswith(("aiohttp", "ota_stream.web"))]
+    errors = [line for line in http if line["level"] in ("ERROR", "CRITICAL") or "exc_info" in line]
     assert errors == [], errors[:2]
+
+
+@pytest.mark.parametrize("start", [BATCH_HEAD, KEYS_HEAD], ids=["ingest", "passed on"])
+def test_aborted_uploads_are_logged_at_info_a_line_an_interval(served: Worker, start: bytes) -> None:
+    """Each was an ERROR traceback, so that clients that abort on purpose could flood the logs."""
+
+    def abort() -> None:
+        sock = connect(served, start + b'{"tenant_id": "acme", ')
+        time.sleep(0.05)
+        sock.close()
+
+    assert_logged_at_info_a_line_an_interval(served, abort, "before its body ended")
+
+
+MALFORMED = {
+    "overlong request line": b"GET /health?" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "overlong header": b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"x" * 9000 + b"\r\n\r\n",
+    "bad chunk": b"POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+}
+
+
+@pytest.mark.parametrize("request_bytes", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_malformed_requests_are_logged_at_info_a_line_an_interval(
+    served: Worker, request_bytes: bytes
+) -> None:
+    """aiohttp answers them 400 before any route and logged each as an ERROR with a traceback."""
+
+    def send_one() -> None:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            sock.sendall(request_bytes)
+            assert sock.recv(100).split(b"\r\n")[0].endswith(b" 400 Bad Request")
+
+    assert_logged_at_info_a_line_an_interval(served, send_one, "refused a malformed request")
 
 
 @pytest.mark.parametrize("coding", ["gzip", "br", "deflate"])
