@@ -180,9 +180,8 @@ class Guard:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not is_served(
-            request.path
-        ):  # Faust's routes told anyone the topology, and /router/nope/ was a 500
+        if not is_served(request.path):
+            # Faust's own routes told anyone the topology, and /router/nope/ was a 500.
             raise ApiError(404, "no such route")
         scope = required_scope(request)
         if scope is None or not self.required or scope not in self.enforce:
@@ -235,11 +234,14 @@ class Guard:
         """The request within the key's reach: a live window's tenant/org/app must be within it; analytics get
         what the key fixes (tenant, and org and app when narrowed) where they leave it out, and 403 where they
         name something else."""
-        live_key = request.match_info.get("key") if request.path.startswith("/live/") else None
-        if live_key is not None:
-            tenant, org, app = live_key.split("/")
-            if not grant.covers(tenant, org, app):
-                raise _outside(grant, grant.covers_tenant(tenant))
+        if request.path.startswith("/live/"):
+            live_key = request.match_info.get(
+                "key"
+            )  # tenant/org/app, as the view reads it; None: no route, a 404
+            if live_key is not None:
+                tenant, org, app = live_key.split("/")
+                if not grant.covers(tenant, org, app):
+                    raise _outside(grant, grant.covers_tenant(tenant))
             return request
         missing: dict[str, str] = {}
         for name, value in grant.fixed().items():
