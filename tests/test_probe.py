@@ -345,3 +345,17 @@ def test_an_ipv6_address_is_refused_for_the_ipv4_address_it_wraps(address: str) 
     reason = refusal(address)
     assert reason is not None and WRAPPED[address] in reason, reason
     assert refusal(WRAPPED[address]) is not None
+
+
+def test_a_revoked_key_is_refused_by_the_next_request(probed: Probed) -> None:
+    """Revocation timing: the answer to DELETE comes once this worker has applied it, so no request after it, on
+    any route the key could reach, gets through."""
+    made = check(
+        probed, post("make", "/admin/keys", "bootstrap", 201, {"tenant_id": "acme", "scopes": ["read"]})
+    )
+    key = made.json()["data"]
+    probed.keys["fresh"], probed.records["fresh"] = key["key"], key
+    check(probed, get("before", ADOPTION, "fresh"))
+    check(probed, Attempt("revoke", "DELETE", "/admin/keys/{fresh}", "bootstrap", 200))
+    for route in (ADOPTION, EXPORT, "/live/acme/mobile/shop/now", "/analytics/apps"):
+        check(probed, get("after", route, "fresh", 401))
