@@ -52,7 +52,7 @@ from ota_stream.web import (
 )
 from ota_stream.web import live as live_views
 from ota_stream.web.http_metrics import count_responses
-from ota_stream.web.security import security
+from ota_stream.web.security import security, server_options
 
 EXPIRY_INTERVAL_SECONDS = 10.0
 LAG_INTERVAL_SECONDS = 5.0
@@ -67,7 +67,11 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
         "web_port": settings.server_port,
         "canonical_url": settings.canonical_url,
         "store": "rocksdb://",
-        "web_application_options": {"middlewares": middlewares, "client_max_size": ingest.BATCH_LIMIT + 1},
+        "web_application_options": {
+            "middlewares": middlewares,
+            "client_max_size": ingest.BATCH_LIMIT + 1,
+            "handler_args": server_options(settings, facing_clients=settings.worker_socket is None),
+        },
         "topic_partitions": settings.kafka_topic_partitions,
         "topic_replication_factor": settings.replication_factor,  # changelog and leader topics
         "consumer_auto_offset_reset": "earliest",

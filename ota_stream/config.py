@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     # Set by `ota-stream worker` for the stream processing when ingest processes front it: where its web server
     # listens (a unix socket), instead of SERVER_PORT.
     worker_socket: Path | None = None
+    # Slow clients (web/security.py, web/body.py): a connection must send a whole request head within this long of
+    # opening or of its last answer (so it is also how long an idle keep-alive connection stays open), and a body
+    # must arrive whole within this long of the head (408 otherwise).
+    http_header_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    http_body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     # Kafka
     kafka_brokers: str = "localhost:9092"

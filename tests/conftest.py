@@ -31,6 +31,15 @@ def kafka() -> Iterator[Kafka]:
         remove(directory)
 
 
+@pytest.fixture
+def own_broker() -> Iterator[Kafka]:
+    """A broker of this test's own, not started: the test stops and starts it (fault tests)."""
+    broker = Kafka(Path(tempfile.mkdtemp(prefix="ota-kafka-own-")), free_port(pairs=2))
+    yield broker
+    broker.down()
+    remove(broker.directory)
+
+
 WorkerFactory = Callable[..., Worker]
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -22,7 +21,7 @@ from tests.conftest import WorkerFactory
 from tests.support.diagnosis import Check, differences, pipeline_report
 from tests.support.expected import Window, assert_same, unique
 from tests.support.posting import RetryingClient
-from tests.support.processes import Kafka, Worker, free_port, remove, unique_name, wait_for
+from tests.support.processes import Kafka, Worker, free_port, unique_name, wait_for
 from tests.support.scenario import Event, Scenario, post_batches
 from tests.support.worker_api import ENDPOINTS, ask_endpoint, scrape
 
@@ -112,15 +111,6 @@ def test_kill9_at_five_random_moments_under_50k_events(make_worker: WorkerFactor
         worker.kill9()
         worker.start()
     converges(worker, events, ("acme", "globex"), now, timeout=300)
-
-
-@pytest.fixture
-def own_broker() -> Iterator[Kafka]:
-    """A broker of this test's own, not started: the test stops and starts it."""
-    broker = Kafka(Path(tempfile.mkdtemp(prefix="ota-kafka-own-")), free_port(pairs=2))
-    yield broker
-    broker.down()
-    remove(broker.directory)
 
 
 # After the first answer the worker is still starting (Faust declares the table's changelog, and a broker that is

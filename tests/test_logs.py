@@ -1,13 +1,17 @@
-"""The log repeat limiter: a broker outage must not flood the logs with the same aiokafka error."""
+"""Log filters: a broker outage must not flood the logs with the same aiokafka error, and no key reaches a log
+line, in a message or a traceback."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 
 import pytest
+from pythonjsonlogger.json import JsonFormatter
 
 from ota_stream import logs
-from ota_stream.logs import RepeatLimiter, logging_config
+from ota_stream.logs import KeyRedactor, RepeatLimiter, logging_config
 
 
 def record(name: str, msg: str = "Unable connect to node with id %s: %s", node: int = 1) -> logging.LogRecord:
@@ -42,3 +46,25 @@ def test_the_worker_logging_config_limits_repeats() -> None:
     handler = config["handlers"]["stdout"]
     assert "repeats" in handler["filters"]
     assert config["filters"]["repeats"]["()"] is RepeatLimiter
+
+
+def test_keys_are_redacted_from_tracebacks_too() -> None:
+    """A key in an exception's text (aiohttp's LineTooLong quotes the request line) is redacted like one in the
+    message, and the traceback is still logged."""
+    key = f"ota_{'ab' * 8}_{'S' * 43}"
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.addFilter(KeyRedactor())
+    handler.setFormatter(JsonFormatter("%(message)s"))
+    logger = logging.getLogger("tests.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        raise ValueError(f"bad line: POST /c/{key}/capgo/stats")
+    except ValueError:
+        logger.exception("Error handling request %s", f"/c/{key}/x", stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(written.getvalue())
+    assert key not in written.getvalue()
+    assert "ota_***" in line["message"] and "ota_***" in line["exc_info"] and "Traceback" in line["exc_info"]

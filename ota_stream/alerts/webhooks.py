@@ -3,9 +3,10 @@
 Only http(s) URLs with a host and no credentials are accepted. Unless ALERT_WEBHOOK_ALLOW_PRIVATE=true, every
 address the host resolves to must be a global one: loopback, link-local (cloud metadata at 169.254.169.254
 included), private, shared (100.64/10), multicast, reserved and unspecified addresses are refused, and so are
-IPv4 addresses wrapped in IPv6. At delivery the check runs inside the HTTP client's resolver (`GuardedResolver`),
-so the addresses checked are the addresses connected to: a name that resolved to a public address when the rule
-was made and to a private one later (DNS rebinding) is refused then. Redirects are not followed.
+IPv6 addresses that wrap one of them (mapped, compatible, NAT64, 6to4, Teredo). At delivery the check runs inside
+the HTTP client's resolver (`GuardedResolver`), so the addresses checked are the addresses connected to: a name
+that resolved to a public address when the rule was made and to a private one later (DNS rebinding) is refused
+then. Redirects are not followed.
 """
 
 from __future__ import annotations
@@ -50,14 +51,34 @@ def parse(url: str) -> SplitResult:
     return parts
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits: IPv4-compatible (deprecated) and NAT64's
+# well-known prefix. A NAT64 gateway, or a host that still routes ::a.b.c.d, connects to that IPv4 address.
+_LOW_BITS_IPV4 = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b::/96"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64
+    (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::/48) and Teredo (2001::/32: its server and its client)."""
+    found = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+    if any(ip in network for network in _LOW_BITS_IPV4) and int(ip) > 1:  # not :: or ::1
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [address for address in found if address is not None]
+
+
 def refusal(address: str) -> str | None:
-    """Why an IP address may not be called, or None when it is a global unicast address."""
+    """Why an IP address may not be called, or None when it is a global unicast address. An IPv6 address that
+    wraps an IPv4 one is judged by that one too: 2002:7f00:1::1 (6to4) reaches 127.0.0.1."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (fe80::1%eth0) is not part of it
     except ValueError:
         return f"{address} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        for wrapped in embedded_ipv4(ip):
+            reason = refusal(str(wrapped))
+            if reason is not None:
+                return f"{reason} (wrapped in {ip})"
+        if ip.ipv4_mapped is not None:
+            return None  # ::ffff:a.b.c.d is a.b.c.d, which has passed
     if ip.is_loopback:
         return f"{ip} is a loopback address"
     if ip.is_link_local:

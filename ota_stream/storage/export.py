@@ -1,4 +1,4 @@
-"""The raw events of a window, read out of ClickHouse in blocks and never held whole in memory (spec §9).
+"""The raw events of a window, read out of ClickHouse in blocks and never held whole in memory.
 
 An export is a snapshot: it counts, then reads, the rows whose `ingested_at` is at most the server time when it
 started, so the count that decides 413 is the number of rows sent (rows can only be added, never changed; a
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
-from ota_stream.storage.queries.event_rows import RFC3339, select_list
+from ota_stream.storage.queries.event_rows import COLUMNS, RFC3339, select_list
 from ota_stream.storage.queries.scope import Scope
 
 STREAM_READ_BYTES = 1 << 16
@@ -49,6 +49,23 @@ STREAMING = (
     "max_block_size = 1024, max_threads = 1, read_in_order_use_buffering = 0, use_query_condition_cache = 0"
 )
 
+# Columns that hold text as clients sent it; the others are numbers, the timestamp and the metadata's JSON object.
+TEXT = frozenset({
+    "event_id", "tenant_id", "org_id", "app_id", "device_id", "event_type", "session_id", "os", "os_version",
+    "model", "manufacturer", "current_version", "target_version", "release_notes", "channel", "connection_type",
+    "error_code", "error_message", "failure_stage", "cancellation_reason", "rollback_reason",
+})  # fmt: skip
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) can send the sheet's data
+# away), and any app user can put one in an event. In CSV such a text gets an apostrophe in front, which spreadsheets
+# show as text; NDJSON and Parquet keep the value as sent.
+FORMULA_START = r"^[-=+@\t\r]"  # a regular expression in a ClickHouse string: \t and \r are the characters
+
+
+def inert_text(column: str) -> str:
+    """A CSV column's expression: the text, with an apostrophe in front when it would start a formula."""
+    value = f"e.{column}"
+    return f"if(match({value}, '{FORMULA_START}'), concat('''', {value}), {value})"
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -64,10 +81,15 @@ LAYOUTS = {
     "ndjson": Layout(
         "JSONEachRow", {"timestamp": RFC3339}, f"{STREAMING}, output_format_json_quote_64bit_integers = 0"
     ),
-    # Strings always quoted, a missing value an empty unquoted field, metadata as a JSON object.
+    # Strings always quoted, a missing value an empty unquoted field, metadata as a JSON object, and no text that a
+    # spreadsheet would run as a formula.
     "csv": Layout(
         "CSV",
-        {"timestamp": RFC3339, "metadata": "toJSONString(e.metadata)"},
+        {
+            **{name: inert_text(column) for name, column in COLUMNS if name in TEXT},
+            "timestamp": RFC3339,
+            "metadata": "toJSONString(e.metadata)",
+        },
         f"{STREAMING}, format_csv_null_representation = ''",
     ),
     # Native types: timestamp[ms, UTC], map<string, string>; Parquet is written from these Arrow batches.

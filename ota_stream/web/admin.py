@@ -1,22 +1,29 @@
-"""`/admin/keys` (spec §7): make, list and revoke API keys. A key with the admin scope manages its own tenant's
-keys; ADMIN_API_KEY manages every tenant's. A new key is in the 201 answer and nowhere else, ever."""
+"""`/admin/keys`: make, list and revoke API keys. A key with the admin scope manages the keys within its own reach
+(its tenant, or the org or app it is narrowed to), and makes keys within it only; ADMIN_API_KEY manages every
+tenant's. A new key is in the 201 answer and nowhere else, ever."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import asyncio
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ota_stream.auth.keys import KEY_ID, Scope
+from ota_stream.alerts.rules import AlertRule
+from ota_stream.auth.keys import KEY_ID, ApiKey, Scope
 from ota_stream.auth.store import KeyStore
+from ota_stream.kafka.compacted import CompactedTable
 from ota_stream.models import FieldError, Identifier
 from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
-from ota_stream.web.errors import ApiError, invalid, json_response
-from ota_stream.web.params import identifier
+from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
+from ota_stream.web.params import identifier, only_known
 
 Body = TypeVar("Body", bound=BaseModel)
+Written = TypeVar("Written")
 
 
 class NewKey(BaseModel):
@@ -29,24 +36,42 @@ class NewKey(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-def check_tenant(request: web.Request, tenant_id: str) -> None:
-    """403 unless the request's key manages `tenant_id` (ADMIN_API_KEY manages every tenant)."""
+def check_reach(request: web.Request, tenant_id: str, org_id: str | None, app_id: str | None) -> None:
+    """403 unless the request's key reaches `tenant_id` (and `org_id`/`app_id`; None is every org or app of the
+    tenant, beyond a narrowed key). ADMIN_API_KEY reaches everything."""
     grant: Grant | None = request.get("grant")
-    if grant is not None and not grant.covers_tenant(tenant_id):
+    if grant is None or grant.covers(tenant_id, org_id, app_id):
+        return
+    if not grant.covers_tenant(tenant_id):
         raise forbidden("this key manages another tenant")
+    raise forbidden(f"this key manages {grant.reach} only")
+
+
+def narrowed(request: web.Request, org_id: str | None, app_id: str | None) -> tuple[str | None, str | None]:
+    """The org and app of something an admin request makes: as given, else the ones its key is narrowed to."""
+    grant: Grant | None = request.get("grant")
+    fixed = grant.fixed() if grant is not None else {}
+    return org_id or fixed.get("org_id"), app_id or fixed.get("app_id")
+
+
+Reachable = TypeVar("Reachable", ApiKey, AlertRule)
+
+
+def within_reach(request: web.Request, items: Iterable[Reachable]) -> list[Reachable]:
+    """The keys or rules of a listing that the request's key reaches."""
+    grant: Grant | None = request.get("grant")
+    return [item for item in items if grant is None or grant.covers(item.tenant_id, item.org_id, item.app_id)]
 
 
 def listed_tenant(request: web.Request) -> str | None:
     """The tenant a listing shows: `tenant_id`, else the key's; None (every tenant) for ADMIN_API_KEY alone."""
-    for name in request.query:
-        if name != "tenant_id":
-            raise invalid(name, "unknown parameter")
+    only_known(request.query, ("tenant_id",))
     tenant = identifier(request.query, "tenant_id", required=False)
     grant: Grant | None = request.get("grant")
     if grant is not None and not grant.is_bootstrap:
         tenant = tenant or grant.key.tenant_id
-    if tenant is not None:
-        check_tenant(request, tenant)
+        if not grant.covers_tenant(tenant):
+            raise forbidden("this key manages another tenant")
     return tenant
 
 
@@ -61,19 +86,30 @@ async def admin_body(request: web.Request, model: type[Body], what: str) -> Body
         raise ApiError(422, f"the {what} is invalid", details) from None
 
 
+async def stored(table: CompactedTable[Any], write: Awaitable[Written]) -> Written:
+    """A change written to a compacted topic (keys, alert rules), or 503 with Retry-After when Kafka has not taken
+    it within INGEST_ACK_TIMEOUT_SECONDS: a broker that is away surfaced as a 500, after aiokafka's 40 s. The
+    change may still be stored later, so a retry is safe (a retried creation makes another key or rule)."""
+    try:
+        return await asyncio.wait_for(write, table.settings.ingest_ack_timeout_seconds)
+    except (KafkaError, TimeoutError):
+        raise unavailable("Kafka did not store the change; retry") from None
+
+
 def routes(store: KeyStore) -> list[web.RouteDef]:
     async def create(request: web.Request) -> web.Response:
         spec = await admin_body(request, NewKey, "key request")
-        check_tenant(request, spec.tenant_id)
-        if spec.app_id is not None and spec.org_id is None:
+        org_id, app_id = narrowed(request, spec.org_id, spec.app_id)
+        if app_id is not None and org_id is None:
             raise invalid("org_id", "is required when app_id narrows the key")
-        record, key = await store.create(
-            spec.tenant_id, tuple(dict.fromkeys(spec.scopes)), spec.org_id, spec.app_id, spec.name
-        )
+        check_reach(request, spec.tenant_id, org_id, app_id)
+        scopes = tuple(dict.fromkeys(spec.scopes))
+        record, key = await stored(store, store.create(spec.tenant_id, scopes, org_id, app_id, spec.name))
         return json_response({"data": {**record.public(), "key": key}}, 201)
 
     async def listing(request: web.Request) -> web.Response:
-        return json_response({"data": [key.public() for key in store.of_tenant(listed_tenant(request))]})
+        found = within_reach(request, store.of_tenant(listed_tenant(request)))
+        return json_response({"data": [key.public() for key in found]})
 
     async def revoke(request: web.Request) -> web.Response:
         key_id = request.match_info["key_id"]
@@ -82,8 +118,8 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         record = store.items.get(key_id)
         if record is None:
             raise ApiError(404, "no such key")
-        check_tenant(request, record.tenant_id)
-        revoked = await store.revoke(key_id)
+        check_reach(request, record.tenant_id, record.org_id, record.app_id)
+        revoked = await stored(store, store.revoke(key_id))
         assert revoked is not None
         return json_response({"data": revoked.public()})
 

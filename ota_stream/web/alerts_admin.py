@@ -1,19 +1,19 @@
-"""`/admin/alerts` (spec §10): make, list and delete alert rules. The guard (web/auth.py) lets admin keys and
-ADMIN_API_KEY in; an admin key manages its own tenant's rules only. A rule's signing secret is in the 201 answer
-and in no listing. Every refusal of the input is a 422 naming the field, never a 500."""
+"""`/admin/alerts`: make, list and delete alert rules. The guard (web/auth.py) lets admin keys and ADMIN_API_KEY
+in; an admin key manages the rules within its own reach only (its tenant, or its org or app when narrowed). A
+rule's signing secret is in the 201 answer and in no listing. Every refusal of the input is a 422 naming the field,
+never a 500."""
 
 from __future__ import annotations
 
 import re
 
 from aiohttp import web
-from aiokafka.errors import KafkaError
 
 from ota_stream.alerts import rules
 from ota_stream.alerts.rules import NewRule, RuleStore
 from ota_stream.alerts.webhooks import WebhookRefused, check_destination
 from ota_stream.config import Settings
-from ota_stream.web.admin import admin_body, check_tenant, listed_tenant
+from ota_stream.web.admin import admin_body, check_reach, listed_tenant, narrowed, stored, within_reach
 from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
 
 RULE_ID = re.compile(rf"^[0-9a-f]{{{rules.RULE_ID_LENGTH}}}$")
@@ -32,23 +32,24 @@ def routes(store: RuleStore, settings: Settings) -> list[web.RouteDef]:
             raise unavailable("the worker is still reading the alert rules; retry")
 
     async def create(request: web.Request) -> web.Response:
-        spec = _validated(await admin_body(request, NewRule, "alert rule"), settings)
-        check_tenant(request, spec.tenant_id)
+        given = await admin_body(request, NewRule, "alert rule")
+        org_id, app_id = narrowed(request, given.org_id, given.app_id)
+        spec = _validated(given.model_copy(update={"org_id": org_id, "app_id": app_id}), settings)
+        check_reach(request, spec.tenant_id, spec.org_id, spec.app_id)
         try:
             await check_destination(spec.webhook_url, settings.alert_webhook_allow_private)
         except WebhookRefused as exc:
             raise invalid("webhook_url", str(exc)) from None
         rule = rules.make(spec)
-        try:
-            await store.add(rule)
-        except (KafkaError, TimeoutError):
-            raise unavailable("Kafka did not store the rule; retry") from None
+        await stored(store, store.add(rule))
         return json_response({"data": {**rule.public(), "secret": rule.secret}}, 201)
 
     async def listing(request: web.Request) -> web.Response:
         tenant = listed_tenant(request)
         ready()
-        return json_response({"data": [rule.public() for rule in store.of_tenant(tenant)]})
+        return json_response(
+            {"data": [rule.public() for rule in within_reach(request, store.of_tenant(tenant))]}
+        )
 
     async def delete(request: web.Request) -> web.Response:
         ready()
@@ -56,11 +57,8 @@ def routes(store: RuleStore, settings: Settings) -> list[web.RouteDef]:
         rule = store.items.get(rule_id) if RULE_ID.match(rule_id) else None
         if rule is None:
             raise ApiError(404, "no such alert rule")
-        check_tenant(request, rule.tenant_id)
-        try:
-            await store.delete(rule_id)
-        except (KafkaError, TimeoutError):
-            raise unavailable("Kafka did not record the deletion; retry") from None
+        check_reach(request, rule.tenant_id, rule.org_id, rule.app_id)
+        await stored(store, store.delete(rule_id))
         return json_response({"data": rule.public()})
 
     return [

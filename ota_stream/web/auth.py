@@ -1,12 +1,16 @@
-"""Who may call what (spec §7): the middleware that authenticates keys, checks scope and tenant, limits the rate
-and writes the audit line; ingest checks each event against its key through the `Grant` it leaves on the request.
+"""Who may call what (docs/security.md): the middleware that authenticates keys, checks scope and reach, limits the
+rate and writes the audit line; ingest and admin routes ask the `Grant` it leaves on the request what a key reaches.
 
+A key reaches one tenant, or one org or one app of it when narrowed, on every route:
 - `/health`, `/metrics`, `/openapi.json`, the dashboard's page and its files (`/dashboard/static/`) are open: they
   hold no tenant data (the page asks for a read key and sends it with each API call).
-- Ingest routes need the `ingest` scope; events outside the key's tenant/org/app are refused one by one.
-- `/analytics/*` and `/live/*` need `read`, for the key's tenant: a `tenant_id` that differs is 403, a missing one is
-  the key's.
-- `/admin/*` needs `admin` (or ADMIN_API_KEY); admin routes check the tenant of what they change.
+- Any other path outside the routes below is a 404, whatever it would match: Faust serves routes of its own
+  (`/router/`, `/table/`, `/`) that show the cluster's topics, assignments and URLs.
+- Ingest routes need the `ingest` scope; events outside the key's reach are refused one by one.
+- `/analytics/*` and `/live/*` need `read`, within the key's reach: a `tenant_id`, `org_id` or `app_id` that differs
+  from the key's is 403, a missing one is the key's.
+- `/admin/*` needs `admin` (or ADMIN_API_KEY); admin routes make, list and revoke only what is within the key's
+  reach (web/admin.py).
 
 No log line holds a key: `redact` removes anything shaped like one.
 """
@@ -33,6 +37,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 INGEST_PATHS = frozenset({"/events", "/events/batch", *CLIENT_PATHS})
 OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/dashboard"})
 OPEN_PREFIXES = ("/dashboard/static/",)
+# Every other path is ours only under these; anything else, Faust's own routes (`/router/`, `/table/`, `/`)
+# included, is a 404 before any handler runs.
+KEYED_PREFIXES = ("/c/", "/admin/", "/analytics/", "/live/")
 MAX_KEY_LENGTH = 256
 
 
@@ -60,22 +67,33 @@ class Grant:
     def covers_tenant(self, tenant_id: str) -> bool:
         return self.is_bootstrap or self.key.tenant_id == tenant_id
 
-    def covers(self, tenant_id: str, org_id: str, app_id: str) -> bool:
-        """Whether an event of this tenant/org/app is within the key's reach (spec §7)."""
+    def covers(self, tenant_id: str, org_id: str | None, app_id: str | None) -> bool:
+        """Whether the key reaches this tenant/org/app: an event's, a live window's, or what an admin request
+        makes, lists or revokes (None: every org or app of the tenant, which a narrowed key does not reach)."""
         key = self.key
         return (
-            key.tenant_id == tenant_id
+            self.covers_tenant(tenant_id)
             and (key.org_id is None or key.org_id == org_id)
             and (key.app_id is None or key.app_id == app_id)
         )
 
+    @property
+    def reach(self) -> str:
+        """What the key reaches, for messages: `tenant`, `tenant/org` or `tenant/org/app`."""
+        return "/".join(self.fixed().values())
+
+    def fixed(self) -> dict[str, str]:
+        """The ids the key fixes: its tenant, and its org and app when it is narrowed (none for ADMIN_API_KEY)."""
+        if self.is_bootstrap:
+            return {}
+        key = self.key
+        ids = {"tenant_id": key.tenant_id, "org_id": key.org_id, "app_id": key.app_id}
+        return {name: value for name, value in ids.items() if value is not None}
+
     def fill(self, event: dict[str, object]) -> None:
         """Supply what the key fixes and the event left out: tenant, and org/app when the key is narrowed."""
-        event.setdefault("tenant_id", self.key.tenant_id)
-        if self.key.org_id is not None:
-            event.setdefault("org_id", self.key.org_id)
-        if self.key.app_id is not None:
-            event.setdefault("app_id", self.key.app_id)
+        for name, value in self.fixed().items():
+            event.setdefault(name, value)
 
     def charge(self, events: int) -> None:
         """Take `events` from the ingest bucket, or refuse the whole request with 429."""
@@ -83,6 +101,10 @@ class Grant:
             wait = self.events.take(events)
             if wait:
                 raise too_many(self.events, wait)
+
+
+def _outside(grant: Grant, same_tenant: bool) -> ApiError:
+    return forbidden(f"this key reads {grant.reach} only" if same_tenant else "this key reads another tenant")
 
 
 def too_many(bucket: Bucket, wait: float) -> ApiError:
@@ -106,6 +128,17 @@ def scope_for(method: str, path: str) -> Scope | None:
     if path.startswith(("/analytics/", "/live/")):
         return Scope.READ
     return None
+
+
+def is_served(path: str) -> bool:
+    """Whether a path is one this service answers (docs/api.md); Faust's built-in routes are not."""
+    return (
+        path in OPEN_PATHS
+        or path in INGEST_PATHS
+        or path == "/admin"
+        or path.startswith(OPEN_PREFIXES)
+        or path.startswith(KEYED_PREFIXES)
+    )
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -147,6 +180,9 @@ class Guard:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_served(request.path):
+            # Faust's own routes told anyone the topology, and /router/nope/ was a 500.
+            raise ApiError(404, "no such route")
         scope = required_scope(request)
         if scope is None or not self.required or scope not in self.enforce:
             return await handler(request)
@@ -195,18 +231,26 @@ class Guard:
         return response
 
     def _scoped(self, request: web.Request, grant: Grant) -> web.Request:
-        """The request with its tenant checked against the key, and set to the key's when it has none."""
+        """The request within the key's reach: a live window's tenant/org/app must be within it; analytics get
+        what the key fixes (tenant, and org and app when narrowed) where they leave it out, and 403 where they
+        name something else."""
         if request.path.startswith("/live/"):
-            tenant = request.path.split("/")[2]
-            if not grant.covers_tenant(tenant):
-                raise forbidden("this key reads another tenant")
+            live_key = request.match_info.get(
+                "key"
+            )  # tenant/org/app, as the view reads it; None: no route, a 404
+            if live_key is not None:
+                tenant, org, app = live_key.split("/")
+                if not grant.covers(tenant, org, app):
+                    raise _outside(grant, grant.covers_tenant(tenant))
             return request
-        tenants = request.query.getall("tenant_id", [])
-        if not tenants and not grant.is_bootstrap:
-            return request.clone(rel_url=request.rel_url.update_query(tenant_id=grant.key.tenant_id))
-        if any(not grant.covers_tenant(tenant) for tenant in tenants):
-            raise forbidden("this key reads another tenant")
-        return request
+        missing: dict[str, str] = {}
+        for name, value in grant.fixed().items():
+            given = request.query.getall(name, [])
+            if any(other != value for other in given):
+                raise _outside(grant, name != "tenant_id")
+            if not given:
+                missing[name] = value
+        return request.clone(rel_url=request.rel_url.update_query(missing)) if missing else request
 
     def _audit(self, request: web.Request, grant: Grant, status: int) -> None:
         resource = request.match_info.route.resource

@@ -23,12 +23,15 @@ from ota_stream.models import FieldError
 from ota_stream.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
+# Aborted uploads: INFO, and at most one line per interval however many (logs.py, RepeatLimiter).
+aborted_log = logging.getLogger("ota_stream.web.aborted")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _CODES = {
     400: "invalid_json",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
@@ -70,6 +73,12 @@ class ApiError(Exception):
             }
         }
         return json_response(body, self.status, self.headers)
+
+
+class BodyAborted(Exception):
+    """The client closed its connection before its body ended: nobody is left to answer, and nothing is wrong here.
+    Logged at INFO without a traceback, at most once an interval (each one was an ERROR traceback: a way to flood
+    the logs)."""
 
 
 # How long a client should wait before it retries a 503: Kafka, ClickHouse or the worker itself unavailable.
@@ -120,6 +129,11 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     except StorageUnavailable as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
         response = unavailable("ClickHouse is unavailable; retry later").response()
+    except BodyAborted:
+        aborted_log.info(
+            "%s %s: the client closed the connection before its body ended", request.method, request.path
+        )
+        response = ApiError(400, "the connection closed before the body ended").response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from ota_stream import logs
-from ota_stream.web.body import KIB
-from ota_stream.web.errors import unavailable
+from ota_stream.web.body import KIB, require_plain_body
+from ota_stream.web.errors import BodyAborted, unavailable
 
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), and the ones aiohttp sets itself.
 HOP_BY_HOP = frozenset(
@@ -40,7 +41,7 @@ class Forwarder:
         if self._session is not None:
             await self._session.close()
 
-    async def fetch(self, request: web.Request) -> tuple[int, dict[str, str], bytes]:
+    async def fetch(self, request: web.Request) -> tuple[int, CIMultiDict[str], bytes]:
         """The worker's whole answer, for the few routes whose body the front changes (/health, /metrics)."""
         upstream = await self._open(request)
         async with upstream:
@@ -50,7 +51,7 @@ class Forwarder:
         upstream = await self._open(request)
         async with upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            response.headers.update(_passed(upstream.headers))
+            response.headers.extend(_passed(upstream.headers))
             await response.prepare(request)
             async for chunk in upstream.content.iter_chunked(64 * KIB):
                 await response.write(chunk)
@@ -60,8 +61,10 @@ class Forwarder:
     async def _open(self, request: web.Request) -> aiohttp.ClientResponse:
         """Send the request on; a worker that is starting (or gone) is a 503 with Retry-After."""
         assert self._session is not None, "Forwarder.start() has not run"
+        if request.body_exists:  # this server would pass an encoded body on inflated, under the same header
+            require_plain_body(request)
         headers = _passed(request.headers)
-        headers["X-Request-ID"] = logs.request_id.get() or headers.get("X-Request-ID", "")
+        headers["X-Request-ID"] = logs.request_id.get() or headers.get("X-Request-ID") or ""
         try:
             return await self._session.request(
                 request.method,
@@ -72,7 +75,13 @@ class Forwarder:
             )
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
             raise unavailable(WORKER_STARTING) from None
+        except aiohttp.ClientOSError:
+            if request.body_exists and request.content.exception() is not None:
+                raise BodyAborted() from None  # the client closed its connection while its body was passed on
+            raise
 
 
-def _passed(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+def _passed(headers: Mapping[str, str]) -> CIMultiDict[str]:
+    """The end-to-end headers, each as often as it came: the worker refuses a request with two keys, and merging
+    them let the last one win."""
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)

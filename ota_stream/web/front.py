@@ -37,7 +37,7 @@ from ota_stream.web import compat, ingest
 from ota_stream.web.errors import json_response
 from ota_stream.web.forward import Forwarder
 from ota_stream.web.readiness import kafka_readiness
-from ota_stream.web.security import Security, security
+from ota_stream.web.security import Security, security, server_options
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,9 @@ async def serve(settings: Settings, worker_socket: Path | None) -> None:
     if forwarder is not None:
         await forwarder.start()
     front = create_front(settings, publisher, guarded, forwarder)
-    runner = web.AppRunner(front, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds)
+    runner = web.AppRunner(
+        front, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds, **server_options(settings)
+    )
     await runner.setup()
     await web.TCPSite(runner, settings.server_host, settings.server_port, reuse_port=True).start()
     log.info("ingest process %d serving on %s:%d", os.getpid(), settings.server_host, settings.server_port)

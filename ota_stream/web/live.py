@@ -13,7 +13,7 @@ from faust.web import View
 from ota_stream.models import ID_CHARS, ID_MAX
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import invalid, json_response
-from ota_stream.web.params import is_whole
+from ota_stream.web.params import is_whole, only_known
 
 ONE_ID = f"{ID_CHARS}{{1,{ID_MAX}}}"
 KEY = f"{{key:{ONE_ID}/{ONE_ID}/{ONE_ID}}}"  # an aiohttp pattern: tenant/org/app
@@ -21,9 +21,7 @@ DEFAULT_LAST = 10
 
 
 def _last(request: web.Request, most: int) -> int:
-    for name in request.query:
-        if name != "last":
-            raise invalid(name, "unknown parameter")
+    only_known(request.query, ("last",))
     raw = request.query.get("last", str(DEFAULT_LAST))
     if not is_whole(raw) or not 1 <= int(raw) <= most:
         raise invalid("last", f"must be a whole number from 1 to {most}")
@@ -44,6 +42,5 @@ def register(app: App, live: LiveWindows) -> None:
     class Now(View):
         @app.table_route(table=live.table, match_info="key")  # type: ignore[arg-type]
         async def get(self, request: web.Request, key: str) -> web.Response:
-            for name in request.query:
-                raise invalid(name, "unknown parameter")
+            only_known(request.query, ())
             return json_response({"data": {"window_seconds": live.size, "window": live.current(key)}})

@@ -148,5 +148,7 @@ def secure(paths: dict[str, Any], auth_required: bool) -> None:
             operation["security"] = options if auth_required else [{}, *options]
             responses = operation.setdefault("responses", {})
             responses.setdefault("401", _error("No key, or an unknown, revoked or malformed one."))
-            responses.setdefault("403", _error(f"The key lacks the {scope} scope, or covers another tenant."))
+            responses.setdefault(
+                "403", _error(f"The key lacks the {scope} scope, or does not reach this tenant, org or app.")
+            )
             responses.setdefault("429", _error("Over the key's rate limit; retry after `Retry-After`."))

@@ -66,14 +66,20 @@ def _timestamp(query: Mapping[str, str], name: str) -> datetime | None:
     return parsed
 
 
-def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime | None = None) -> Scope:
-    """Parse tenant_id, org_id, app_id and the window; any parameter not known to the route is a 422."""
+def only_known(query: Mapping[str, str], known: Collection[str]) -> None:
+    """422 naming the first parameter the route does not take, or one given more than once (the first of its
+    values would be used, and a check of another may have looked at another one)."""
     for name in query:
-        if name not in COMMON and name not in extra:
+        if name not in known:
             raise invalid(name, "unknown parameter")
     for name in set(query):
         if isinstance(query, MultiMapping) and len(query.getall(name)) > 1:
             raise invalid(name, "given more than once")
+
+
+def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime | None = None) -> Scope:
+    """Parse tenant_id, org_id, app_id and the window; any parameter not known to the route is a 422."""
+    only_known(query, COMMON | set(extra))
     tenant_id = identifier(query, "tenant_id", required=True)
     assert tenant_id is not None
     now = now or datetime.now(UTC)
