@@ -33,6 +33,14 @@ def changes(worker: Worker, key_id: str, rule_id: str) -> dict[str, requests.Res
     }  # fmt: skip
 
 
+def made(worker: Worker) -> bool:
+    """One attempt at making a key: True when made, False when Kafka is not there yet (503)."""
+    answer = requests.post(f"{worker.url}/admin/keys", json={"tenant_id": "acme", "scopes": ["read"]},
+                           headers=ADMIN_HEADERS, timeout=60)  # fmt: skip
+    assert answer.status_code in (201, 503), answer.text
+    return answer.status_code == 201
+
+
 def test_admin_changes_answer_503_while_kafka_is_down(own_broker: Kafka, tmp_path: Path) -> None:
     own_broker.up()
     env = {**SECURED, "INGEST_ACK_TIMEOUT_SECONDS": str(ACK_TIMEOUT)}
@@ -57,19 +65,34 @@ def test_admin_changes_answer_503_while_kafka_is_down(own_broker: Kafka, tmp_pat
         assert known.status_code == 200, known.text  # keys already read are still checked, from memory
 
         own_broker.up()
-
-        def made() -> bool:
-            answer = requests.post(f"{worker.url}/admin/keys", json={"tenant_id": "acme", "scopes": ["read"]},
-                                   headers=ADMIN_HEADERS, timeout=60)  # fmt: skip
-            assert answer.status_code in (201, 503), answer.text
-            return answer.status_code == 201
-
-        wait_for(made, 120, "a key to be made once the broker is back", diagnose=worker.log_tail)
+        wait_for(
+            lambda: made(worker), 120, "a key to be made once the broker is back", diagnose=worker.log_tail
+        )
         revoked = requests.delete(
             f"{worker.url}/admin/keys/{doomed['key_id']}", headers=ADMIN_HEADERS, timeout=60
         )
         assert revoked.status_code == 200 and revoked.json()["data"]["revoked_at"], revoked.text
         unknown = requests.get(f"{worker.url}/admin/keys", headers={"X-API-Key": doomed["key"]}, timeout=60)
         assert unknown.status_code == 401  # the revocation was stored, and read back
+    finally:
+        worker.stop()
+
+
+def test_a_first_change_made_while_kafka_is_down_does_not_keep_later_ones_from_kafka(
+    own_broker: Kafka, tmp_path: Path
+) -> None:
+    """The store's producer starts with its first change; one whose start failed was kept, and every later change
+    answered 503 until the worker restarted."""
+    own_broker.up()
+    env = {**SECURED, "INGEST_ACK_TIMEOUT_SECONDS": str(ACK_TIMEOUT)}
+    worker = Worker(tmp_path / "w", own_broker, unique_name("ota-events"), unique_name("ota-group"), env=env)
+    try:
+        worker.start()
+        own_broker.down()
+        assert not made(worker)
+        own_broker.up()
+        wait_for(
+            lambda: made(worker), 120, "a key to be made once the broker is back", diagnose=worker.log_tail
+        )
     finally:
         worker.stop()

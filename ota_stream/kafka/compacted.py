@@ -12,6 +12,7 @@ made through one request can be used by the next one on the same process. A reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -24,6 +25,7 @@ from mode import Service
 
 from ota_stream.config import Settings
 from ota_stream.kafka.options import client_options
+from ota_stream.kafka.producer import RETIRE_TIMEOUT_SECONDS, retire
 from ota_stream.kafka.replication import durability_configs
 
 log = logging.getLogger(__name__)
@@ -49,20 +51,38 @@ class CompactedTable(Service, Generic[V]):
         self.add_future(self._follow())
 
     async def on_stop(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await retire(producer)
 
     async def put(self, key: str, value: dict[str, Any] | None) -> None:
-        """Write a record and wait until this process has applied it. Raises KafkaError if Kafka refuses."""
-        if self._producer is None:
-            self._producer = AIOKafkaProducer(
-                acks="all", enable_idempotence=True, **client_options(self.settings)
-            )
-            await self._producer.start()
+        """Write a record and wait until this process has applied it. Raises KafkaError if Kafka refuses.
+
+        A producer that failed to start or to send is dropped, and the next change starts a new one: one kept after
+        a failed start answered every later change 503 until the worker restarted, and an idempotent producer can
+        be left unable to send after a failure (kafka/producer.py)."""
+        producer = self._producer or await self._start_producer()
         payload = None if value is None else orjson.dumps(value)
-        sent = await self._producer.send_and_wait(self.topic, payload, key=key.encode(), partition=0)
+        try:
+            sent = await producer.send_and_wait(self.topic, payload, key=key.encode(), partition=0)
+        except BaseException:
+            if self._producer is producer:
+                self._producer = None
+                self.add_future(retire(producer))
+            raise
         async with self._progress:
             await asyncio.wait_for(self._progress.wait_for(lambda: self._applied >= sent.offset), 30)
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **client_options(self.settings))
+        try:
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):  # what start() opened before it failed (a client's sockets)
+                await asyncio.wait_for(producer.stop(), RETIRE_TIMEOUT_SECONDS)
+            raise
+        self._producer = producer
+        return producer
 
     async def _follow(self) -> None:
         """Read the topic from its start, then follow it, for as long as the service runs; reconnect on errors."""

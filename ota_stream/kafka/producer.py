@@ -126,26 +126,13 @@ class EventPublisher(Service):
         log.warning("replacing the Kafka producer after a failed send: %r", error)
         self.on_replaced()
         self._producer = None
-        self.add_future(self._retire(failed))
+        self.add_future(retire(failed))
         self.add_future(self._connect())
-
-    async def _retire(self, producer: AIOKafkaProducer) -> None:
-        """Give a replaced producer RETIRE_TIMEOUT_SECONDS to deliver what it holds, then close it either way."""
-        try:
-            await asyncio.wait_for(producer.flush(), timeout=RETIRE_TIMEOUT_SECONDS)
-            await producer.stop()
-        except (KafkaError, TimeoutError) as exc:
-            log.warning("the replaced Kafka producer could not deliver what it holds, closing it: %r", exc)
-            # A producer on its way out must not take the publisher (and ingest) down with it.
-            try:
-                await _close_unflushed(producer)
-            except Exception:
-                log.exception("the replaced Kafka producer did not close")
 
     async def on_stop(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            await self._retire(producer)  # bounded: a stop while Kafka refuses writes would never return
+            await retire(producer)  # bounded: a stop while Kafka refuses writes would never return
 
     def _current(self) -> AIOKafkaProducer:
         producer = self._producer
@@ -242,6 +229,21 @@ class EventPublisher(Service):
         except (KafkaError, TimeoutError) as exc:
             self._replace(producer, exc)
             raise KafkaUnavailable(f"Kafka did not acknowledge {topic}: {exc!r}") from exc
+
+
+async def retire(producer: AIOKafkaProducer) -> None:
+    """Give a producer that is done with (replaced, or its owner stopping) RETIRE_TIMEOUT_SECONDS to deliver what it
+    holds, then close it either way."""
+    try:
+        await asyncio.wait_for(producer.flush(), timeout=RETIRE_TIMEOUT_SECONDS)
+        await producer.stop()
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("a retired Kafka producer could not deliver what it holds, closing it: %r", exc)
+        # A producer on its way out must not take its owner (ingest, the key store) down with it.
+        try:
+            await _close_unflushed(producer)
+        except Exception:
+            log.exception("a retired Kafka producer did not close")
 
 
 async def _close_unflushed(producer: AIOKafkaProducer) -> None:
