@@ -24,7 +24,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import Scope, rate
 from ota_stream.storage.queries.stability_sql import COUNTS, PER_VERSION, sessions
 
-TOP_CRASHES = 5
+TOP_CRASHES = 5  # as LIMIT 5 BY in stability_sql.PER_VERSION
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class Sessions:
 def _sessions_sql(
     scope: Scope, version: str | None, use_views: bool, columns: list[str]
 ) -> tuple[str, dict[str, Any]]:
+    """The window's sessions with `columns`, whole hours from the view unless `use_views` is off, and the
+    statement's parameters."""
     hybrid = scope.hybrid("hour", use_views)
     params = dict(hybrid.params)
     if version is not None:
@@ -81,6 +83,7 @@ def _summary(quantiles: list[float], total: float, samples: int) -> dict[str, An
 async def stability(
     ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
+    """`{"versions": [...]}`: every version with a session in the window (only `version` when given)."""
     sql, params = _sessions_sql(scope, version, use_views, ["crashed", "crashes", "launch_durations"])
     versions: dict[str, dict[str, Any]] = {}
     crashes: dict[str, list[dict[str, Any]]] = {}
@@ -103,6 +106,6 @@ async def stability(
             crashes.setdefault(name, []).append(
                 {"error_code": code, "error_message": message, "sessions": n, "devices": devices}
             )
-    listed = [{**row, "top_crashes": crashes.get(name, [])[:TOP_CRASHES]} for name, row in versions.items()]
+    listed = [{**row, "top_crashes": crashes.get(name, [])} for name, row in versions.items()]
     listed.sort(key=lambda row: (-row["sessions"], row["version"]))
     return {"versions": listed}
