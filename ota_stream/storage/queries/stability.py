@@ -24,7 +24,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import Scope, rate
 from ota_stream.storage.queries.stability_sql import COUNTS, PER_VERSION, sessions
 
-TOP_CRASHES = 5  # as LIMIT 5 BY in stability_sql.PER_VERSION
+TOP_CRASHES = 5  # LIMIT 5 BY in stability_sql.PER_VERSION
 
 
 @dataclass(frozen=True)
@@ -80,32 +80,36 @@ def _summary(quantiles: list[float], total: float, samples: int) -> dict[str, An
     return {"avg": round(total / samples, 2), "p50": round(p50, 2), "p95": round(p95, 2), "samples": samples}
 
 
+def _version(name: str, figures: list[Any]) -> dict[str, Any]:
+    """A version's answer, its top crashes still to come."""
+    n, crashed, devices, crashed_devices, quantiles, total, samples = figures
+    counts = Sessions(n, crashed, devices, crashed_devices)
+    return {
+        "version": name,
+        "sessions": n,
+        "crashed_sessions": crashed,
+        "crash_free_sessions_rate": counts.crash_free_sessions_rate,
+        "devices": devices,
+        "crashed_devices": crashed_devices,
+        "crash_free_devices_rate": counts.crash_free_devices_rate,
+        "launch_duration_seconds": _summary(quantiles, total, samples),
+        "top_crashes": [],
+    }
+
+
 async def stability(
     ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     """`{"versions": [...]}`: every version with a session in the window (only `version` when given)."""
     sql, params = _sessions_sql(scope, version, use_views, ["crashed", "crashes", "launch_durations"])
     versions: dict[str, dict[str, Any]] = {}
-    crashes: dict[str, list[dict[str, Any]]] = {}
-    for name, kind, code, message, n, crashed, devices, crashed_devices, q, total, samples in await ch.query(
-        PER_VERSION.format(sessions=sql), params
-    ):
-        if kind == 0:
-            counts = Sessions(n, crashed, devices, crashed_devices)
-            versions[name] = {
-                "version": name,
-                "sessions": n,
-                "crashed_sessions": crashed,
-                "crash_free_sessions_rate": counts.crash_free_sessions_rate,
-                "devices": devices,
-                "crashed_devices": crashed_devices,
-                "crash_free_devices_rate": counts.crash_free_devices_rate,
-                "launch_duration_seconds": _summary(q, total, samples),
-            }
-        else:
-            crashes.setdefault(name, []).append(
-                {"error_code": code, "error_message": message, "sessions": n, "devices": devices}
-            )
-    listed = [{**row, "top_crashes": crashes.get(name, [])} for name, row in versions.items()]
+    found = await ch.query(PER_VERSION.format(sessions=sql), params)
+    for name, *figures, code, message, with_it, among in found:
+        if name not in versions:
+            versions[name] = _version(name, figures)
+        if code:  # '' marks a version without a crash
+            crash = {"error_code": code, "error_message": message, "sessions": with_it, "devices": among}
+            versions[name]["top_crashes"].append(crash)
+    listed = list(versions.values())
     listed.sort(key=lambda row: (-row["sessions"], row["version"]))
     return {"versions": listed}

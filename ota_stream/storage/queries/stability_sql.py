@@ -5,9 +5,8 @@ The window's sessions come from whole hours of `session_hourly` and the partial 
 table (`rows()`), reading only the columns a statement needs. Their parts are merged per (device, session)
 (`sessions()`; a session's hash covers its org and app), which gives each session's version (that of its earliest
 versioned event, decoded from the `first` string of schema/011_sessions.sql), whether it crashed, its launch
-durations and its crashes. `PER_VERSION` counts them per version in one pass: each session joins its array of a
-marker (kind 0: the session itself) and its distinct crashes (kind 1), so that one GROUP BY gives both the figures
-of each version and the sessions and devices of each of its crashes.
+durations and its crashes. `PER_VERSION` counts them per version in one pass, and then the crashes of the crashed
+sessions alone.
 """
 
 from __future__ import annotations
@@ -75,20 +74,28 @@ def sessions(view_where: str, raw_where: str, columns: list[str], version: bool)
     WHERE version != '' {only}"""
 
 
-# Per version: the marker rows (kind 0) give its figures; the crash rows (kind 1) the sessions and devices of each
-# distinct (error_code, error_message), the top 5 of them (LIMIT BY keeps the one marker row of each version).
+# Per version: its figures, and the top 5 of its crashes. The inner GROUP BY counts every session once and keeps
+# only the crashed ones' (device, distinct crashes); the outer one unfolds those few into one row per (version,
+# crash): sessions with it, devices among them. A version without a crash keeps one row, whose code is '' (no
+# crash has one: a code is 1-128 characters, a missing one reads 'unknown').
 PER_VERSION = """
-SELECT version, item.1 AS kind, item.2 AS code, item.3 AS message,
-    count() AS n_sessions, countIf(crashed = 1) AS n_crashed, uniqExact(device) AS n_devices,
-    uniqExactIf(device, crashed = 1) AS n_crashed_devices,
-    quantilesExactArrayIf(0.5, 0.95)(launch_durations, kind = 0) AS quantiles,
-    sumIf(arraySum(launch_durations), kind = 0) AS duration_sum,
-    sumIf(length(launch_durations), kind = 0) AS samples
-FROM ({sessions})
-ARRAY JOIN arrayPushFront(arrayMap(c -> (toUInt8(1), c.1, c.2), crashes), (toUInt8(0), '', '')) AS item
-GROUP BY version, kind, code, message
-ORDER BY version, kind, n_sessions DESC, code, message
-LIMIT 5 BY version, kind
+SELECT version, any(n_sessions), any(n_crashed), any(n_devices), any(n_crashed_devices), any(quantiles),
+    any(duration_sum), any(samples), kind.1 AS code, kind.2 AS message, count() AS kind_sessions,
+    uniqExact(crash.1) AS kind_devices
+FROM (
+    SELECT version, count() AS n_sessions, countIf(crashed = 1) AS n_crashed, uniqExact(device) AS n_devices,
+        uniqExactIf(device, crashed = 1) AS n_crashed_devices,
+        quantilesExactArray(0.5, 0.95)(launch_durations) AS quantiles,
+        sum(arraySum(launch_durations)) AS duration_sum, sum(length(launch_durations)) AS samples,
+        groupArrayIf((device, crashes), crashed = 1) AS crashed_list
+    FROM ({sessions})
+    GROUP BY version
+)
+LEFT ARRAY JOIN crashed_list AS crash
+LEFT ARRAY JOIN crash.2 AS kind
+GROUP BY version, code, message
+ORDER BY version, kind_sessions DESC, code, message
+LIMIT 5 BY version
 """
 
 # Per version, the four counts behind the crash-free rates (a release row, the health gate).
