@@ -21,7 +21,14 @@ from tests.support.backfill import backfilled
 from tests.support.expected import Window, assert_same, parse
 from tests.support.loaded import NOW, WINDOWS, release_events, window_of
 from tests.support.scenario import Event, field
-from tests.support.stability_scenario import SHARED_VERSION, TIE_LOSES, TIE_WINS, VERSIONS
+from tests.support.stability_scenario import (
+    NUL_LOSES,
+    NUL_WINS,
+    SHARED_VERSION,
+    TIE_LOSES,
+    TIE_WINS,
+    VERSIONS,
+)
 
 DIMS = [{}, {"org_id": "mobile"}, {"org_id": "web", "app_id": "chat"}, {"org_id": "mobile", "app_id": "shop"}]
 
@@ -108,7 +115,7 @@ def test_the_data_holds_every_case(loaded: tuple[ClickHouse, list[Event]]) -> No
     assert times[0] < WINDOWS["last 30 days"][0] and times[-1] > NOW
     assert len(events) > len({(e["tenant_id"], e.get("event_id", id(e))) for e in events})  # client retries
     full = expected_stability.stability(events, Window("acme", *WINDOWS["a year"]))["versions"]
-    assert {row["version"] for row in full} == {*VERSIONS, TIE_WINS, SHARED_VERSION}
+    assert {row["version"] for row in full} == {*VERSIONS, TIE_WINS, NUL_WINS, SHARED_VERSION}
     assert any(len(row["top_crashes"]) == 5 for row in full) and any(
         0 < len(row["top_crashes"]) < 5 for row in full
     )
@@ -116,13 +123,14 @@ def test_the_data_holds_every_case(loaded: tuple[ClickHouse, list[Event]]) -> No
 
 
 def test_written_out_cases(loaded: tuple[ClickHouse, list[Event]]) -> None:
-    """Hand-checked answers: a tie goes to the smaller event_id; one device id and session id in two apps of a
-    tenant are two sessions of one device, and the other tenant's are its own."""
+    """Hand-checked answers: a tie goes to the smaller event_id, a NUL byte in it included; one device id and
+    session id in two apps of a tenant are two sessions of one device, and the other tenant's are its own."""
     ch, _ = loaded
     for use_views in (False, True):
         got = asyncio.run(stability.stability(ch, Scope("acme", *WINDOWS["a year"]), use_views=use_views))
         rows = {row["version"]: row for row in got["versions"]}
-        assert TIE_LOSES not in rows
+        assert TIE_LOSES not in rows and NUL_LOSES not in rows
+        assert rows[NUL_WINS]["sessions"] == 1
         assert (rows[TIE_WINS]["sessions"], rows[TIE_WINS]["crashed_sessions"]) == (1, 1)
         assert rows[TIE_WINS]["top_crashes"] == [
             {"error_code": "JS_FATAL", "error_message": "unknown", "sessions": 1, "devices": 1}

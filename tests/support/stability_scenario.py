@@ -9,7 +9,8 @@ version. The cases the figures must get right are all here, drawn or written out
 - crashes with no launch, with and without a version; crashes an hour or more after their launch;
 - launches with and without a duration, a duration of 0, flat and nested events;
 - crash codes and messages missing (they read `unknown`), an empty message, more than 5 kinds per version;
-- a session whose two first events tie to the millisecond with two versions (the smaller event_id decides);
+- sessions whose two first events tie to the millisecond with two versions (the smaller event_id decides, a NUL
+  byte in it included);
 - one device id and session id in two tenants, and in two apps of one tenant (three sessions).
 """
 
@@ -41,6 +42,8 @@ SHARED_DEVICE, SHARED_SESSION, SHARED_VERSION = "shared-device", "s-shared", "3.
 # Two launches of one session at the same millisecond: event "tie-a" wins (the smaller event_id) though its version
 # sorts after the other's, so that neither the version nor the order of arrival can pick it by chance.
 TIE_SESSION, TIE_WINS, TIE_LOSES = "s-tie", "3.1.0-tie-z", "3.1.0-tie-y"
+# The same with event ids "nul" and "nul" + NUL: the shorter sorts first, which a NUL byte must not upset.
+NUL_WINS, NUL_LOSES = "3.2.0-nul-z", "3.2.0-nul-y"
 
 
 @dataclass
@@ -131,7 +134,7 @@ class StabilityScenario(Fleet):
         return event
 
     def _written_out(self, now: datetime) -> list[Event]:
-        """The tie, and one device and session id in two tenants and two apps."""
+        """The ties, and one device and session id in two tenants and two apps."""
         at = rfc3339(now - timedelta(days=2, hours=3))
         tie = {"tenant_id": "acme", "org_id": "mobile", "app_id": "shop", "device_id": "acme-mobile-shop-r0",
                "event_type": "app_launched", "timestamp": at, "session_id": TIE_SESSION}  # fmt: skip
@@ -144,7 +147,11 @@ class StabilityScenario(Fleet):
                 "event_type": "app_crashed",
                 "error_info": {"error_code": "JS_FATAL"},
             },
-        ]
+            {**tie, "app_id": "chat", "org_id": "web", "device_id": "acme-web-chat-r0", "session_id": "s-nul",
+             "event_id": "nul\u0000", "release_info": {"current_version": NUL_LOSES}},
+            {**tie, "app_id": "chat", "org_id": "web", "device_id": "acme-web-chat-r0", "session_id": "s-nul",
+             "event_id": "nul", "release_info": {"current_version": NUL_WINS}},
+        ]  # fmt: skip
         for n, (tenant, org, app) in enumerate([("acme", "mobile", "shop"), ("acme", "web", "chat"),
                                                 ("globex", "mobile", "shop")]):  # fmt: skip
             shared = {"tenant_id": tenant, "org_id": org, "app_id": app, "device_id": SHARED_DEVICE,
