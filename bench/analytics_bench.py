@@ -3,16 +3,15 @@
     .venv/bin/python bench/analytics_bench.py --events 10000000
 
 Devices of 20 apps (3 tenants) go through update lifecycles as each app rolls out new versions over the last
-30 days. Events are generated as numpy/pyarrow columns and loaded with `insert_arrow`, which fills the
-materialized views. Each endpoint is then timed for the largest app over now-30d..now, with and without views.
+30 days, and launch the app (sessions, some of which crash: bench/sessions.py) on the days they use it. Events are
+generated as numpy/pyarrow columns and loaded with `insert_arrow`, which fills the materialized views. Each
+endpoint is then timed for the largest app over now-30d..now, with and without views.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import shlex
 import sys
 import time
@@ -35,14 +34,19 @@ from ota_stream.storage.queries import active_devices, adoption, failures, perfo
 from ota_stream.storage.queries.scope import Scope
 
 try:
+    from bench import sessions as launches
+    from bench.analytics_report import PARTS, REPORT, machine, per_event, storage_facts, write_results
     from bench.release_endpoints import release_endpoints
 except ImportError:  # run as a script: bench/ is on sys.path, the repository root is not
+    import sessions as launches  # type: ignore[no-redef]
+    from analytics_report import PARTS, REPORT, machine, per_event, storage_facts, write_results  # type: ignore[no-redef]
     from release_endpoints import release_endpoints  # type: ignore[no-redef]
 
 HERE = Path(__file__).resolve().parent
 DAY_MS, HOUR_MS = 86_400_000, 3_600_000
 RELEASES = 7  # versions each app rolls out over the 30 days
 CHUNK_ROWS, JSON_SAMPLE, WARMUP, SEED = 1_000_000, 10_000, 3, 42
+LAUNCH_SHARE = 0.3  # of the events: launches and their crashes; the update lifecycles make the rest
 INSERT_SETTINGS = {"async_insert": 0, "insert_deduplicate": 0}
 APPS = [("acme", "consumer", a) for a in ("shop", "wallet", "news", "maps", "fit")]
 APPS += [("acme", "enterprise", a) for a in ("mail", "notes", "crm", "hr")]
@@ -100,12 +104,21 @@ class World:
     device: Arrays  # app, model, os_version, channel per device
     lc: Arrays  # one entry per lifecycle, ordered by device and time
     lengths: np.ndarray  # events per lifecycle
+    sessions: launches.Sessions
 
     def chunks(self, rng: np.random.Generator) -> Iterator[pa.Table]:
+        """The lifecycles' events, then the launches and their crashes."""
         ends = np.cumsum(self.lengths)
         bounds = [*np.unique(np.searchsorted(ends, np.arange(CHUNK_ROWS, ends[-1], CHUNK_ROWS))), len(ends)]
         for lo, hi in zip([0, *bounds[:-1]], bounds, strict=True):
             yield expand(self, rng, lo, hi, int(ends[lo - 1]) if lo else 0)
+
+        def common(dev: np.ndarray, millis: np.ndarray) -> dict[str, pa.Array]:
+            return device_columns(self, dev, millis)
+
+        yield from launches.chunks(
+            self.sessions, CHUNK_ROWS, common, self.versions, lambda n: uuids(rng, n), int(ends[-1])
+        )
 
 
 def devices(rng: np.random.Generator, n: int) -> Arrays:
@@ -155,19 +168,28 @@ def measurements(rng: np.random.Generator, lc: Arrays) -> None:
 
 
 def build_world(n_events: int, n_devices: int) -> World:
-    """Lifecycles for every device; download-progress events fill the rest so that there are n_events."""
-    rng = np.random.default_rng(SEED)
+    """Lifecycles for every device, and launches for LAUNCH_SHARE of the events; download-progress events fill the
+    rest so that there are n_events."""
+    rng, now_ms = np.random.default_rng(SEED), int(time.time() * 1000)
     device = devices(rng, n_devices)
-    lc = lifecycles(rng, device["app"], int(time.time() * 1000))
+    lc = lifecycles(rng, device["app"], now_ms)
     measurements(rng, lc)
+    sessions = launches.build(  # a generator of their own: the lifecycles are those of runs without launches
+        np.random.default_rng(SEED + 2),
+        lc,
+        device["app"],
+        int(n_events * LAUNCH_SHARE / 1.03),
+        now_ms,
+        RELEASES + 1,
+    )
     tail = (TAILS >= 0).sum(axis=1)[lc["outcome"]]
-    spare = n_events - int((2 + tail).sum())  # update_started, at least one progress event, the tail
+    spare = n_events - int((2 + tail).sum()) - sessions.events  # update_started, a progress event, the tail
     if spare < 0:
         raise SystemExit(f"{n_events} events are too few for {n_devices} devices; lower --devices")
     lc["progress_n"] = 1 + np.bincount(rng.integers(0, len(tail), spare), minlength=len(tail))
     first = rng.integers((1, 0), (5, 30), (len(APPS), 2))  # major and minor version before the window
     names = [f"{major}.{minor + k}.0" for major, minor in first for k in range(RELEASES + 1)]
-    return World(names, uuids(rng, n_devices), device, lc, 1 + lc["progress_n"] + tail)
+    return World(names, uuids(rng, n_devices), device, lc, 1 + lc["progress_n"] + tail, sessions)
 
 
 def seconds_after_start(kind: np.ndarray, pos: np.ndarray, e: Arrays) -> np.ndarray:
@@ -176,6 +198,24 @@ def seconds_after_start(kind: np.ndarray, pos: np.ndarray, e: Arrays) -> np.ndar
     failed = np.choose(np.clip(e["outcome"] - 2, 0, 2), [stopped, dl + 1, dl + 2 + inst / 2])
     at = [0 * dl, dl * pos / (p + 1), dl, dl + 2, done, failed, stopped, rollback, rollback + e["rb_dur"]]
     return np.choose(kind, at)
+
+
+def device_columns(w: World, dev: np.ndarray, millis: np.ndarray) -> dict[str, pa.Array]:
+    """The columns of events that follow from their device and time: ids, device info, time, partition."""
+    app, model = w.device["app"][dev], w.device["model"][dev]
+    return {
+        "tenant_id": take([a[0] for a in APPS], app),
+        "org_id": take([a[1] for a in APPS], app),
+        "app_id": take([a[2] for a in APPS], app),
+        "device_id": take(w.device_ids, dev),
+        "timestamp": pa.array(millis, pa.timestamp("ms", tz="UTC")),
+        "device_os": take([m[0] for m in MODELS], model),
+        "device_os_version": take(OS_VERSIONS, w.device["os_version"][dev]),
+        "device_model": take([m[2] for m in MODELS], model),
+        "device_manufacturer": take([m[1] for m in MODELS], model),
+        "kafka_partition": pa.array((app % 12).astype(np.uint32)),
+        "kafka_index": pa.array(np.zeros(len(dev), dtype=np.uint32)),
+    }
 
 
 def expand(w: World, rng: np.random.Generator, lo: int, hi: int, offset: int) -> pa.Table:
@@ -188,22 +228,14 @@ def expand(w: World, rng: np.random.Generator, lo: int, hi: int, offset: int) ->
     tail = TAILS[e["outcome"], np.clip(pos - p - 1, 0, 4)]
     kind = np.where(pos == 0, STARTED, np.where(pos <= p, DOWNLOADING, tail))
     is_ = [kind == k for k in range(len(EVENT_TYPES))]
-    model, failed, network = w.device["model"][dev], is_[FAILED], is_[STARTED] | is_[DOWNLOADED]
+    failed, network = is_[FAILED], is_[STARTED] | is_[DOWNLOADED]
     rollout = np.select([e["age"] < 1, e["age"] < 3], [10, 50], 100)  # staged rollout of the release
     millis = e["start"] + (seconds_after_start(kind, pos, e) * 1000).astype(np.int64)
     cols = {
+        **device_columns(w, dev, millis),
         "event_id": uuids(rng, n),
-        "tenant_id": take([a[0] for a in APPS], e["app"]),
-        "org_id": take([a[1] for a in APPS], e["app"]),
-        "app_id": take([a[2] for a in APPS], e["app"]),
-        "device_id": take(w.device_ids, dev),
         "session_id": take(uuids(rng, hi - lo), i),  # one per update attempt
         "event_type": take(EVENT_TYPES, kind),
-        "timestamp": pa.array(millis, pa.timestamp("ms", tz="UTC")),
-        "device_os": take([m[0] for m in MODELS], model),
-        "device_os_version": take(OS_VERSIONS, w.device["os_version"][dev]),
-        "device_model": take([m[2] for m in MODELS], model),
-        "device_manufacturer": take([m[1] for m in MODELS], model),
         "current_version": take(w.versions, e["current"]),
         "target_version": take(w.versions, e["target"]),
         "release_notes": take([f"{v}: bug fixes" for v in w.versions], e["target"], is_[STARTED]),
@@ -217,6 +249,7 @@ def expand(w: World, rng: np.random.Generator, lo: int, hi: int, offset: int) ->
         "package_size_bytes": nums(e["size"], is_[DOWNLOADED], pa.uint64()),
         "battery_level": nums(e["battery"], is_[DOWNLOADED] | is_[INSTALLED], pa.float32()),
         "storage_available_mb": nums(e["storage"], is_[DOWNLOADED], pa.float64()),
+        "launch_duration_seconds": pa.nulls(n, pa.float64()),
         "error_code": take(ERRORS, e["error"], failed),
         "error_message": take([f"{code}: update aborted" for code in ERRORS], e["error"], failed),
         "failure_stage": take(STAGES, np.maximum(e["stage"], 0), failed & (e["stage"] >= 0)),
@@ -225,9 +258,7 @@ def expand(w: World, rng: np.random.Generator, lo: int, hi: int, offset: int) ->
         "rollback_reason": take(ROLLBACK_REASONS, e["reason"], is_[RB_STARTED] | is_[RB_DONE]),
         "rollback_duration_seconds": nums(e["rb_dur"], is_[RB_DONE], pa.float64()),
         "metadata": pa.array([[]] * n, pa.map_(pa.string(), pa.string())),
-        "kafka_partition": pa.array((e["app"] % 12).astype(np.uint32)),
         "kafka_offset": pa.array(np.arange(offset, offset + n, dtype=np.uint64)),
-        "kafka_index": pa.array(np.zeros(n, dtype=np.uint32)),
     }
     return pa.table([cols[c] for c in COLUMNS], names=list(COLUMNS))
 
@@ -277,7 +308,7 @@ def settle(ch: ClickHouse, limit_s: float = 900) -> float:
     return time.perf_counter() - started
 
 
-Timing = tuple[float, float, Any]  # p50 ms, p95 ms, the last result
+Timing = tuple[float, float, float, Any]  # p50 ms, p95 ms, p50 of CPU ms, the last result
 Endpoint = Callable[[ClickHouse, Scope, bool], Awaitable[dict[str, Any]]]
 ENDPOINTS: dict[str, Endpoint] = {
     "adoption": lambda ch, s, v: adoption.adoption(ch, s, use_views=v),
@@ -291,40 +322,36 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 
 async def timed(ch: ClickHouse, scope: Scope, call: Endpoint, views: bool, runs: int) -> Timing:
-    """(p50 ms, p95 ms, last result) of `runs` calls after the warm-up ones."""
-    times, result = [], None
+    """(p50 ms, p95 ms, p50 of CPU ms, last result) of `runs` calls after the warm-up ones. The CPU time is this
+    process's, chDB's threads included: on a shared machine it moves far less with the load than the wall time."""
+    times, cpu, result = [], [], None
     for run in range(WARMUP + runs):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         result = await call(ch, scope, views)
         times += [(time.perf_counter() - started) * 1000] if run >= WARMUP else []
+        cpu += [(time.process_time() - used) * 1000] if run >= WARMUP else []
     p50, p95 = np.percentile(times, [50, 95])
-    return float(p50), float(p95), result
+    return float(p50), float(p95), float(np.percentile(cpu, 50)), result
 
 
 async def latency_rows(
     ch: ClickHouse, scope: Scope, runs: int, raw_runs: int, endpoints: dict[str, Endpoint]
-) -> tuple[str, list[str]]:
-    """The Markdown rows of the latency table, and the endpoints whose p95 with views is 100 ms or more."""
-    rows, slow = [], []
+) -> tuple[str, list[str], dict[str, tuple[float, float]]]:
+    """The Markdown rows of the latency table, the endpoints whose p95 with views is 100 ms or more, and each
+    endpoint's (p95, CPU p50) with views."""
+    rows, slow, with_views_ms = [], [], {}
     for name, call in endpoints.items():
-        v50, v95, with_views = await timed(ch, scope, call, True, runs)
-        r50, r95, raw_only = await timed(ch, scope, call, False, raw_runs)
+        v50, v95, cpu, with_views = await timed(ch, scope, call, True, runs)
+        r50, r95, _, raw_only = await timed(ch, scope, call, False, raw_runs)
         slow += [f"{name} {v95:.0f} ms ({v95 / 100:.1f}x)"] if v95 >= 100 else []
+        with_views_ms[name] = (v95, cpu)
         same = "yes" if with_views == raw_only else "**no**"
-        rows.append(f"| {name} | {v50:.1f} | {v95:.1f} | {r50:.1f} | {r95:.1f} | {same} |")
+        rows.append(f"| {name} | {v50:.1f} | {v95:.1f} | {cpu:.0f} | {r50:.1f} | {r95:.1f} | {same} |")
         print(rows[-1], file=sys.stderr)
-    return "\n".join(rows), slow
+    return "\n".join(rows), slow, with_views_ms
 
 
-def machine(ch: ClickHouse) -> dict[str, str]:
-    import chdb  # type: ignore[import-untyped,unused-ignore]
-
-    text = Path("/proc/cpuinfo").read_text() + Path("/proc/meminfo").read_text()
-    lines = [line.split(":", 1) for line in text.splitlines()]
-    info = {pair[0].strip(): pair[1].strip() for pair in lines if len(pair) == 2}
-    return {"cpu": info.get("model name", "?"), "nproc": str(os.cpu_count()), "os": platform.platform(),
-            "memory": f"{int(info['MemTotal'].split()[0]) / 1024**2:.1f} GiB", "python": platform.python_version(),
-            "chdb": f"{chdb.__version__} (ClickHouse {ch.query_rows('SELECT version()')[0][0]})"}  # fmt: skip
+LAST_30_DAYS = "timestamp >= now() - INTERVAL 30 DAY"
 
 
 def data_facts(world: World, ch: ClickHouse, scope: Scope) -> dict[str, str]:
@@ -333,40 +360,14 @@ def data_facts(world: World, ch: ClickHouse, scope: Scope) -> dict[str, str]:
     dims, params = scope.dims()
     total, n_devices = ch.query_rows(f"SELECT count(), uniqExact(device_id) FROM {TABLE}")[0]
     in_app = ch.query_rows(f"SELECT count() FROM {TABLE} WHERE {dims} AND {LAST_30_DAYS}", params)
+    launched = world.sessions
     return {"rows": f"{total:,}", "devices": f"{n_devices:,}", "lifecycles": f"{n:,}",
+            "launches": f"{len(launched):,} launches ({len(launched) / n_devices:.1f} per device, about "
+                        f"{launches.LAUNCHES_PER_DAY} on each day of use), {launched.crashed.mean():.2%} of them "
+                        f"crashing",
             "per_lifecycle": f"{world.lengths.mean():.1f}", "app": f"{scope.tenant_id}/{scope.org_id}/{scope.app_id}",
             "mix": ", ".join(f"{name} {np.isin(outcome, codes).mean():.1%}" for name, codes in mix),
             "app_rows": f"{in_app[0][0]:,} events ({in_app[0][0] / total:.1%} of all)"}  # fmt: skip
-
-
-PARTS = """SELECT table, sum(rows), count(), sum(bytes_on_disk) FROM system.parts
-WHERE database = currentDatabase() AND active AND table != 'schema_migrations'
-GROUP BY table ORDER BY table != 'ota_events_raw', table"""
-PROJECTIONS = """SELECT sum(bytes_on_disk) FROM system.projection_parts
-WHERE database = currentDatabase() AND active"""
-LAST_30_DAYS = "timestamp >= now() - INTERVAL 30 DAY"
-TOP_COLUMNS = """SELECT name, data_compressed_bytes FROM system.columns
-WHERE database = currentDatabase() AND table = 'ota_events_raw' ORDER BY data_compressed_bytes DESC LIMIT 5"""
-
-
-def storage_facts(ch: ClickHouse, json_bytes: float) -> dict[str, str]:
-    parts = ch.query_rows(PARTS)
-    rows, raw = parts[0][1], parts[0][3]
-    everything = sum(p[3] for p in parts)
-    ratio_raw, ratio_all = json_bytes * rows / raw, json_bytes * rows / everything
-    verdicts = [f"{name} {r:.1f}:1, " + ("met" if r >= 10 else f"**missed**, {10 / r:.1f}x short")
-                for name, r in [("raw table alone", ratio_raw), ("with the views' tables", ratio_all)]]  # fmt: skip
-    return {"json": f"{json_bytes:.1f}", "raw_b": f"{raw / rows:.1f}", "all_b": f"{everything / rows:.1f}",
-            "projection_b": f"{ch.query_rows(PROJECTIONS)[0][0] / rows:.1f}",
-            "parts": "\n".join(f"| {t} | {r:,} | {p} | {b:,} | {b / rows:.2f} |" for t, r, p, b in parts),
-            "columns": ", ".join(f"{name} {b / rows:.1f}" for name, b in ch.query_rows(TOP_COLUMNS)),
-            "ratio_verdict": "; ".join(verdicts)}  # fmt: skip
-
-
-def per_event(ch: ClickHouse) -> tuple[float, float]:
-    """Bytes on disk per event: of the raw table, and of it with the views' tables."""
-    parts = ch.query_rows(PARTS)
-    return parts[0][3] / parts[0][1], sum(p[3] for p in parts) / parts[0][1]
 
 
 def prepare(ch: ClickHouse, world: World, args: argparse.Namespace) -> str:
@@ -391,52 +392,6 @@ def prepare(ch: ClickHouse, world: World, args: argparse.Namespace) -> str:
             f"- Once background merges had been quiet ({settle_s:.0f} s after the load): {raw_b:.1f} bytes per "
             f"event in the raw table, {all_b:.1f} with the views' tables. Then `OPTIMIZE TABLE ... FINAL` on every "
             f"table took {time.perf_counter() - started:.0f} s: all numbers below are on the merged data.")  # fmt: skip
-
-
-REPORT = """# Analytics benchmark on embedded ClickHouse (chDB)
-
-Run {date} with `{command}`
-
-- Machine: {cpu}, nproc {nproc}, {memory}; {os}; Python {python}; chDB {chdb}
-- The machine is shared and has 2 cores: the latencies are noisy, read them as orders of magnitude.
-
-## Data and load
-
-- {rows} events in `ota_events_raw` from {devices} devices of 20 apps (3 tenants) over the last 30 days:
-  {lifecycles} update lifecycles of {per_lifecycle} events each; outcomes: {mix}
-- Load: {load}
-
-## Latency, ms
-
-App `{app}`, window now-30d..now: {app_rows}. With views: {warmup} warm-up + {runs} timed runs;
-raw table only (`use_views=False`): {warmup} + {raw_runs}. "same" compares the two results.
-
-| endpoint | views p50 | views p95 | raw p50 | raw p95 | same |
-|---|---:|---:|---:|---:|---|
-{latency}
-
-## Storage, active parts
-
-| table | rows | parts | bytes on disk | bytes per event |
-|---|---:|---:|---:|---:|
-{parts}
-
-- Raw JSON, nested and compact as POSTed ({json_sample:,} sampled events, each valid for `parse_event`):
-  {json} bytes per event.
-- On disk: {raw_b} bytes per event in `ota_events_raw` (projections: {projection_b}),
-  {all_b} with the views' tables. Largest columns, compressed bytes per event: {columns}.
-
-## Targets
-
-- p95 under 100 ms per endpoint (with views): {latency_verdict}
-- Compression at least 10:1: {ratio_verdict}
-"""
-
-
-def write_results(path: Path, text: str) -> None:
-    """Write the report, keeping the hand-written `## Notes` section of the previous file."""
-    old = path.read_text() if path.exists() else ""
-    path.write_text(text + (old[old.index("\n## Notes") :] if "\n## Notes" in old else ""))
 
 
 def parse_args() -> argparse.Namespace:
@@ -464,13 +419,19 @@ def main() -> None:
     gated = world.versions[largest * (RELEASES + 1) + RELEASES - 2]  # a release about 8 days old
     device = world.device_ids[int(np.flatnonzero(world.device["app"] == largest)[0])].as_py()
     endpoints = {**ENDPOINTS, **release_endpoints(gated, device)}
-    latency, slow = asyncio.run(latency_rows(ch, scope, args.runs, args.raw_runs, endpoints))
+    latency, slow, ms = asyncio.run(latency_rows(ch, scope, args.runs, args.raw_runs, endpoints))
+    (stability_p95, stability_cpu), (releases_p95, releases_cpu) = ms["stability"], ms["releases"]
+    stability_verdict = (
+        f"p95 {'met' if stability_p95 < releases_p95 else '**missed**'}, {stability_p95:.0f} ms against "
+        f"{releases_p95:.0f} ms; CPU p50 {stability_cpu:.0f} ms against {releases_cpu:.0f} ms"
+    )
     first_chunk = next(world.chunks(np.random.default_rng(SEED + 1)))
     json_bytes = json_bytes_per_event(first_chunk, np.random.default_rng(SEED))
     text = REPORT.format(
         date=f"{now:%Y-%m-%d %H:%M} UTC", command=shlex.join([".venv/bin/python", *sys.argv]), load=load_text,
         warmup=WARMUP, runs=args.runs, raw_runs=args.raw_runs, json_sample=JSON_SAMPLE,
         latency=latency, latency_verdict="**missed** by " + ", ".join(slow) if slow else "met by every endpoint",
+        stability_verdict=stability_verdict,
         **machine(ch), **data_facts(world, ch, scope), **storage_facts(ch, json_bytes),
     )  # fmt: skip
     print(text)

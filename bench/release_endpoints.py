@@ -1,4 +1,5 @@
-"""The spec §9 routes for analytics_bench.py: release health, the gate, and the drill-down reads."""
+"""Routes for analytics_bench.py beyond adoption and the like: release health, the gate, the drill-down reads, and
+stability."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries import apps, device_events, failure_messages, release_health, releases
+from ota_stream.storage.queries import (
+    apps,
+    device_events,
+    failure_messages,
+    release_health,
+    releases,
+    stability,
+)
 from ota_stream.storage.queries.scope import Scope
 
 Endpoint = Callable[[ClickHouse, Scope, bool], Awaitable[Any]]
@@ -23,4 +31,6 @@ def release_endpoints(version: str, device_id: str) -> dict[str, Endpoint]:
         "apps": lambda ch, s, v: apps.apps(ch, s, use_views=v),
         "failures/messages": lambda ch, s, v: failure_messages.failure_messages(ch, s),
         "devices/{id}/events": lambda ch, s, v: device_events.device_events(ch, s, device_id),
+        "stability": lambda ch, s, v: stability.stability(ch, s, use_views=v),
+        f"stability?version={version}": lambda ch, s, v: stability.stability(ch, s, version, use_views=v),
     }

@@ -46,6 +46,9 @@ class EventType(StrEnum):
     # device's current version; no update figure reads them (adoption, failures and releases name their types).
     APP_LAUNCHED = "app_launched"
     UPDATE_CHECKED = "update_checked"
+    # The app crashed while current_version ran: activity too, and the crash of its session in the stability
+    # figures (storage/queries/stability.py); never an update figure.
+    APP_CRASHED = "app_crashed"
 
 
 ID_CHARS, ID_MAX = "[A-Za-z0-9._-]", 64  # tenant, org and app ids (spec §1), everywhere they are checked
@@ -91,6 +94,7 @@ class PerformanceMetrics(_Strict):
     package_size_bytes: ByteCount | None = None
     battery_level: Percent | None = None
     storage_available_mb: NonNegative | None = None
+    launch_duration_seconds: NonNegative | None = None  # of an app_launched: to the first interactive screen
 
 
 class ErrorInfo(_Strict):

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import WorkerFactory
-from tests.support import clients, expected
+from tests.support import clients, expected, expected_stability
 from tests.support.expected import Window, assert_same, parse
 from tests.support.keys import ADMIN, make_key
 from tests.support.processes import Kafka, Worker, remove, unique_name
@@ -131,6 +131,7 @@ def compare_analytics(setup: Setup, events: list[Event], app: str) -> None:
     for group_by in ("error_code", "failure_stage", "target_version"):
         got = setup.get("/analytics/failures", app_id=app, group_by=group_by)
         assert_same(got, expected.failures(events, window, group_by))
+    assert_same(setup.get("/analytics/stability", app_id=app), expected_stability.stability(events, window))
 
 
 def test_airborne(setup: Setup) -> None:
@@ -220,14 +221,20 @@ def test_capgo(setup: Setup) -> None:
     failed = clients.capgo("set_fail", "c2", "1.1.0", T0 + timedelta(minutes=12))
     twice = clients.capgo("set", "c3", "1.1.0", T0 + timedelta(minutes=13, milliseconds=7))
     launched = clients.capgo("app_moved_to_foreground", "c4", "1.0.0", T0 + timedelta(minutes=14))
+    launch = {"launch_started_at": str(clients.epoch_ms(T0 + timedelta(minutes=15)))}
+    start = clients.capgo("app_launch_start", "c5", "1.1.0", T0 + timedelta(minutes=15), metadata=launch)
+    ready = clients.capgo("app_launch_ready", "c5", "1.1.0", T0 + timedelta(minutes=15, seconds=2),
+                          metadata={**launch, "duration_ms": "2250"})  # fmt: skip
+    crash = clients.capgo("app_crash_native", "c5", "1.1.0", T0 + timedelta(minutes=16),
+                          metadata={"exit_description": "signal 11 (SIGSEGV)"})  # fmt: skip
     posts = [([set_, downloaded], "path"), (failed, "header"), (twice, "header"), (twice, "path"),
-             ([launched, {"action": "set"}], "header")]  # fmt: skip
+             ([launched, {"action": "set"}], "header"), ([start, ready, crash], "path")]  # fmt: skip
     answers = [setup.post("/capgo/stats", key, body, style) for body, style in posts]
     assert all(a.status_code == 200 and a.json()["status"] == "ok" for a in answers), [
         a.text for a in answers
     ]
-    assert [r["index"] for r in answers[-1].json()["rejected"]] == [1]  # the rest of its array is accepted
-    setup.sent(5, duplicates=1)  # the resent `set` of c3 counts once
+    assert [r["index"] for r in answers[-2].json()["rejected"]] == [1]  # the rest of its array is accepted
+    setup.sent(8, duplicates=1)  # the resent `set` of c3 counts once
     android = {"os": "android", "os_version": "14"}
     channel = {"channel": "production"}
     want = [
@@ -245,16 +252,30 @@ def test_capgo(setup: Setup) -> None:
            release_info={**channel, "target_version": "1.1.0"}),
         ev(app, "c4", "app_launched", T0 + timedelta(minutes=14), device_info=android,
            release_info={**channel, "current_version": "1.0.0"}, metadata={"source_type": "app_moved_to_foreground"}),
+        ev(app, "c5", "app_launched", T0 + timedelta(minutes=15), device_info=android,
+           release_info={**channel, "current_version": "1.1.0"}, session_id=f"launch-{launch['launch_started_at']}",
+           metadata={"source_type": "app_launch_start", **launch}),
+        ev(app, "c5", "app_launched", T0 + timedelta(minutes=15, seconds=2), device_info=android,
+           release_info={**channel, "current_version": "1.1.0"}, session_id=f"launch-{launch['launch_started_at']}",
+           performance_metrics={"launch_duration_seconds": 2.25}, metadata={"source_type": "app_launch_ready"}),
+        ev(app, "c5", "app_crashed", T0 + timedelta(minutes=16), device_info=android,
+           release_info={**channel, "current_version": "1.1.0"},
+           error_info={"error_code": "app_crash_native", "error_message": "signal 11 (SIGSEGV)"}),
     ]  # fmt: skip
     events = check_stored(setup, want, (T0, datetime.now(UTC)))
     compare_analytics(setup, events, app)
     versions = {
         v["version"]: v["device_count"] for v in setup.get("/analytics/versions", app_id=app)["versions"]
     }
-    assert versions == {"1.1.0": 2, "1.0.0": 1}  # c1's set moved it from 1.0.0; c2 runs no known version
+    assert versions == {"1.1.0": 3, "1.0.0": 1}  # c1's set moved it from 1.0.0; c2 runs no known version
     adoption = setup.get("/analytics/adoption", app_id=app)
     assert (adoption["successful_updates"], adoption["failed_updates"]) == (2, 1)
-    assert setup.get("/analytics/active-devices", app_id=app)["total_active_devices"] == 4
+    assert setup.get("/analytics/active-devices", app_id=app)["total_active_devices"] == 5
+    # c5's launch is one session with its duration; the crash Capgo sends at the next launch is one of its own.
+    [running] = setup.get("/analytics/stability", app_id=app, version="1.1.0")["versions"]
+    assert (running["sessions"], running["crashed_sessions"], running["devices"], running["crashed_devices"]) == (
+        2, 1, 1, 1)  # fmt: skip
+    assert running["launch_duration_seconds"] == {"avg": 2.25, "p50": 2.25, "p95": 2.25, "samples": 1}
 
 
 def test_codepush(setup: Setup) -> None:
@@ -304,12 +325,12 @@ def test_hot_updater(setup: Setup) -> None:
          "path"),
         (clients.hot_updater("notifyAppReady", "h3", at[2], status="STABLE", bundleId="b1"), "header"),
         (clients.hot_updater("notifyAppReady", "h4", at[3], status="RECOVERED", bundleId="b1",
-                             crashedBundleId="b2"), "path"),
+                             crashedBundleId="b2", eventId="hu-4"), "path"),
     ]  # fmt: skip
     for body, style in sends:
         response = setup.post("/hot-updater/events", key, body, style)
         assert (response.status_code, response.content) == (204, b""), response.text
-    setup.sent(len(sends) - 1, duplicates=1)
+    setup.sent(len(sends), duplicates=1)  # the recovery is a rollback and a crash; the update came twice
     context = {"device_info": {"os": "ios"}}
     rel = {"channel": "production"}
     want = [
@@ -321,13 +342,20 @@ def test_hot_updater(setup: Setup) -> None:
            error_info={"error_code": "INSUFFICIENT_DISK_SPACE", "error_message": "no room",
                        "failure_stage": "download"}),
         ev(app, "h3", "app_launched", at[2], **context, release_info={**rel, "current_version": "b1"}),
+        # The same millisecond: oldest first is by event_id, and "hu-4" sorts after the crash's derived UUID.
+        ev(app, "h4", "app_crashed", at[3], **context, release_info={**rel, "current_version": "b2"},
+           error_info={"error_code": "ABNORMAL_EXIT",
+                       "error_message": "the bundle crashed before notifyAppReady; hot-updater recovered"},
+           metadata={"source_type": "notifyAppReady:RECOVERED", "crashedBundleId": "b2"}),
         ev(app, "h4", "rollback_completed", at[3], **context, release_info={**rel, "current_version": "b1"},
-           rollback_reason="crash", metadata={"crashedBundleId": "b2"}),
+           event_id="hu-4", rollback_reason="crash", metadata={"crashedBundleId": "b2"}),
     ]  # fmt: skip
     events = check_stored(setup, want, (T0, datetime.now(UTC)))
     compare_analytics(setup, events, app)
     adoption = setup.get("/analytics/adoption", app_id=app)
     assert (adoption["successful_updates"], adoption["failed_updates"], adoption["rollbacks"]) == (1, 1, 1)
+    crashed = setup.get("/analytics/stability", app_id=app, version="b2")["versions"]
+    assert [(v["sessions"], v["crashed_sessions"]) for v in crashed] == [(1, 1)]
 
 
 def test_keys_and_bad_shapes(setup: Setup) -> None:

@@ -193,8 +193,15 @@ def capgo_line(action: str, version: str = "1.2.0", old: str = "", **fields: Any
         ("get", "update_checked", {"current_version": "1.2.0"}, None),
         ("app_moved_to_foreground", "app_launched", {"current_version": "1.2.0"}, None),
         ("app_launch_ready", "app_launched", {"current_version": "1.2.0"}, None),
+        ("app_crash", "app_crashed", {"current_version": "1.2.0"}, {"error_code": "app_crash"}),
+        ("app_crash_native", "app_crashed", {"current_version": "1.2.0"}, {"error_code": "app_crash_native"}),
+        ("app_anr", "app_crashed", {"current_version": "1.2.0"}, {"error_code": "app_anr"}),
+        ("app_initialization_failure", "app_crashed", {"current_version": "1.2.0"},
+         {"error_code": "app_initialization_failure"}),
         ("delete", "app_launched", None, None),
         ("app_moved_to_background", "app_launched", None, None),
+        ("app_killed_low_memory", "app_launched", None, None),  # the system reclaimed it: not a crash
+        ("webview_javascript_error", "app_launched", None, None),
     ],
 )  # fmt: skip
 def test_capgo_actions(action: str, event_type: str, release: Any, error: Any) -> None:
@@ -211,6 +218,27 @@ def test_capgo_actions(action: str, event_type: str, release: Any, error: Any) -
         assert metadata["old_version_name"] == "1.1.0"
     if action == "download_40":
         assert got["progress"] == 40.0
+
+
+def test_capgo_launches_are_sessions_with_their_duration_and_exits_are_crashes() -> None:
+    """Capgo's core sends `launch_started_at` with both events of a launch, and the ready one's duration."""
+    launch = {"launch_started_at": "1767225600123", "source": "plugin_load"}
+    start = capgo_line("app_launch_start", metadata=launch)
+    ready = capgo_line("app_launch_ready", metadata={**launch, "duration_ms": "1834"})
+    assert start["session_id"] == ready["session_id"] == "launch-1767225600123"
+    assert "performance_metrics" not in start
+    assert ready["performance_metrics"] == {"launch_duration_seconds": 1.834}
+    assert "session_id" not in capgo_line("app_moved_to_foreground")  # a session of its own
+    exit_info = {"exit_reason": "crash_native", "exit_description": "signal 11 (SIGSEGV)", "pid": "4242"}
+    crash = capgo_line("app_crash_native", metadata=exit_info)
+    assert crash["error_info"] == {"error_code": "app_crash_native", "error_message": "signal 11 (SIGSEGV)"}
+    assert "session_id" not in crash and dict(crash["metadata"])["pid"] == "4242"
+    [draft] = capgo.to_events(
+        clients.capgo("app_launch_ready", "c1", "1.2.0", AT, metadata={"duration_ms": "-5"}), NOW
+    )
+    assert refused(draft) == [
+        {"field": "metadata.duration_ms", "message": "Input should be greater than or equal to 0"}
+    ]
 
 
 def test_capgo_fields_metadata_and_time() -> None:
@@ -304,6 +332,8 @@ def test_codepush_errors_name_the_clients_field(call: Any, field: str) -> None:
          "app_launched", {"current_version": "b1"}, {}),
         ({"event": "notifyAppReady", "status": "RECOVERED", "crashedBundleId": "b2", "bundleId": "b1"},
          "rollback_completed", {"current_version": "b1"}, {"rollback_reason": "crash"}),
+        ({"event": "notifyAppReady", "status": "RECOVERED", "bundleId": "b1"},
+         "rollback_completed", {"current_version": "b1"}, {"rollback_reason": "crash"}),
         ({"event": "checkUpdate", "bundleId": "b1", "minBundleId": "b0", "fingerprintHash": None},
          "update_checked", {"current_version": "b1"}, {}),
         ({"event": "progress", "progress": 0.42, "id": "b2"},
@@ -326,6 +356,54 @@ def test_hot_updater_events(fields: Payload, event_type: str, release: Payload, 
     assert metadata["appVersion"] == "1.2.0" and metadata["cohort"] == "42"
     if "crashedBundleId" in fields:
         assert metadata["crashedBundleId"] == "b2"
+
+
+def hot_lines(fields: Payload) -> list[dict[str, Any]]:
+    fields = dict(fields)
+    return [
+        line(d)
+        for d in hot_updater.to_events(clients.hot_updater(fields.pop("event"), "h1", AT, **fields), NOW)
+    ]
+
+
+def test_a_hot_updater_recovery_is_a_rollback_and_the_crash_that_caused_it() -> None:
+    recovered = {"event": "notifyAppReady", "status": "RECOVERED", "crashedBundleId": "b2", "bundleId": "b1",
+                 "sessionId": "s-now", "eventId": "hu-7"}  # fmt: skip
+    rollback, crash = hot_lines(recovered)
+    assert (rollback["event_type"], rollback["event_id"], rollback["session_id"]) == (
+        "rollback_completed",
+        "hu-7",
+        "s-now",
+    )
+    assert crash["event_type"] == "app_crashed" and crash["release_info"] == {
+        "current_version": "b2",
+        "channel": "production",
+    }
+    assert crash["error_info"] == {
+        "error_code": "ABNORMAL_EXIT",
+        "error_message": "the bundle crashed before notifyAppReady; hot-updater recovered",
+    }
+    assert "session_id" not in crash  # the launch that crashed is not the one that reports it
+    assert (crash["device_id"], crash["timestamp"], crash["device_info"]) == (
+        "h1",
+        format_timestamp(AT),
+        {"os": "ios"},
+    )
+    assert dict(crash["metadata"])["source_type"] == "notifyAppReady:RECOVERED"
+    again = hot_lines(recovered)[1]
+    assert crash["event_id"] == again["event_id"] != "hu-7"  # a resent report: the same crash, counted once
+    without_id = {k: v for k, v in recovered.items() if k != "eventId"}
+    assert hot_lines(without_id)[1]["event_id"] != hot_lines(without_id)[1]["event_id"]
+    snake = {**without_id, "crashed_bundle_id": "b2"}
+    del snake["crashedBundleId"]
+    assert [e["release_info"]["current_version"] for e in hot_lines(snake)] == ["b1", "b2"]
+    for quiet in ({**recovered, "crashedBundleId": None}, {**recovered, "status": "STABLE"}):
+        assert len(hot_lines(quiet)) == 1
+    too_long = clients.hot_updater("notifyAppReady", "h1", AT, status="RECOVERED", bundleId="b1",
+                                   crashedBundleId="x" * 129)  # fmt: skip
+    with pytest.raises(InvalidEvent) as caught:
+        [line(d) for d in hot_updater.to_events(too_long, NOW)]
+    assert [e.field for e in caught.value.errors] == ["crashedBundleId"]
 
 
 def test_hot_updater_errors() -> None:

@@ -18,8 +18,8 @@ from ota_stream.storage.queries.failure_messages import failure_messages
 from ota_stream.storage.queries.scope import Scope
 from tests.conftest import loaded_database
 from tests.support import expected_drilldown
-from tests.support.expected import Window, assert_same
-from tests.support.loaded import WINDOWS, drilldown_events
+from tests.support.expected import assert_same
+from tests.support.loaded import WINDOWS, drilldown_events, window_of
 from tests.support.scenario import Event
 
 DIMS = [{}, {"org_id": "mobile"}, {"org_id": "web", "app_id": "chat"}]
@@ -35,10 +35,6 @@ def scopes() -> Iterator[Scope]:
         for dims in DIMS:
             for tenant in ("acme", "globex"):
                 yield Scope(tenant, start, end, **dims)
-
-
-def window_of(scope: Scope) -> Window:
-    return Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
 
 
 def test_apps_three_ways(loaded: tuple[ClickHouse, list[Event]]) -> None:

@@ -12,7 +12,7 @@ import requests
 from tests.conftest import WorkerFactory
 from tests.support.diagnosis import pipeline_report
 from tests.support.expected import parse, unique
-from tests.support.live import expected_windows, recent_events
+from tests.support.live import TYPES, expected_windows, recent_events
 from tests.support.processes import Worker, wait_for
 from tests.support.scenario import post_batches, rfc3339
 from tests.support.worker_api import live
@@ -65,7 +65,7 @@ def test_any_worker_answers_for_any_app(make_worker: WorkerFactory) -> None:
     wait_for(balanced, 90, "both workers to own partitions")
     # Sent at once, while both workers are still recovering and seeking after the rebalance: before the guards in
     # kafka/consumer.py, about 1 run in 3 lost the first events of a partition here (committed, never written).
-    events = recent_events(APPS, 1500)
+    events = recent_events(APPS, 1500, types=[*TYPES, "app_launched", "app_crashed"])  # activity counts too
     post_batches(first.url, events)
     wait_processed(len(unique(events)), first, second)
     assert all(w.health()["metrics"]["events_processed"] > 0 for w in (first, second)), "both must own apps"

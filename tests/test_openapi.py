@@ -18,6 +18,7 @@ ROUTES = {
     "/analytics/performance",
     "/analytics/releases",
     "/analytics/releases/{version}/health",
+    "/analytics/stability",
     "/analytics/failures/messages",
     "/analytics/devices/{device_id}/events",
     "/analytics/apps",

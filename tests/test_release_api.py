@@ -1,5 +1,6 @@
-"""Spec §9 end to end on real parts: HTTP → Kafka → worker → chDB → every new route, exact numbers; exports read
-back with pyarrow equal the events; tenants see only their rows; EXPORT_MAX_ROWS; bad parameters get 422."""
+"""Spec §9 and stability end to end on real parts: HTTP → Kafka → worker → chDB → every release route, exact
+numbers; exports read back with pyarrow equal the events; tenants see only their rows; EXPORT_MAX_ROWS; bad
+parameters get 422."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ import pytest
 import requests
 
 from ota_stream.models import format_timestamp
-from tests.support import expected_drilldown, expected_releases
+from tests.support import expected_drilldown, expected_releases, expected_stability
+from tests.support.diagnosis import group_offsets, kafka_report
 from tests.support.expected import Window, assert_same, unique
 from tests.support.loaded import NOW, WINDOWS, drilldown_events
-from tests.support.processes import Kafka, Worker, unique_name
+from tests.support.processes import Kafka, Worker, unique_name, wait_for
 from tests.support.scenario import Event, post_batches, rfc3339, with_duplicates
 from tests.support.worker_api import wait_processed
 
@@ -55,6 +57,13 @@ def served(kafka: Kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     try:
         assert post_batches(worker.url, sent) == len(sent)
         wait_processed(worker, len(unique(sent)), len(sent) - len(unique(sent)))
+        # The broker holds the same story: every partition's committed offset is its end offset (none when empty).
+        wait_for(
+            lambda: all((committed or 0) == end for _, end, committed in group_offsets(worker)),
+            60,
+            "every offset committed",
+            diagnose=lambda: kafka_report(worker),
+        )
         yield worker, sent
     finally:
         worker.stop()
@@ -90,11 +99,15 @@ def test_every_route_answers_the_independent_computation(served: tuple[Worker, l
         for version in ("2.1.0", "2.2.0", "2.3.0"):
             want = expected_releases.health(sent, window, version)
             assert_same(data(worker, f"/analytics/releases/{version}/health", **query), want, "health")
-            limits = {"max_failure_rate": 12.5, "max_rollback_rate": 0, "min_devices": 3}
-            want = expected_releases.health(sent, window, version, 12.5, 0, 3)
+            limits = {"max_failure_rate": 12.5, "max_rollback_rate": 0, "min_devices": 3, "max_crash_rate": 5}
+            want = expected_releases.health(sent, window, version, 12.5, 0, 3, 5)
             assert_same(
                 data(worker, f"/analytics/releases/{version}/health", **query, **limits), want, "gate"
             )
+        for named in (None, "2.1.0", "9.9.9"):
+            only = {"version": named} if named else {}
+            want = expected_stability.stability(sent, window, named)
+            assert_same(data(worker, "/analytics/stability", **query, **only), want, f"stability {named}")
         extras: list[dict[str, Any]] = [
             {},
             {"error_code": "E_NETWORK", "limit": 2},
@@ -127,6 +140,7 @@ def test_path_parameters_that_need_encoding(served: tuple[Worker, list[Event]]) 
 FLOATS = {
     "rollout_percentage", "bandwidth_mbps", "download_speed_mbps", "download_duration_seconds",
     "install_duration_seconds", "battery_level", "storage_available_mb", "progress", "rollback_duration_seconds",
+    "launch_duration_seconds",
 }  # fmt: skip
 COLUMNS = [*expected_drilldown.TOP, *(n for names in expected_drilldown.GROUPS.values() for n in names),
            *expected_drilldown.TAIL]  # fmt: skip
@@ -181,7 +195,7 @@ def test_exports_read_back_equal_the_events(served: tuple[Worker, list[Event]], 
     worker, sent = served
     cases = [
         (LIMITED, {}),  # exactly EXPORT_MAX_ROWS rows: allowed
-        (Window("globex", *WINDOWS["last 30 days"]), {}),
+        (Window("globex", *WINDOWS["last 30 days"], org_id="web"), {}),
         (Window("globex", *YEAR, org_id="web", app_id="chat"), {"event_type": "update_failed"}),
         (Window("initech", *YEAR), {}),  # a tenant with no events: an empty file
     ]
@@ -201,6 +215,8 @@ def test_exports_read_back_equal_the_events(served: tuple[Worker, list[Event]], 
         assert {row["tenant_id"] for row in rows} <= {window.tenant_id}  # never another tenant's row
         assert_same(by_id(rows), by_id(want), f"{fmt} {window} {extra}")
     assert len(expected_drilldown.export_rows(sent, LIMITED)) > 100
+    assert all(len(expected_drilldown.export_rows(sent, w)) <= len(expected_drilldown.export_rows(sent, LIMITED))
+               for w, _ in cases)  # fmt: skip
 
 
 def test_export_over_the_limit_is_413(served: tuple[Worker, list[Event]]) -> None:
@@ -227,6 +243,11 @@ BAD = [
     ("/analytics/releases/2.1.0/health", {"min_devices": "²"}, "min_devices"),
     ("/analytics/releases/2.1.0/health", {"min_devices": "5.5"}, "min_devices"),
     ("/analytics/releases/" + "v" * 129 + "/health", {}, "version"),
+    ("/analytics/releases/2.1.0/health", {"max_crash_rate": "100.5"}, "max_crash_rate"),
+    ("/analytics/releases/2.1.0/health", {"max_crash_rate": ""}, "max_crash_rate"),
+    ("/analytics/stability", {"version": "v" * 129}, "version"),
+    ("/analytics/stability", {"version": ""}, "version"),
+    ("/analytics/stability", {"group_by": "device_os"}, "group_by"),
     ("/analytics/failures/messages", {"limit": "101"}, "limit"),
     ("/analytics/failures/messages", {"limit": "0"}, "limit"),
     ("/analytics/failures/messages", {"error_code": "x" * 129}, "error_code"),
@@ -236,12 +257,13 @@ BAD = [
     ("/analytics/apps", {"limit": "3"}, "limit"),
     ("/analytics/export", {}, "format"),
     ("/analytics/export", {"format": "xlsx"}, "format"),
-    ("/analytics/export", {"format": "csv", "event_type": "app_crashed"}, "event_type"),
+    ("/analytics/export", {"format": "csv", "event_type": "app_exploded"}, "event_type"),
     ("/analytics/active-devices", {"days": "³"}, "days"),
 ]
 ROUTES = [
     "/analytics/releases",
     "/analytics/releases/2.1.0/health",
+    "/analytics/stability",
     "/analytics/failures/messages",
     "/analytics/devices/d1/events",
     "/analytics/apps",

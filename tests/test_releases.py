@@ -7,7 +7,6 @@ staged rollout percentages, failures then success, rollbacks and re-installs, a 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,15 +15,15 @@ from typing import Any
 import pytest
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.migrations import discover, migrate, schema_dir
 from ota_stream.storage.queries import releases
 from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.release_health import Thresholds, health
 from ota_stream.storage.queries.scope import Scope
-from tests.conftest import drop_database, loaded_database, open_database
+from tests.conftest import loaded_database
 from tests.support import expected_drilldown, expected_releases
-from tests.support.expected import Window, assert_same
-from tests.support.loaded import NOW, WINDOWS, release_events, write
+from tests.support.backfill import backfilled
+from tests.support.expected import assert_same
+from tests.support.loaded import NOW, WINDOWS, release_events, window_of
 from tests.support.scenario import Event
 
 GROUPINGS = [None, "channel", "device_os", "rollout_percentage"]
@@ -33,10 +32,6 @@ GROUPINGS = [None, "channel", "device_os", "rollout_percentage"]
 @pytest.fixture(scope="module")
 def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
     yield from loaded_database(release_events())
-
-
-def window_of(scope: Scope) -> Window:
-    return Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
 
 
 def check_releases(ch: ClickHouse, events: list[Event], scope: Scope) -> None:
@@ -73,6 +68,8 @@ def test_the_scenario_exercises_every_release_figure(loaded: tuple[ClickHouse, l
     assert any(r["time_to_50_percent_seconds"] is not None for r in rows)
     assert any(r["install_duration_seconds"]["p95"] is not None for r in rows)
     assert any(len(r["adoption_curve"]) > 3 for r in rows)
+    assert any(0 < r["crash_free_sessions_rate"] < 100 for r in rows)
+    assert any(r["crash_free_sessions_rate"] == 0.0 for r in rows)  # a release without sessions
     by_rollout = asyncio.run(releases.releases(ch, scope, "rollout_percentage"))
     assert {"10", "12.5", "50", "100"} <= {g["key"] for r in by_rollout for g in r["groups"]}
 
@@ -80,29 +77,14 @@ def test_the_scenario_exercises_every_release_figure(loaded: tuple[ClickHouse, l
 def test_release_views_added_to_a_database_with_data_are_backfilled(tmp_path: Path) -> None:
     """Migrations 006 and 007 on a database that already holds events: the backfill, then the views as events
     keep coming, agree with the raw table and with Python."""
-    staged = [m for m in discover() if m.version < 6 or m.name == "sink_blocks"]  # all that the writer needs
-    for migration in staged:
-        shutil.copy(schema_dir() / f"{migration.version:03d}_{migration.name}.sql", tmp_path)
-    ch = open_database(tmp_path)
-    try:
-        events = release_events()
-        old, new = events[: len(events) // 2], events[len(events) // 2 :]
-        write(ch, old)
-        applied = migrate(ch, retention_days=365)
-        assert {m.name for m in applied} >= {"release_devices", "app_activity"}
-        for sent in (old, events):
-            if sent is events:
-                write(ch, new)  # after the migration, the views take new rows as they come
-            for scope in (
-                Scope("acme", *WINDOWS["a year"]),
-                Scope("globex", *WINDOWS["hours not days"], "web"),
-            ):
-                check_releases(ch, sent, scope)
-                assert_same(
-                    asyncio.run(apps(ch, scope)), expected_drilldown.apps(sent, window_of(scope)), "apps"
-                )
-    finally:
-        drop_database(ch)
+    writer_needs = ("sink_blocks", "launch_duration")  # columns of the raw table that the writer fills
+
+    def check(ch: ClickHouse, sent: list[Event], scope: Scope) -> None:
+        check_releases(ch, sent, scope)
+        assert_same(asyncio.run(apps(ch, scope)), expected_drilldown.apps(sent, window_of(scope)), "apps")
+
+    applied = backfilled(tmp_path, lambda m: m.version >= 6 and m.name not in writer_needs, check)
+    assert {m.name for m in applied} >= {"release_devices", "app_activity"}
 
 
 # ---- the health gate ----
@@ -115,6 +97,7 @@ def gate_inputs(loaded: tuple[ClickHouse, list[Event]]) -> tuple[Scope, dict[str
     scope = Scope("acme", NOW - timedelta(days=30), NOW)
     figures = expected_releases.health(events, window_of(scope), VERSION, 100, 100, 1)
     assert figures["verdict"] == "pass" and figures["failure_rate"] > 0 and figures["rollback_rate"] > 0
+    assert 0 < figures["crash_free_sessions_rate"] < 100 and 0 < figures["crash_free_devices_rate"] < 100
     return scope, figures
 
 
@@ -124,7 +107,7 @@ def check_gate(
     ch, events = loaded
     want = expected_releases.health(
         events, window_of(scope), VERSION, thresholds.max_failure_rate, thresholds.max_rollback_rate,
-        thresholds.min_devices,
+        thresholds.min_devices, thresholds.max_crash_rate,
     )  # fmt: skip
     for use_views in (False, True):
         assert_same(
@@ -140,6 +123,7 @@ def test_gate_at_below_and_above_each_threshold(loaded: tuple[ClickHouse, list[E
         figures["rollback_rate"],
         figures["devices_attempted"],
     )
+    crash = round(100 - figures["crash_free_sessions_rate"], 2)
     loose = {"max_failure_rate": 100.0, "max_rollback_rate": 100.0, "min_devices": 1}
     cases = [
         ({"max_failure_rate": failure}, "pass"),  # at the threshold: passes
@@ -156,12 +140,19 @@ def test_gate_at_below_and_above_each_threshold(loaded: tuple[ClickHouse, list[E
             "insufficient_data",
         ),  # too few beats a breach
         ({"max_failure_rate": 0.0, "max_rollback_rate": 0.0}, "fail"),
+        ({"max_crash_rate": crash}, "pass"),  # the crash rate, checked only when asked for
+        ({"max_crash_rate": round(crash - 0.01, 2)}, "fail"),
+        ({"max_crash_rate": crash + 0.01}, "pass"),
+        ({"max_crash_rate": 0.0, "min_devices": devices + 1}, "insufficient_data"),
     ]
     for changes, verdict in cases:
         got = check_gate(loaded, scope, Thresholds(**{**loose, **changes}))
         assert got["verdict"] == verdict, (changes, got)
     both = check_gate(loaded, scope, Thresholds(0.0, 0.0, devices + 1))
     assert len(both["reasons"]) == 3
+    every = check_gate(loaded, scope, Thresholds(0.0, 0.0, devices + 1, 0.0))
+    assert every["reasons"][:3] == both["reasons"]
+    assert every["reasons"][3] == f"crash_rate {crash} is above max_crash_rate 0"
 
 
 def test_gate_defaults_and_unknown_versions(loaded: tuple[ClickHouse, list[Event]]) -> None:
@@ -175,5 +166,10 @@ def test_gate_defaults_and_unknown_versions(loaded: tuple[ClickHouse, list[Event
         "devices_attempted": 0,
         "failure_rate": 0.0,
         "rollback_rate": 0.0,
+        "crash_free_sessions_rate": 0.0,
+        "crash_free_devices_rate": 0.0,
         "reasons": ["devices_attempted 0 is below min_devices 50"],
     }
+    # No session is no evidence: with the crash check asked for, its crash rate is 100.
+    asked = asyncio.run(health(ch, scope, "9.9.9", Thresholds(min_devices=1, max_crash_rate=5)))
+    assert asked["reasons"][-1] == "crash_rate 100.0 is above max_crash_rate 5"

@@ -152,7 +152,9 @@ def test_the_key_index_covers_rows_written_before_it(tmp_path: Path) -> None:
     ch = open_database(tmp_path)
     try:
         old = sourced(6)
-        ch.insert_arrow_sync(TABLE, old.drop_columns(["kafka_index"]), INSERT_SETTINGS)
+        ch.insert_arrow_sync(
+            TABLE, old.drop_columns(["kafka_index", "launch_duration_seconds"]), INSERT_SETTINGS
+        )
         migrate(ch, retention_days=365)
         assert ch.query_rows("SELECT count() FROM event_keys")[0][0] == 6
         writer = EventWriter(ch)

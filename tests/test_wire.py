@@ -26,7 +26,8 @@ BASE: dict[str, Any] = {
     "session_id": "s", "device_info": {"os": "iOS", "os_version": "17", "model": "X", "manufacturer": "Apple"},
     "release_info": {"current_version": "1.0", "target_version": "1.1", "channel": "prod", "rollout_percentage": 5},
     "network_info": {"connection_type": "wifi", "bandwidth_mbps": 3.5},
-    "performance_metrics": {"download_speed_mbps": 1.5, "package_size_bytes": 10, "battery_level": 50},
+    "performance_metrics": {"download_speed_mbps": 1.5, "package_size_bytes": 10, "battery_level": 50,
+                            "launch_duration_seconds": 1.25},
     "error_info": {"error_code": "E", "error_message": "m", "failure_stage": "install"},
     "progress": 10, "metadata": {"k": "v"},
 }  # fmt: skip
@@ -75,6 +76,13 @@ def test_a_full_event_takes_the_fast_path_and_gives_the_models_line() -> None:
     fast, slow = both(orjson.dumps(BASE))
     assert isinstance(fast, wire.Accepted) and fast == slow
     assert orjson.loads(fast.line)["metadata"] == [["k", "v"]]
+
+
+def test_launches_and_crashes_take_the_fast_path() -> None:
+    for event_type in ("app_launched", "app_crashed"):
+        fast, slow = both(orjson.dumps({**BASE, "event_type": event_type}))
+        assert isinstance(fast, wire.Accepted) and fast == slow
+        assert orjson.loads(fast.line)["performance_metrics"]["launch_duration_seconds"] == 1.25
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,14 @@ with there and in CapacitorUpdaterPlugin.java (`set`, `reset`, `download_complet
 self-hosted/auto-update/stats-endpoint).
 
 Capgo has no notion of an org: the key (or `?org_id=`) supplies it.
+
+Launches and crashes (the plugin's core, core/src/engine/plugin/telemetry.rs): `app_launch_start` and
+`app_launch_ready` carry `metadata.launch_started_at` (the process start, epoch ms), which names their launch as a
+session, and `app_launch_ready` `metadata.duration_ms` (plugin load to notifyAppReady), its launch duration. The
+process exits Android records (`app_crash`, `app_crash_native`, `app_anr`, `app_initialization_failure`; also
+`app_crash` for an iOS session that never left the foreground) are sent at the next launch, with the version then
+running; they become `app_crashed` with the action as `error_code`. Exits of a process the system reclaimed (low
+memory, excessive resource use) and WebView errors are not crashes of the app: activity only.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ota_stream.compat.base import SOURCE_TYPE, Draft, require, require_object
+from ota_stream.compat.base import SOURCE_TYPE, Draft, absent, require, require_object
 
 ANSWER = {"status": "ok"}
 # Failing actions -> failure_stage (from where CapgoUpdater.java sends them); other `*_fail` actions fail with
@@ -38,6 +46,7 @@ FAILURES = {
     "decrypt_fail": "verify",
 }
 LAUNCHES = frozenset({"app_launch_start", "app_launch_ready", "app_moved_to_foreground"})
+CRASHES = frozenset({"app_crash", "app_crash_native", "app_anr", "app_initialization_failure"})
 _PROGRESS = re.compile(r"^download_(\d{1,2}|100)$")
 HANDLED = {
     "action", "device_id", "app_id", "platform", "version_os", "version_name", "old_version_name",
@@ -71,6 +80,7 @@ def to_event(body: Any, received: datetime) -> Draft:
     draft.timestamp(data.get("timestamp"), "timestamp")
     draft.keep(SOURCE_TYPE, action)
     _action(draft, action, version, data.get("old_version_name"))
+    _launch(draft, action, data.get("metadata"))
     if draft.origin.get("release_info.current_version") != "old_version_name":
         draft.keep("old_version_name", data.get("old_version_name"))
     for name, value in data.items():
@@ -106,9 +116,24 @@ def _action(draft: Draft, action: str, version: Any, old_version: Any) -> None:
         _typed(draft, "update_checked", current=version)
     elif action in LAUNCHES:
         _typed(draft, "app_launched", current=version)
+    elif action in CRASHES:
+        _typed(draft, "app_crashed", current=version)
+        draft.put("error_code", action, "action")
     else:  # delete, set_next, app_moved_to_background, ...: the device is active; version_name may not run
         _typed(draft, "app_launched")
         draft.keep("version_name", version)
+
+
+def _launch(draft: Draft, action: str, extra: Any) -> None:
+    """What Capgo's metadata says of a launch or a crash: the launch as a session, its duration, the exit."""
+    if not isinstance(extra, dict):
+        return
+    if action in LAUNCHES and not absent(extra.get("launch_started_at")):
+        draft.put("session_id", f"launch-{extra['launch_started_at']}", "metadata.launch_started_at")
+    if action == "app_launch_ready":
+        draft.number("launch_duration_seconds", extra.get("duration_ms"), "metadata.duration_ms", scale=0.001)
+    if action in CRASHES:
+        draft.put("error_message", extra.get("exit_description"), "metadata.exit_description")
 
 
 def _typed(draft: Draft, event_type: str, target: Any = None, current: Any = None) -> None:

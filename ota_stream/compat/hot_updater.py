@@ -15,6 +15,8 @@ context beside it:
   (`progress`, 0 to 1 as onProgress gives it) or `error` (`code`, `message`, `id` of the bundle that failed).
 - `deviceId` is required (hot-updater's cohort is not a device id); `orgId`/`appId` optional (else the key).
 - Names may be camelCase or snake_case; `timestamp` is epoch milliseconds or RFC 3339, else the time of receipt.
+- `notifyAppReady` with `RECOVERED` means that the launch before this one crashed on `crashedBundleId` before it
+  was ready, and hot-updater went back to `bundleId`: two events, the rollback and that crash (`to_events`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ota_stream.compat.base import SOURCE_TYPE, Draft, absent, choice, require, 
 from ota_stream.models import FieldError, InvalidEvent
 
 EVENTS = frozenset({"checkUpdate", "updateProcessCompleted", "notifyAppReady", "progress", "error"})
+# The crash a recovery reveals: found at the next launch, so an abnormal exit of the crashed bundle.
+RECOVERED_CRASH = ("ABNORMAL_EXIT", "the bundle crashed before notifyAppReady; hot-updater recovered")
 # HotUpdaterErrorCode -> failure_stage (src/error.ts groups them the same way)
 ERROR_STAGES = {
     "DOWNLOAD_FAILED": "download",
@@ -43,6 +47,35 @@ CONTEXT = {
     "event_id": "event_id", "session_id": "session_id", "platform": "os", "channel": "channel",
 }  # fmt: skip
 HANDLED = {"event", "timestamp", "status", "id", "bundle_id", "progress", "code", "message", *CONTEXT}
+
+
+def to_events(body: Any, received: datetime) -> list[Draft]:
+    """The event of one object, and after it, for a recovery that names the bundle that crashed, that crash."""
+    draft = to_event(body, received)
+    sent = {snake(key): key for key in body}  # an object: to_event has checked it
+    name = sent.get("crashed_bundle_id", "crashedBundleId")
+    if draft.event.get("rollback_reason") == "crash" and not absent(body.get(name)):
+        return [draft, _crash(draft, body[name], name)]
+    return [draft]
+
+
+def _crash(recovery: Draft, bundle: Any, source: str) -> Draft:
+    """The app_crashed of `bundle` that a recovery reports: the recovery's device, context and time, a session of its
+    own (the crashed launch is not the one reporting), its id derived from the recovery's when the app sent one."""
+    crash = Draft(recovery.received, metadata=dict(recovery.metadata), _overflow=list(recovery._overflow))
+    for name in ("tenant_id", "org_id", "app_id", "device_id", "timestamp", "device_info"):
+        if name in recovery.event:
+            crash.event[name] = recovery.event[name]
+    crash.origin = {k: v for k, v in recovery.origin.items() if k.split(".")[0] in crash.event}
+    crash.put("channel", recovery.event.get("release_info", {}).get("channel"), "channel")
+    code, message = RECOVERED_CRASH
+    crash.put("event_type", "app_crashed", "status")
+    crash.put("current_version", bundle, source)
+    crash.put("error_code", code, "status")
+    crash.put("error_message", message, "status")
+    if "event_id" in recovery.event:
+        crash.derive_id("hot-updater", "crash", recovery.event["event_id"])
+    return crash
 
 
 def to_event(body: Any, received: datetime) -> Draft:

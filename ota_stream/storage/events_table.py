@@ -32,9 +32,10 @@ LINE_SCHEMA = pa.schema(
         ("network_info", _group("connection_type", "bandwidth_mbps", types={"bandwidth_mbps": _F})),
         ("performance_metrics", _group(
             "download_speed_mbps", "download_duration_seconds", "install_duration_seconds", "package_size_bytes",
-            "battery_level", "storage_available_mb",
+            "battery_level", "storage_available_mb", "launch_duration_seconds",
             types={"download_speed_mbps": _F, "download_duration_seconds": _F, "install_duration_seconds": _F,
-                   "package_size_bytes": pa.uint64(), "battery_level": _F, "storage_available_mb": _F})),
+                   "package_size_bytes": pa.uint64(), "battery_level": _F, "storage_available_mb": _F,
+                   "launch_duration_seconds": _F})),
         ("error_info", _group("error_code", "error_message", "failure_stage")),
         ("progress", _F), ("cancellation_reason", _S), ("rollback_reason", _S), ("rollback_duration_seconds", _F),
         ("metadata", pa.list_(pa.list_(_S))),

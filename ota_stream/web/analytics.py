@@ -1,4 +1,4 @@
-"""`GET /analytics/*` (spec §3 and §9): parse the scope, run the query, answer `{"data": ...}`.
+"""`GET /analytics/*`: parse the scope, run the query, answer `{"data": ...}`.
 
 Every route gets its tenant scope from `authorized_scope`, the one place where a read key's tenant is to be
 checked against the request (spec §7) once keys exist.
@@ -17,7 +17,7 @@ from faust.web import View
 
 from ota_stream import metrics
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries import device_events, failure_messages, release_health, releases
+from ota_stream.storage.queries import device_events, failure_messages, release_health, releases, stability
 from ota_stream.storage.queries.active_devices import active_devices
 from ota_stream.storage.queries.adoption import adoption
 from ota_stream.storage.queries.apps import apps
@@ -94,8 +94,14 @@ async def _release_health(ch: ClickHouse, scope: Scope, request: web.Request) ->
         params.percentage(request.query, "max_failure_rate", defaults.max_failure_rate),
         params.percentage(request.query, "max_rollback_rate", defaults.max_rollback_rate),
         params.integer(request.query, "min_devices", 1, release_health.MAX_MIN_DEVICES, defaults.min_devices),
+        params.percentage(request.query, "max_crash_rate", None),
     )
     return await release_health.health(ch, scope, version, limits)
+
+
+@route("stability", "/analytics/stability", "version")
+async def _stability(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    return await stability.stability(ch, scope, params.text(request.query, "version"))
 
 
 @route("failure-messages", "/analytics/failures/messages", "error_code", "target_version", "limit")
@@ -135,6 +141,7 @@ ROUTES = (
     _performance,
     _releases,
     _release_health,
+    _stability,
     _failure_messages,
     _apps,
 )

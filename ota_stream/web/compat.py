@@ -50,7 +50,7 @@ MISSING_SCOPE = (
     "or add ?%s= to the URL"
 )
 
-Mapper = Callable[[Any, datetime], Draft]
+Mapper = Callable[[Any, datetime], Draft | list[Draft]]  # one report may mean several events
 
 
 class Compat:
@@ -78,16 +78,20 @@ class Compat:
     async def _one(
         self, request: web.Request, mapper: Mapper, received: datetime | None = None
     ) -> wire.Accepted:
+        """One report: its event (and any it implies), all accepted or none; returns the report's own event."""
         body = await self._body(request)
         received = received or datetime.now(UTC)
+        bounds = self.ingest.window.bounds(received)
         try:
-            accepted = self._accept(request, mapper(body, received), self.ingest.window.bounds(received))
+            mapped = mapper(body, received)
+            drafts = [mapped] if isinstance(mapped, Draft) else mapped
+            accepted = [self._accept(request, draft, bounds) for draft in drafts]
         except InvalidEvent as exc:
             raise ApiError(422, "the event is invalid", exc.errors) from None
         except OutsideKey as exc:
             raise ApiError(403, str(exc), code="forbidden") from None
-        await self.ingest.publish([accepted], request.get("grant"))
-        return accepted
+        await self.ingest.publish(accepted, request.get("grant"))
+        return accepted[0]
 
     async def airborne(self, request: web.Request) -> web.Response:
         received = datetime.now(UTC)  # the event's time when it has none, and the answer's, as events.rs does
@@ -109,7 +113,7 @@ class Compat:
         return web.Response(text="OK")
 
     async def hot_updater(self, request: web.Request) -> web.Response:
-        await self._one(request, hot_updater.to_event)
+        await self._one(request, hot_updater.to_events)
         return web.Response(status=204)
 
     async def capgo(self, request: web.Request) -> web.Response:

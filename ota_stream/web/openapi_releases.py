@@ -1,11 +1,12 @@
-"""The spec §9 part of the OpenAPI document: release health, drill-down and export, with their answers' schemas."""
+"""The release part of the OpenAPI document: release health, stability, drill-down and export, with their answers'
+schemas."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ota_stream.models import EventType
-from ota_stream.storage.queries import device_events, failure_messages, releases
+from ota_stream.storage.queries import device_events, failure_messages, releases, stability
 from ota_stream.storage.queries.release_health import MAX_MIN_DEVICES
 from ota_stream.web.openapi_schema import (
     INTEGER,
@@ -37,10 +38,11 @@ FIGURES = {
     "time_to_50_percent_seconds": NULLABLE_NUMBER,
     "time_to_90_percent_seconds": NULLABLE_NUMBER,
 }
+CRASH_FREE = {"crash_free_sessions_rate": RATE, "crash_free_devices_rate": RATE}
 RELEASE = {
     "type": "object",
-    "properties": {"version": TEXT, **FIGURES, "groups": array(obj({"key": TEXT, **FIGURES}))},
-    "required": ["version", *FIGURES],
+    "properties": {"version": TEXT, **FIGURES, **CRASH_FREE, "groups": array(obj({"key": TEXT, **FIGURES}))},
+    "required": ["version", *FIGURES, *CRASH_FREE],
     "additionalProperties": False,
 }
 HEALTH = obj(
@@ -50,7 +52,28 @@ HEALTH = obj(
         "devices_attempted": INTEGER,
         "failure_rate": RATE,
         "rollback_rate": RATE,
+        **CRASH_FREE,
         "reasons": array(TEXT),
+    }
+)
+STABILITY = obj(
+    {
+        "version": TEXT,
+        "sessions": INTEGER,
+        "crashed_sessions": INTEGER,
+        "crash_free_sessions_rate": RATE,
+        "devices": INTEGER,
+        "crashed_devices": INTEGER,
+        "crash_free_devices_rate": RATE,
+        "launch_duration_seconds": obj(
+            {"avg": NULLABLE_NUMBER, "p50": NULLABLE_NUMBER, "p95": NULLABLE_NUMBER, "samples": INTEGER}
+        ),
+        "top_crashes": {
+            **array(
+                obj({"error_code": TEXT, "error_message": TEXT, "sessions": INTEGER, "devices": INTEGER})
+            ),
+            "maxItems": stability.TOP_CRASHES,
+        },
     }
 )
 SAMPLE = obj({"event_id": TEXT, "device_id": TEXT, "timestamp": TIMESTAMP})
@@ -110,9 +133,16 @@ def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[
                     "min_devices",
                     {"type": "integer", "minimum": 1, "maximum": MAX_MIN_DEVICES, "default": 50},
                 ),
+                param("max_crash_rate", rate_limit),
             ],
             json_body("The verdict and why.", data(HEALTH)),
             {**errors, **PATH_ERROR},
+        ),
+        "/analytics/stability": _get(
+            "Sessions, crashes and launch durations per running version.",
+            [*common, param("version", STORED_TEXT)],
+            json_body("Versions, most sessions first.", data(obj({"versions": array(STABILITY)}))),
+            errors,
         ),
         "/analytics/failures/messages": _get(
             "The most frequent failure messages, with samples.",

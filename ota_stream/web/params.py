@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from multidict import MultiMapping
 
@@ -114,7 +115,15 @@ def integer(query: Mapping[str, str], name: str, lowest: int, highest: int, defa
 _NUMBER = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,12})?([eE][-+]?[0-9]{1,3})?$")
 
 
-def percentage(query: Mapping[str, str], name: str, default: float) -> float:
+@overload
+def percentage(query: Mapping[str, str], name: str, default: float) -> float: ...
+
+
+@overload
+def percentage(query: Mapping[str, str], name: str, default: None) -> float | None: ...
+
+
+def percentage(query: Mapping[str, str], name: str, default: float | None) -> float | None:
     """A rate threshold: a decimal number from 0 to 100 (digits, an optional fraction and exponent)."""
     raw = query.get(name)
     if raw is None:

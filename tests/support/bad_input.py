@@ -96,6 +96,25 @@ CASES: list[tuple[str, str, dict[str, str], bytes, int, str | None]] = [
     ("progress string", "/events", JSON, orjson.dumps(event(progress="50")), 422, "progress"),
     ("battery negative", "/events", JSON, orjson.dumps(event(battery_level=-1)), 422, "battery_level"),
     ("number overflows double", "/events", JSON, b'{"download_speed_mbps": 1e999}', 400, None),
+    (
+        "launch duration negative",
+        "/events",
+        JSON,
+        orjson.dumps(event(event_type="app_launched", launch_duration_seconds=-0.5)),
+        422,
+        "launch_duration_seconds",
+    ),
+    (
+        "launch duration string",
+        "/events",
+        JSON,
+        orjson.dumps(
+            event(event_type="app_launched", performance_metrics={"launch_duration_seconds": "1.2"})
+        ),
+        422,
+        "performance_metrics.launch_duration_seconds",
+    ),
+    ("launch duration infinite", "/events", JSON, b'{"launch_duration_seconds": 1e999}', 400, None),
     ("size float", "/events", JSON, orjson.dumps(event(package_size_bytes=1.5)), 422, "package_size_bytes"),
     (
         "size too big",

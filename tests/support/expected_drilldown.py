@@ -20,6 +20,7 @@ GROUPS = {
         "package_size_bytes",
         "battery_level",
         "storage_available_mb",
+        "launch_duration_seconds",
     ),
     "error_info": ("error_code", "error_message", "failure_stage"),
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.support import expected_stability
 from tests.support.expected import Window, parse, quantile, rate
 from tests.support.scenario import Event, field
 
@@ -130,7 +131,8 @@ def releases(events: list[Event], window: Window, group_by: str | None = None) -
     rows = []
     for version, mine in by_version.items():
         devices = {e["device_id"] for e in mine}
-        row = {"version": version, **_figures(version, devices, mine, rolled, total_active)}
+        crash_free = expected_stability.crash_free(events, window, version)
+        row = {"version": version, **_figures(version, devices, mine, rolled, total_active), **crash_free}
         if group_by is not None:
             first: dict[str, tuple[datetime, str, str, str]] = {}
             for e in mine:
@@ -156,8 +158,10 @@ def health(
     max_failure_rate: float = 5,
     max_rollback_rate: float = 2,
     min_devices: int = 50,
+    max_crash_rate: float | None = None,
 ) -> dict[str, Any]:
-    """The gate: insufficient_data below min_devices, else fail when a rate is above its maximum (equal passes)."""
+    """The gate: insufficient_data below min_devices, else fail when a rate is above its maximum (equal passes);
+    the crash rate (100 - crash-free sessions) only when max_crash_rate is given."""
     mine = [
         e
         for e in window.select(events)
@@ -176,6 +180,10 @@ def health(
         reasons.append(f"failure_rate {failure_rate} is above max_failure_rate {max_failure_rate:g}")
     if rollback_rate > max_rollback_rate:
         reasons.append(f"rollback_rate {rollback_rate} is above max_rollback_rate {max_rollback_rate:g}")
+    crash_free = expected_stability.crash_free(events, window, version)
+    crash_rate = round(100 - crash_free["crash_free_sessions_rate"], 2)
+    if max_crash_rate is not None and crash_rate > max_crash_rate:
+        reasons.append(f"crash_rate {crash_rate} is above max_crash_rate {max_crash_rate:g}")
     verdict = "insufficient_data" if attempted < min_devices else "fail" if reasons else "pass"
     return {
         "version": version,
@@ -183,5 +191,6 @@ def health(
         "devices_attempted": attempted,
         "failure_rate": failure_rate,
         "rollback_rate": rollback_rate,
+        **crash_free,
         "reasons": reasons,
     }

@@ -14,14 +14,16 @@ from tests.support.scenario import Event, field, rfc3339
 TYPES = ["update_started", "update_downloaded", "update_installed", "update_failed", "rollback_completed"]
 
 
-def recent_events(apps: list[str], count: int, seed: int = 1, minutes: float = 30) -> list[Event]:
+def recent_events(
+    apps: list[str], count: int, seed: int = 1, minutes: float = 30, types: list[str] = TYPES
+) -> list[Event]:
     """Events of tenant `live` spread over the last `minutes`, with some client retries."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     events: list[Event] = []
     for _ in range(count):
         app = rng.choice(apps)
-        event_type = rng.choice(TYPES)
+        event_type = rng.choice(types)
         event: Event = {
             "tenant_id": "live",
             "org_id": "o",

@@ -41,13 +41,18 @@ ROLLOUTS = [10, 12.5, 50, 100]
 
 
 @dataclass
-class ReleaseScenario:
+class Fleet:
+    """The tenants and apps of a scenario (two tenants with the same app names), and its devices per app."""
+
     tenants: tuple[str, ...] = ("acme", "globex")
     apps: tuple[tuple[str, str], ...] = (("mobile", "shop"), ("mobile", "chat"), ("web", "chat"))
     devices_per_app: int = 14
     seed: int = 13
     now: datetime | None = None
 
+
+@dataclass
+class ReleaseScenario(Fleet):
     def build(self) -> list[Event]:
         rng = random.Random(self.seed)
         now = self.now or datetime.now(UTC)

@@ -24,6 +24,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("download_speed_mbps", "download_speed_mbps"), ("download_duration_seconds", "download_duration_seconds"),
     ("install_duration_seconds", "install_duration_seconds"), ("package_size_bytes", "package_size_bytes"),
     ("battery_level", "battery_level"), ("storage_available_mb", "storage_available_mb"),
+    ("launch_duration_seconds", "launch_duration_seconds"),
     ("error_code", "error_code"), ("error_message", "error_message"), ("failure_stage", "failure_stage"),
     ("progress", "progress"), ("cancellation_reason", "cancellation_reason"), ("rollback_reason", "rollback_reason"),
     ("rollback_duration_seconds", "rollback_duration_seconds"), ("metadata", "metadata"),

@@ -21,17 +21,20 @@ Where §9 is silent (also in docs/api.md):
   descending, then key ascending.
 - Devices and versions are grouped by 64-bit hashes (cityHash64), as in the other views: a collision within one
   app is improbable (about n^2 / 2^65).
+- Each release row also carries the crash-free rates of the sessions whose version is the release
+  (storage/queries/stability.py), 0 when it has none; groups do not (a session belongs to no update event).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries import active_devices
+from ota_stream.storage.queries import active_devices, stability
 from ota_stream.storage.queries.release_sql import (
     FAST,
     GROUPED,
@@ -220,13 +223,19 @@ async def releases(
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {sorted(GROUP_BY)}")
     groups: dict[str, list[tuple[str, Figures]]] = {}
+    crash_free = stability.crash_free(ch, scope, use_views=use_views)  # in parallel with the release figures
     if group_by is None:
-        figures, total_active = await _fast(ch, scope, None, use_views)
+        (figures, total_active), sessions = await asyncio.gather(
+            _fast(ch, scope, None, use_views), crash_free
+        )
     else:
-        figures, groups, total_active = await _grouped(ch, scope, group_by, use_views)
+        (figures, groups, total_active), sessions = await asyncio.gather(
+            _grouped(ch, scope, group_by, use_views), crash_free
+        )
     listed = []
     for version in sorted(figures):
-        row = {"version": version, **figures[version].as_json(total_active)}
+        rates = sessions.get(version, stability.Sessions()).rates()
+        row = {"version": version, **figures[version].as_json(total_active), **rates}
         if group_by is not None:
             members = [{"key": key, **f.as_json(total_active)} for key, f in groups[version]]
             row["groups"] = sorted(members, key=lambda g: (-g["devices_attempted"], g["key"]))
