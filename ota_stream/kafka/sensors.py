@@ -10,6 +10,7 @@ sends, table operations, per-partition offsets) is Faust's own.
 from __future__ import annotations
 
 from collections import Counter
+from time import monotonic
 from typing import Any
 
 import faust
@@ -27,13 +28,16 @@ class BatchedPrometheusMonitor(PrometheusMonitor):
         self._active_messages = 0
         self._active_events = 0
 
-    # Per message: plain counting only (the base Monitor's own bookkeeping is skipped too: nothing reads it).
+    # Per message: plain counting only. Of the base Monitor's own bookkeeping only the time a partition's stream
+    # last took an event is kept: Faust's livelock check reads it, and without it logged "Stream has not started
+    # processing" at ERROR for every partition with lag, every few minutes, on a worker that was processing it.
     def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
         self._received[tp.topic] += 1
         self._offsets[tp] = offset
         self._active_messages += 1
 
     def on_stream_event_in(self, tp: TP, offset: int, stream: StreamT, event: EventT) -> dict | None:
+        self.stream_inbound_time[tp] = monotonic()
         self._events[stream] += 1
         self._active_events += 1
         return None
