@@ -1,10 +1,12 @@
 /**
  * The client: queue events durably, send them in batches, retry what the server could not take yet, and drop
  * (through `onError`) only what it will never take. Each event's `event_id` is fixed when it is created and stored
- * with it, so a retry or a restart re-sends the same id and the server counts it once.
+ * with it, so a retry or a restart re-sends the same id and the server counts it once. Sessions and crashes (for the
+ * stability figures) are session.ts's.
  */
 
 import { DEFAULT_BACKOFF, retryDelay, type BackoffPolicy } from "./backoff";
+import { globalErrorUtils } from "./crash";
 import { buildEvent, type Identity } from "./event";
 import { LifecycleEvents } from "./events";
 import { defaultIdGenerator, type IdGenerator } from "./ids";
@@ -21,6 +23,7 @@ import {
   type FlushResult,
 } from "./options";
 import { PersistentQueue } from "./queue";
+import { SessionTracker, type LaunchFields, type LaunchResult } from "./session";
 import { MemoryStorage, type StorageAdapter } from "./storage";
 import { sendBatch, type FieldError, type Outcome, type Transport } from "./transport";
 import type { EventFields, EventType, OtaEvent } from "./types";
@@ -35,6 +38,7 @@ export class OtaClient extends LifecycleEvents {
   readonly ready: Promise<void>;
   private readonly identity: Identity;
   private readonly queue: PersistentQueue;
+  private readonly sessions: SessionTracker;
   private readonly transport: Transport;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -107,12 +111,40 @@ export class OtaClient extends LifecycleEvents {
     this.ready = this.queue.load().then(() => {
       if (this.queue.size > 0) void this.flush();
     });
+    this.sessions = new SessionTracker(
+      {
+        storage: this.storage,
+        storageKey: this.storageKey,
+        clock: this.clock,
+        build: (type, fields) => buildEvent(this.identity, type, fields, this.generateId(), this.clock.now()),
+        enqueue: async (event) => {
+          await this.ready;
+          return this.queue.includes(event.event_id) ? event : this.enqueue(event);
+        },
+        newId: () => this.generateId(),
+        setSession: (sessionId) => {
+          this.identity.sessionId = sessionId;
+        },
+        report: (error) => this.report(error),
+      },
+      {
+        errorUtils: options.errorUtils === undefined ? (globalErrorUtils() ?? null) : options.errorUtils,
+        crashTimeoutMs: positive(options.crashTimeoutMs, 2000, "crashTimeoutMs"),
+        detectAbnormalExit: options.detectAbnormalExit ?? true,
+      },
+    );
+    if (options.appState) this.attachAppState(options.appState);
     this.armInterval();
   }
 
   /** Events waiting to be sent. */
   get pending(): number {
     return this.queue.size;
+  }
+
+  /** The current launch's session id (from `trackLaunch`, else the `sessionId` option). */
+  get sessionId(): string | undefined {
+    return this.identity.sessionId;
   }
 
   stats(): ClientStats {
@@ -133,8 +165,30 @@ export class OtaClient extends LifecycleEvents {
     return this.flushing;
   }
 
-  /** Flushes when the app leaves the foreground: wire it to AppState, or use `attachAppState`. */
+  /**
+   * Starts a session for this launch (the stability figures): a new `session_id`, carried by every event from now
+   * on; an `app_launched` event of `current_version`, with `launch_duration_seconds` if given; a handler for fatal
+   * JS errors; and the report of the previous launch if it crashed or ended without a clean exit. Resolves once
+   * all of it is stored. Call it once per launch, as early as you can.
+   */
+  trackLaunch(fields: LaunchFields): Promise<LaunchResult> {
+    return this.sessions.launch(fields);
+  }
+
+  /** A clean exit, for an app that ends itself: the session ends without a crash, and what waits is flushed. */
+  trackExit(): Promise<void> {
+    const exited = this.sessions.exit();
+    void this.flush();
+    return exited;
+  }
+
+  /**
+   * Wire it to AppState, or use `attachAppState`: leaving the foreground flushes; `background` is a clean exit of
+   * the session and `active` resumes it.
+   */
   handleAppStateChange(state: string): void {
+    if (state === "background") void this.sessions.exit();
+    if (state === "active") void this.sessions.resume();
     if (state === "background" || state === "inactive") void this.flush();
   }
 
@@ -150,12 +204,17 @@ export class OtaClient extends LifecycleEvents {
     return detach;
   }
 
-  /** Stops timers and subscriptions, and waits for the request and writes under way. Queued events stay stored. */
+  /**
+   * Stops timers, subscriptions and the crash handler, and waits for the request and writes under way. Queued
+   * events stay stored. It is no clean exit: the session's marker stays (`trackExit` first if the app ends well).
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.clock.clearTimeout(this.intervalTimer);
     this.clock.clearTimeout(this.retryTimer);
     for (const detach of this.detachers.splice(0)) detach();
+    this.sessions.close();
+    await this.sessions.settled();
     await this.ready;
     if (this.flushing) await this.flushing;
     await this.queue.persist();

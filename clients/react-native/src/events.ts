@@ -54,9 +54,21 @@ export abstract class LifecycleEvents {
     return this.track("rollback_completed", fields);
   }
 
-  /** The app started: `current_version` is what runs. Counts as activity, in no update figure. */
+  /**
+   * The app started: `current_version` is what runs. Counts as activity, in no update figure. `trackLaunch` sends
+   * this event too, and also starts a session and watches for crashes: prefer it in an app.
+   */
   appLaunched(fields: EventFields & { current_version: string }): Promise<OtaEvent> {
     return this.track("app_launched", fields);
+  }
+
+  /**
+   * The app crashed while `current_version` ran: `error_code` says how (`JS_FATAL`, `NATIVE_CRASH`, `ABNORMAL_EXIT`
+   * or your own). `trackLaunch` reports fatal JS errors and abnormal exits by itself; this is for what it cannot
+   * see, such as a native crash another library caught. The session id defaults to the current launch's.
+   */
+  appCrashed(fields: EventFields & { error_code: string; error_message?: string }): Promise<OtaEvent> {
+    return this.track("app_crashed", fields);
   }
 
   /** The app asked whether an update exists; `result` goes to `metadata.result`. Counts as activity only. */

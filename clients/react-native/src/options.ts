@@ -1,6 +1,7 @@
 /** The client's options and what it reports, with their defaults and checks. */
 
 import type { BackoffPolicy } from "./backoff";
+import type { ErrorUtilsLike } from "./crash";
 import type { Identity } from "./event";
 import type { IdGenerator } from "./ids";
 import type { StorageAdapter } from "./storage";
@@ -63,8 +64,22 @@ export interface ClientOptions extends Identity {
   clock?: Clock;
   /** Uniform in [0, 1), for the backoff's jitter. Default Math.random. */
   random?: () => number;
-  /** Event ids. Default: UUIDv4 from crypto.getRandomValues. */
+  /** Event ids, and the session ids of `trackLaunch`. Default: UUIDv4 from crypto.getRandomValues. */
   generateId?: IdGenerator;
+  /**
+   * Where `trackLaunch` chains its handler for fatal JS errors: React Native's `ErrorUtils`. Default:
+   * `global.ErrorUtils`, which React Native sets; null: fatal errors are not recorded.
+   */
+  errorUtils?: ErrorUtilsLike | null;
+  /** React Native's AppState (or alike), subscribed at once as `attachAppState` does. */
+  appState?: AppStateLike;
+  /** How long a fatal JS error waits for its record to be stored before the app's own handler runs. Default 2 s. */
+  crashTimeoutMs?: number;
+  /**
+   * Report a launch that ended without a clean exit (no background, no `trackExit`) as `app_crashed`
+   * `ABNORMAL_EXIT` at the next launch. Default true; in a debug build a reload looks like one.
+   */
+  detectAbnormalExit?: boolean;
 }
 
 export interface FlushResult {

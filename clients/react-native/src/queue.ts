@@ -124,6 +124,11 @@ export class PersistentQueue {
     return taken;
   }
 
+  /** Whether an event with this id is queued. */
+  includes(eventId: string): boolean {
+    return this.pages.some((page) => page.items.some((item) => item.event.event_id === eventId));
+  }
+
   /** Removes the events with these ids, wherever they are (ids no longer queued are ignored). */
   remove(ids: ReadonlySet<string>): void {
     for (const page of this.pages) {

@@ -3,7 +3,10 @@
  * app hands to the helpers. Field names are the wire names, so what an app writes is what dashboards show.
  */
 
-/** Every event type the server knows. `app_launched` and `update_checked` count as activity only. */
+/**
+ * Every event type the server knows. `app_launched`, `update_checked` and `app_crashed` are activity, in no update
+ * figure; launches and crashes make the sessions of the stability figures.
+ */
 export const EVENT_TYPES = [
   "update_started",
   "update_downloading",
@@ -16,6 +19,7 @@ export const EVENT_TYPES = [
   "rollback_completed",
   "app_launched",
   "update_checked",
+  "app_crashed",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -47,6 +51,8 @@ export interface PerformanceMetrics {
   package_size_bytes?: number;
   battery_level?: number;
   storage_available_mb?: number;
+  /** Of an `app_launched`: from process start to the first screen the app calls interactive. */
+  launch_duration_seconds?: number;
 }
 
 export interface ErrorInfo {
@@ -106,6 +112,7 @@ export const GROUPS = {
     "package_size_bytes",
     "battery_level",
     "storage_available_mb",
+    "launch_duration_seconds",
   ],
   error_info: ["error_code", "error_message", "failure_stage"],
 } as const;

@@ -25,8 +25,9 @@ test("each helper sends its event type with the fields it was given, in the nest
   await client.updateCancelled({ ...V, cancellation_reason: "user" });
   await client.rollbackStarted({ rollback_reason: "crash loop", current_version: "2.0.0" });
   await client.rollbackCompleted({ current_version: "1.9.0", rollback_duration_seconds: 2 });
-  await client.appLaunched({ current_version: "1.9.0" });
+  await client.appLaunched({ current_version: "1.9.0", launch_duration_seconds: 0.8 });
   await client.updateChecked({ result: "not_available", current_version: "1.9.0" });
+  await client.appCrashed({ current_version: "1.9.0", error_code: "NATIVE_CRASH", error_message: "SIGSEGV" });
   await client.flush();
   const events = server.requests[0]!.events;
   assert.deepEqual(
@@ -74,8 +75,17 @@ test("each helper sends its event type with the fields it was given, in the nest
     { event_type: "update_cancelled", release_info: V, cancellation_reason: "user" },
     { event_type: "rollback_started", release_info: { current_version: "2.0.0" }, rollback_reason: "crash loop" },
     { event_type: "rollback_completed", release_info: { current_version: "1.9.0" }, rollback_duration_seconds: 2 },
-    { event_type: "app_launched", release_info: { current_version: "1.9.0" } },
+    {
+      event_type: "app_launched",
+      release_info: { current_version: "1.9.0" },
+      performance_metrics: { launch_duration_seconds: 0.8 },
+    },
     { event_type: "update_checked", release_info: { current_version: "1.9.0" }, metadata: { result: "not_available" } },
+    {
+      event_type: "app_crashed",
+      release_info: { current_version: "1.9.0" },
+      error_info: { error_code: "NATIVE_CRASH", error_message: "SIGSEGV" },
+    },
   ]);
 });
 

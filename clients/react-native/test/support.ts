@@ -7,9 +7,12 @@ import {
   createClient,
   MemoryStorage,
   type ClientError,
+  type AppStateLike,
   type ClientOptions,
   type Clock,
+  type ErrorUtilsLike,
   type FetchLike,
+  type GlobalHandler,
   type OtaClient,
   type OtaEvent,
 } from "@ota-stream/react-native";
@@ -96,6 +99,11 @@ export class FakeServer {
   ids(): string[][] {
     return this.requests.map((request) => request.events.map((event) => event.event_id));
   }
+
+  /** Every event sent, in order (resends included). */
+  events(): OtaEvent[] {
+    return this.requests.flatMap((request) => request.events);
+  }
 }
 
 export interface Rig {
@@ -152,4 +160,55 @@ export async function expectRequestAfter(clock: FakeClock, server: FakeServer, m
   assert.equal(server.requests.length, before, `no request before ${ms} ms`);
   await clock.advance(1);
   assert.equal(server.requests.length, before + 1, `a request at ${ms} ms`);
+}
+
+/** React Native's ErrorUtils: `fatal` is what React Native does with an uncaught error (reportFatalError). */
+export class FakeErrorUtils implements ErrorUtilsLike {
+  /** The app's own handler, installed before the client's: it records each call (and may "end the process"). */
+  readonly calls: Array<{ error: unknown; isFatal: boolean | undefined }> = [];
+  handler: GlobalHandler | null | undefined;
+
+  constructor(onCall: (error: unknown, isFatal?: boolean) => void = () => undefined) {
+    this.handler = (error, isFatal) => {
+      this.calls.push({ error, isFatal });
+      onCall(error, isFatal);
+    };
+  }
+
+  getGlobalHandler(): GlobalHandler | null | undefined {
+    return this.handler;
+  }
+
+  setGlobalHandler(handler: GlobalHandler): void {
+    this.handler = handler;
+  }
+
+  fatal(error: unknown): void {
+    this.handler!(error, true);
+  }
+}
+
+/** React Native's AppState: `emit` is a change of the app's state. */
+export class FakeAppState implements AppStateLike {
+  readonly listeners = new Set<(state: string) => void>();
+
+  addEventListener(_type: "change", listener: (state: string) => void): { remove(): void } {
+    this.listeners.add(listener);
+    return { remove: () => this.listeners.delete(listener) };
+  }
+
+  emit(state: string): void {
+    for (const listener of this.listeners) listener(state);
+  }
+}
+
+/** What the disk holds at this moment, as a new storage: the next process of an app that dies now. */
+export function died(storage: MemoryStorage): MemoryStorage {
+  const copy = new MemoryStorage();
+  for (const [key, value] of storage.items) copy.items.set(key, value);
+  return copy;
+}
+
+export function crashes(events: OtaEvent[]): OtaEvent[] {
+  return events.filter((event) => event.event_type === "app_crashed");
 }

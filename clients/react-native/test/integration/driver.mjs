@@ -11,10 +11,11 @@
 // and it runs until every queue is empty. It prints its clients' summed stats as JSON.
 
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+
+import { FileStorage } from "./file-storage.mjs";
 
 const require = createRequire(import.meta.url);
 const sdk = require("@ota-stream/react-native"); // the package's own name: its "exports" and dist/
@@ -37,34 +38,6 @@ const paths = {
   errors: join(opts.dir, "errors.jsonl"),
   storage: join(opts.dir, "storage"),
 };
-
-/** AsyncStorage's interface over one file per key; a write is a rename, so a kill never leaves half a file. */
-class FileStorage {
-  constructor(dir) {
-    this.dir = dir;
-    this.writes = 0;
-    mkdirSync(dir, { recursive: true });
-  }
-  path(key) {
-    return join(this.dir, encodeURIComponent(key));
-  }
-  async getItem(key) {
-    try {
-      return await readFile(this.path(key), "utf8");
-    } catch (error) {
-      if (error.code === "ENOENT") return null;
-      throw error;
-    }
-  }
-  async setItem(key, value) {
-    const tmp = `${this.path(key)}.${process.pid}.${++this.writes}.tmp`;
-    await writeFile(tmp, value);
-    await rename(tmp, this.path(key));
-  }
-  async removeItem(key) {
-    await rm(this.path(key), { force: true });
-  }
-}
 
 function mulberry32(seed) {
   let a = seed >>> 0;
