@@ -1,16 +1,22 @@
-"""The React Native client (clients/react-native), as built, against a real worker through a flaky network.
+"""The React Native client (clients/react-native), as built, against a real worker.
 
 A Node driver (clients/react-native/test/integration/driver.mjs) plays a fleet of devices, one client each over
 one file storage. Between it and the worker a proxy drops connections, answers 503 with Retry-After, and resets
 connections after the worker accepted a batch; halfway the driver is killed while the worker holds a batch it
 was never told about, and a second run (the app's next start) finishes. Whatever the network did, each event the
 driver planned counts exactly once, and the analytics equal an independent computation over the plan.
+
+Launches and crashes: each launch of an app is a Node process of its own (test/integration/app-run.mjs) that
+calls trackLaunch and then ends as planned: a clean exit, trackExit, a fatal JS error that React Native's handler
+turns into the process's death, or a kill -9 (a native crash). A crash reaches the worker only through the next
+launch; /analytics/stability equals the computation over the launches and the crashes the plan made.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -22,17 +28,22 @@ from typing import Any
 
 import pytest
 
-from tests.support import flaky_proxy
+from tests.support import expected_stability, flaky_proxy
+from tests.support.diagnosis import group_offsets
 from tests.support.expected import Window, assert_same
 from tests.support.flaky_proxy import FlakyProxy
 from tests.support.processes import ROOT, Worker, unique_name, wait_for
-from tests.support.worker_api import ENDPOINTS, every_endpoint, scrape, wait_processed
+from tests.support.worker_api import ENDPOINTS, ask_endpoint, every_endpoint, scrape, wait_processed
 
 pytestmark = pytest.mark.e2e
 
 CLIENT = ROOT / "clients" / "react-native"
 DRIVER = CLIENT / "test" / "integration" / "driver.mjs"
+APP_RUN = CLIENT / "test" / "integration" / "app-run.mjs"
 EVENTS = 3000
+# What the SDK reports for a launch that ended without a clean exit (clients/react-native/README.md).
+ABNORMAL_EXIT_MESSAGE = "the previous launch ended without a clean exit"
+FATAL_MESSAGES = ["undefined is not an object (evaluating 'cart.items')", "Maximum call stack size exceeded"]
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +166,117 @@ def crash_and_resume(
 
 def log_text(tmp_path: Path, run: int) -> str:
     return (tmp_path / f"driver-{run}.log").read_text(errors="replace")[-3000:]
+
+
+def launch_plan(seed: int, devices: int, launches: int) -> list[dict[str, Any]]:
+    """Per device, launches in order: the version each runs (an update after the first half), its duration (or
+    none), and how it ends. The last launch of a device ends cleanly: it delivers what the one before left."""
+    rng = random.Random(seed)
+    plan = []
+    for n in range(devices):
+        for i in range(launches):
+            outcome = (
+                "clean" if i == launches - 1 else rng.choice(["clean", "exit", "fatal", "fatal", "native"])
+            )
+            plan.append(
+                {
+                    "device": f"sdk-launch-{n}",
+                    "app": ["shop", "chat"][n % 2],
+                    "version": "2.0.0" if i < launches // 2 else ["2.1.0", "2.1.1"][n % 2],
+                    "duration": None if rng.random() < 0.2 else round(rng.uniform(0.3, 4.0), 3),
+                    "outcome": outcome,
+                    "message": rng.choice(FATAL_MESSAGES),
+                }
+            )
+    return plan
+
+
+def planned_crash(step: dict[str, Any]) -> tuple[str, str] | None:
+    """(error_code, error_message) of the crash a launch's ending must be reported as, if any."""
+    if step["outcome"] == "fatal":
+        return ("JS_FATAL", f"TypeError: {step['message']}")
+    if step["outcome"] == "native":
+        return ("ABNORMAL_EXIT", ABNORMAL_EXIT_MESSAGE)
+    return None
+
+
+def crash_event(launched: dict[str, Any], version: str, crash: tuple[str, str]) -> dict[str, Any]:
+    """The crash of a launch's session, as the plan says it happened. Its time is the launch's: the window holds
+    both, and the session's version is the one both name, whatever the crash's own time."""
+    same = ("tenant_id", "org_id", "app_id", "device_id", "timestamp", "session_id")
+    return {key: launched[key] for key in same} | {
+        "event_type": "app_crashed",
+        "release_info": {"current_version": version},
+        "error_info": {"error_code": crash[0], "error_message": crash[1]},
+    }
+
+
+def test_launches_and_crashes_reach_the_stability_figures(
+    worker: Worker, built_client: Path, tmp_path: Path
+) -> None:
+    tenant = unique_name("sdk")
+    plan = launch_plan(seed=28, devices=4, launches=6)
+    for step in plan:
+        command = ["node", str(APP_RUN), "--url", worker.url, "--dir", str(tmp_path), "--tenant", tenant,
+                   "--app", step["app"], "--device", step["device"], "--version", step["version"],
+                   "--outcome", step["outcome"], "--message", step["message"]]  # fmt: skip
+        if step["duration"] is not None:
+            command += ["--duration", str(step["duration"])]
+        ended = subprocess.run(command, capture_output=True, timeout=120)
+        assert ended.returncode == -signal.SIGKILL and ended.stderr == b"", (
+            step,
+            ended.stderr.decode()[-2000:],
+        )
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert [(r["device"], r["outcome"]) for r in runs] == [(s["device"], s["outcome"]) for s in plan]
+
+    # What the plan made happen: each launch, and a crash of its session for each launch that did not end well.
+    sent: list[dict[str, Any]] = []
+    for step, run, following in zip(plan, runs, [*runs[1:], None], strict=True):
+        launched = run["launched"]
+        assert launched["session_id"] == run["session_id"] and launched["release_info"] == {
+            "current_version": step["version"]
+        }
+        assert launched.get("performance_metrics", {}).get("launch_duration_seconds") == step["duration"]
+        sent.append(launched)
+        crash = planned_crash(step)
+        reported = (
+            following["previous_crash"] if following and following["device"] == step["device"] else None
+        )
+        if crash is None:
+            assert reported is None, (step, reported)
+            continue
+        assert reported is not None, f"the launch after {step} reported no crash"
+        error = reported["error_info"]
+        assert (error["error_code"], error["error_message"]) == crash
+        assert reported["session_id"] == run["session_id"]
+        assert reported["release_info"] == {"current_version": step["version"]}
+        sent.append(crash_event(launched, step["version"], crash))
+    outcomes = Counter(step["outcome"] for step in plan)
+    assert all(outcomes[kind] > 0 for kind in ("clean", "exit", "fatal", "native")), outcomes
+
+    # Each event once: no crash reported twice, none as both JS_FATAL and ABNORMAL_EXIT.
+    wait_processed(worker, len(sent), duplicates=0)
+    wait_for(
+        lambda: all((committed or 0) == end for _, end, committed in group_offsets(worker)),
+        60,
+        "the worker's group to commit every offset of the topic",
+    )
+    samples = scrape(worker)
+    assert samples["ota_ingest_accepted_total"][()] == len(sent), "each event was accepted once"
+    assert samples["ota_pipeline_events_processed_total"][()] == len(sent)
+
+    now = datetime.now(UTC)
+    window = Window(tenant, now - timedelta(hours=1), now + timedelta(hours=1))
+    stability = ask_endpoint(worker, window, "stability", {})
+    assert_same(stability, expected_stability.stability(sent, window), "stability")
+    figures = {row["version"]: row for row in stability["versions"]}
+    assert figures.keys() == {"2.0.0", "2.1.0", "2.1.1"}
+    assert any(row["crashed_sessions"] for row in figures.values()), "crashes were counted"
+    for version in figures:
+        one = ask_endpoint(worker, window, "stability", {"version": version})
+        assert_same(one, expected_stability.stability(sent, window, version), f"stability of {version}")
+    print(
+        "\nSDK launches:",
+        json.dumps({"launches": len(runs), "outcomes": dict(outcomes), "events": len(sent)}),
+    )
