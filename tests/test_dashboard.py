@@ -1,9 +1,10 @@
-"""The dashboard (spec §11) in a real headless Chromium against a real worker with keys required: every panel
-shows the API's figures (and the API's equal the independent computation), live windows move after new events,
-a wrong or revoked key is said so, no console errors. Screenshots go to docs/images/dashboard-*.png."""
+"""The dashboard in a real headless Chromium against a real worker with keys required: every panel shows the API's
+figures (and the API's equal the independent computation), live windows move after new events, a wrong or revoked
+key is said so, no console errors. Screenshots go to docs/images/dashboard-*.png."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page
 
-from tests.support import expected, expected_drilldown, expected_releases
+from tests.support import expected, expected_drilldown, expected_releases, expected_stability
 from tests.support.browser import Console, chromium, pairs, panel, same_figures, same_table
 from tests.support.expected import Window, assert_same, unique
 from tests.support.keys import SECURED, make_key, revoke
@@ -28,7 +29,9 @@ pytestmark = pytest.mark.e2e
 IMAGES = ROOT / "docs" / "images"
 TENANT, ORG, APP = "acme", "mobile", "shop"
 APP_KEY = f"{TENANT}/{ORG}/{APP}"
-PANELS = ["live", "adoption", "releases", "curves", "versions", "active-devices", "failures", "performance"]
+PANELS = [
+    "live", "adoption", "releases", "stability", "curves", "versions", "active-devices", "failures", "performance",
+]  # fmt: skip
 WITH_CHARTS = ["live", "adoption", "curves", "active-devices", "performance"]
 LIVE_SECONDS = 60  # LIVE_WINDOW_SECONDS's default
 LIVE_SHOWN = 15  # the windows the page asks for (panels.js LIVE_WINDOWS)
@@ -48,10 +51,52 @@ def history() -> list[Event]:
     past = Scenario(tenants=(TENANT,), orgs=(ORG,), apps=(APP, "chat"), devices_per_app=130, seed=21,
                     now=datetime.now(UTC) - timedelta(days=1)).build()  # fmt: skip
     recent = [{**e, "tenant_id": TENANT, "org_id": ORG} for e in recent_events([APP], 90, seed=5, minutes=20)]
-    events = past + recent
+    events = past + sessions(datetime.now(UTC)) + recent
     for i, event in enumerate(events):
         event.setdefault("event_id", f"dashboard-{i}")
     return events
+
+
+CRASHES = [
+    ("JS_FATAL", "TypeError: undefined is not an object"),
+    ("JS_FATAL", "RangeError: Maximum call stack size exceeded"),
+    ("ABNORMAL_EXIT", "the previous launch ended without a clean exit"),
+    ("NATIVE_CRASH", "SIGSEGV"),
+    (None, None),  # read `unknown`
+]
+CRASH_ODDS = {"1.0.0": 0.05, "1.1.0": 0.15, "1.2.0": 0.3}
+
+
+def sessions(now: datetime) -> list[Event]:
+    """Launches and crashes of the app the page opens, on the versions its releases ship, 3 to 28 days back: most
+    launches timed, crashes of several kinds (one without code or message), some reported twice."""
+    rng = random.Random(28)
+    events: list[Event] = []
+    for n in range(60):
+        for i in range(rng.randint(1, 4)):
+            version = rng.choice(list(CRASH_ODDS))
+            at = now - timedelta(days=rng.uniform(3, 28))
+            base = {"tenant_id": TENANT, "org_id": ORG, "app_id": APP, "device_id": f"stability-{n}",
+                    "session_id": f"s-{n}-{i}", "release_info": {"current_version": version}}  # fmt: skip
+            launch = {**base, "event_type": "app_launched", "timestamp": rfc3339(at)}
+            if rng.random() < 0.8:
+                launch["performance_metrics"] = {
+                    "launch_duration_seconds": round(rng.lognormvariate(0.3, 0.5), 3)
+                }
+            events.append(launch)
+            if rng.random() < CRASH_ODDS[version]:
+                events += crash_reports(rng, base, at)
+    return events
+
+
+def crash_reports(rng: random.Random, base: Event, launched: datetime) -> list[Event]:
+    """The crash of a session minutes after its launch, reported once or twice."""
+    code, message = rng.choice(CRASHES)
+    crash: Event = {**base, "event_type": "app_crashed"}
+    if code is not None and message is not None:
+        crash["error_info"] = {"error_code": code, "error_message": message}
+    reports = range(rng.randint(1, 2))
+    return [{**crash, "timestamp": rfc3339(launched + timedelta(minutes=3 + r))} for r in reports]
 
 
 def send(served: Served, events: list[Event]) -> None:
@@ -133,6 +178,18 @@ def analytics(served: Served, route: str, **extra: Any) -> Any:
     return api(served, f"/analytics/{route}", tenant_id=TENANT, org_id=ORG, app_id=APP, days=30, **extra)
 
 
+STABILITY_COLUMNS = {
+    "version", "sessions", "crashed_sessions", "crash_free_sessions_rate", "devices", "crashed_devices",
+    "crash_free_devices_rate", "launch_duration_seconds.p50", "launch_duration_seconds.p95",
+    "launch_duration_seconds.samples",
+}  # fmt: skip
+
+
+def columns(rows: list[dict[str, str]]) -> set[str]:
+    """The fields a table of the page shows (same_table checks the cells there are, not the ones missing)."""
+    return set(rows[0]) if rows else set()
+
+
 def test_every_panel_shows_the_apis_figures(served: Served, page: tuple[Page, Console]) -> None:
     browser_page, console = page
     open_app(browser_page, served, served.read_key)
@@ -159,8 +216,26 @@ def test_every_panel_shows_the_apis_figures(served: Served, page: tuple[Page, Co
     reasons = {"health.reasons": lambda value: "; ".join(value) or "—"}
     same_table(seen["releases"]["tables"]["releases"], gated, reasons, "releases")
     assert {row["health"]["verdict"] for row in gated} >= {"fail"}  # a gate that bites is on the page
+    assert columns(seen["releases"]["tables"]["releases"]) >= {
+        "crash_free_sessions_rate",
+        "crash_free_devices_rate",
+    }
+    assert any(0 < row["crash_free_sessions_rate"] < 100 for row in releases), (
+        "the crash columns show crashes"
+    )
     points = [{"version": r["version"], **p} for r in releases for p in r["adoption_curve"]]
     same_table(seen["curves"]["tables"]["curves"], points, what="curves")
+
+    stability = analytics(served, "stability")
+    assert_same(stability, expected_stability.stability(served.sent, window), "stability")
+    same_table(seen["stability"]["tables"]["stability"], stability["versions"], what="stability")
+    assert columns(seen["stability"]["tables"]["stability"]) == STABILITY_COLUMNS
+    crashes = [{"version": v["version"], **c} for v in stability["versions"] for c in v["top_crashes"]]
+    assert {c["error_code"] for c in crashes} >= {"JS_FATAL", "ABNORMAL_EXIT", "unknown"}, crashes
+    same_table(seen["stability"]["tables"]["crashes"], crashes, what="top crashes")
+    assert columns(seen["stability"]["tables"]["crashes"]) == {
+        "version", "error_code", "error_message", "sessions", "devices",
+    }  # fmt: skip
 
     versions = analytics(served, "versions")
     assert_same(versions, expected.versions(served.sent, window), "versions")

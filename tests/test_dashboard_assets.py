@@ -1,5 +1,5 @@
-"""The dashboard's files ship in the wheel (spec §11: nothing from a CDN), uPlot is the vendored npm release with
-its licence, and the worker serves only the listed files, with the page's headers, without a key."""
+"""The dashboard's files ship in the wheel (nothing comes from a CDN), uPlot is the vendored npm release with its
+licence, and the worker serves only the listed files, with the page's headers, without a key."""
 
 from __future__ import annotations
 

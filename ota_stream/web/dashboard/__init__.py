@@ -1,4 +1,4 @@
-"""`GET /dashboard` (spec §11): the analysts' page, served by the worker from files inside the package.
+"""`GET /dashboard`: the analysts' page, served by the worker from files inside the package.
 
 The page and its assets hold no tenant data, so they are open (web/auth.py); the page itself asks for a read key
 and calls the API with it. Everything it loads comes from here: the Content-Security-Policy allows this origin

@@ -48,13 +48,13 @@ export class Api {
     return data;
   }
 
-  // The §3/§9 routes take the tenant, the app and the window as query parameters.
+  // The /analytics routes take the tenant, the app and the window as query parameters.
   analytics(route, scope, extra = {}) {
     const params = { tenant_id: this.tenant, org_id: scope.org, app_id: scope.app, days: scope.days };
     return this.forScope(scope, `/analytics/${route}`, { ...params, ...extra });
   }
 
-  // The §4 routes take tenant/org/app in the path.
+  // The /live routes take tenant/org/app in the path.
   live(scope, what, params = {}) {
     const ids = [this.tenant, scope.org, scope.app].map(encodeURIComponent).join("/");
     return this.forScope(scope, `/live/${ids}/${what}`, params);

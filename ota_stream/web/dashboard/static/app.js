@@ -75,6 +75,7 @@ async function loadAnalytics() {
   const failed = await Promise.all([
     run(["adoption"], panels.adoption),
     run(["releases", "curves"], panels.releases),
+    run(["stability"], panels.stability),
     run(["versions"], panels.versions),
     run(["active-devices"], panels.activeDevices),
     run(["failures"], panels.failures, $("group-by").value),

@@ -75,6 +75,8 @@ export async function releases(api, scope, section, curvesSection) {
     ["devices_rolled_back", "Rolled back"],
     ["install_success_rate", "Success rate (%)"],
     ["rollback_rate", "Rollback rate (%)"],
+    ["crash_free_sessions_rate", "Crash-free sessions (%)"],
+    ["crash_free_devices_rate", "Crash-free devices (%)"],
     ["install_duration_seconds.p50", "Install p50 (s)"],
     ["install_duration_seconds.p95", "Install p95 (s)"],
     ["time_to_50_percent_seconds", "To 50% (s)"],
@@ -84,7 +86,7 @@ export async function releases(api, scope, section, curvesSection) {
   curves(rows, parts(curvesSection));
 }
 
-// The adoption curves of §9: one line per release, the share of the window's active devices that installed it.
+// The adoption curves: one line per release, the share of the window's active devices that installed it.
 function curves(rows, { chart: plot, tables }) {
   const shown = rows.slice(0, STYLES.length);
   const hours = [...new Set(shown.flatMap((r) => r.adoption_curve.map((p) => p.hour)))].sort();
@@ -101,6 +103,30 @@ function curves(rows, { chart: plot, tables }) {
     ["devices_installed_cumulative", "Devices installed (cumulative)"],
     ["share_of_active_devices", "Share of active devices (%)"],
   ], points);
+}
+
+// Sessions and crashes per running version, and each version's top crashes: /analytics/stability as it answers.
+export async function stability(api, scope, section) {
+  const data = await api.analytics("stability", scope);
+  const { tables } = parts(section);
+  tables.replaceChildren();
+  table(block(tables), "stability", "Sessions and crashes per running version, most sessions first", [
+    ["version", "Version"],
+    ["sessions", "Sessions"],
+    ["crashed_sessions", "Crashed sessions"],
+    ["crash_free_sessions_rate", "Crash-free sessions (%)", bar],
+    ["devices", "Devices"],
+    ["crashed_devices", "Crashed devices"],
+    ["crash_free_devices_rate", "Crash-free devices (%)", bar],
+    ["launch_duration_seconds.p50", "Launch p50 (s)"],
+    ["launch_duration_seconds.p95", "Launch p95 (s)"],
+    ["launch_duration_seconds.samples", "Launches timed"],
+  ], data.versions);
+  const crashes = data.versions.flatMap((v) => v.top_crashes.map((crash) => ({ version: v.version, ...crash })));
+  table(block(tables), "crashes", "Top crashes of each version (at most 5), by sessions", [
+    ["version", "Version"], ["error_code", "Error code"], ["error_message", "Message"],
+    ["sessions", "Sessions"], ["devices", "Devices"],
+  ], crashes);
 }
 
 export async function versions(api, scope, section) {
