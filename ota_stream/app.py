@@ -116,7 +116,7 @@ def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: Live
         lambda: owned_partitions(app, settings.kafka_topic),
         durability_configs(settings),
     )
-    deliverer = Deliverer(settings, rules, states)
+    deliverer = Deliverer(settings, states, rules.target, metrics.ALERT_DELIVERIES)
     app.add_dependency(deliverer)
     return AlertEngine(rules, live, states, deliverer)
 

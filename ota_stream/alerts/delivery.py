@@ -1,4 +1,5 @@
-"""Deliveries: each alert with pending notifications gets a task that sends them in order, retrying with backoff.
+"""Deliveries: each alert (or guard decision) with pending notifications gets a task that sends them in order,
+retrying with backoff.
 
 The notification is already durable in the alert state (changelog acked) before its first attempt. A task:
 1. reads the oldest pending notification of its alert (stops when there is none, or when the partition is no
@@ -8,8 +9,9 @@ The notification is already durable in the alert state (changelog acked) before 
 4. otherwise waits (exponential backoff with jitter, ALERT_DELIVERY_BACKOFF_*) and tries again, until an attempt
    fails ALERT_DELIVERY_GIVE_UP_SECONDS or more after the notification was made: then it is given up and removed.
 
-Outcomes are counted in `ota_alert_deliveries_total{outcome}`. A worker killed between the receiver's 2xx and
-step 3 leaves the notification pending, and the partition's next owner sends it again with the same id.
+Outcomes are counted in the counter given (`ota_alert_deliveries_total{outcome}` for alerts,
+`ota_guard_deliveries_total{outcome}` for guard decisions). A worker killed between the receiver's 2xx and step 3
+leaves the notification pending, and the partition's next owner sends it again with the same id.
 """
 
 from __future__ import annotations
@@ -17,17 +19,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from mode import Service
+from prometheus_client import Counter
 
-from ota_stream import metrics
 from ota_stream.alerts import notifications
-from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, Key
-from ota_stream.alerts.webhooks import WebhookClient
+from ota_stream.alerts.webhooks import Target, WebhookClient
 from ota_stream.config import Settings
 from ota_stream.retry import Backoff
 
@@ -35,10 +37,22 @@ log = logging.getLogger(__name__)
 
 
 class Deliverer(Service):
-    def __init__(self, settings: Settings, rules: RuleStore, states: AlertStates, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        states: AlertStates,
+        target: Callable[[Key], Target | None],
+        outcomes: Counter,
+        what: str = "alert",
+        **kwargs: Any,
+    ) -> None:
+        """`target`: the key's destination, None once its rule or guard is deleted; `outcomes`: the counter of
+        delivery outcomes; `what` names the notifications in logs."""
         super().__init__(**kwargs)
-        self.rules = rules
         self.states = states
+        self.target = target
+        self.outcomes = outcomes
+        self.what = what
         self.give_up_seconds = settings.alert_delivery_give_up_seconds
         self.backoff = Backoff(
             settings.alert_delivery_backoff_initial_seconds, settings.alert_delivery_backoff_max_seconds
@@ -67,7 +81,7 @@ class Deliverer(Service):
             try:
                 outcome = await self._attempt(key, partition, failures)
             except Exception:  # Kafka or RocksDB refused a state write: the notification is still pending
-                log.exception("alert delivery of rule %s for %s failed; retrying", key[0], key[1])
+                log.exception("%s delivery of %s for %s failed; retrying", self.what, key[0], key[1])
                 outcome = False
             if outcome is None:
                 return
@@ -84,25 +98,25 @@ class Deliverer(Service):
         state = self.states.get(key, partition)
         if not state or not state["pending"]:
             return None
-        rule = self.rules.items.get(key[0])
-        if rule is None:
-            return None  # a deleted rule: the evaluation drops its notifications
+        target = self.target(key)
+        if target is None:
+            return None  # a deleted rule or guard: the evaluation drops its notifications
         note = state["pending"][0]
-        problem = await self.client.post(rule.webhook_url, rule.secret, note["id"], note["body"].encode())
-        host = urlsplit(rule.webhook_url).netloc  # no path or query in logs: they may hold a receiver's token
+        problem = await self.client.post(target.url, target.secret, note["id"], note["body"].encode())
+        host = urlsplit(target.url).netloc  # no path or query in logs: they may hold a receiver's token
         if problem is None:
-            metrics.ALERT_DELIVERIES.labels("delivered").inc()
-            log.info("alert %s delivered (%s, rule %s, %s)", note["id"], note["state"], rule.rule_id, host)
+            self.outcomes.labels("delivered").inc()
+            log.info("%s %s delivered (%s, %s, %s)", self.what, note["id"], note["state"], target.owner, host)
             await self._done(key, partition, note["id"], time.time())
             return True
         if time.time() - note["created_at"] >= self.give_up_seconds:
-            metrics.ALERT_DELIVERIES.labels("given_up").inc()
-            log.warning("alert %s given up after %d attempts (%s, rule %s, %s): %s",
-                        note["id"], failures + 1, note["state"], rule.rule_id, host, problem)  # fmt: skip
+            self.outcomes.labels("given_up").inc()
+            log.warning("%s %s given up after %d attempts (%s, %s, %s): %s", self.what,
+                        note["id"], failures + 1, note["state"], target.owner, host, problem)  # fmt: skip
             await self._done(key, partition, note["id"], None)
             return True
-        metrics.ALERT_DELIVERIES.labels("retried").inc()
-        log.info("alert %s not delivered (rule %s, %s): %s", note["id"], rule.rule_id, host, problem)
+        self.outcomes.labels("retried").inc()
+        log.info("%s %s not delivered (%s, %s): %s", self.what, note["id"], target.owner, host, problem)
         return False
 
     async def _done(self, key: Key, partition: int, notification_id: str, delivered_at: float | None) -> None:

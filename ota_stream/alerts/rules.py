@@ -18,8 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ota_stream.alerts.owners import OwnerStore
 from ota_stream.config import Settings
-from ota_stream.kafka.compacted import CompactedTable
 from ota_stream.models import FieldError, Identifier, format_timestamp
 
 RULE_ID_LENGTH = 16  # hex digits
@@ -50,6 +50,10 @@ class AlertRule:
     org_id: str | None = None
     app_id: str | None = None
     created_at: str = field(default_factory=lambda: format_timestamp(datetime.now(UTC)))
+
+    @property
+    def key(self) -> str:
+        return self.rule_id
 
     def covers(self, app_key: str) -> bool:
         """Whether the app `tenant/org/app` is one this rule watches."""
@@ -136,18 +140,10 @@ def make(rule: NewRule) -> AlertRule:
     )
 
 
-class RuleStore(CompactedTable[AlertRule]):
+class RuleStore(OwnerStore[AlertRule]):
     """Every rule of the installation, in every worker: read from the start of the rules topic, then followed."""
+
+    kind = "rule"
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, settings.alert_rules_topic, AlertRule.from_record, **kwargs)
-
-    async def add(self, rule: AlertRule) -> None:
-        await self.put(rule.rule_id, rule.to_record())
-
-    async def delete(self, rule_id: str) -> None:
-        await self.put(rule_id, None)  # a tombstone: compaction forgets the rule
-
-    def of_tenant(self, tenant_id: str | None) -> list[AlertRule]:
-        found = [r for r in self.items.values() if tenant_id is None or r.tenant_id == tenant_id]
-        return sorted(found, key=lambda r: (r.created_at, r.rule_id))

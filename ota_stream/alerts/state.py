@@ -45,16 +45,19 @@ class AlertStates:
         partitions: int,
         owned: Callable[[], set[int]],
         topic_configs: Mapping[str, str] | None = None,
+        name: str = TABLE_NAME,
+        description: str = "Alert state per rule and app: firing or not, notifications waiting for delivery.",
     ) -> None:
-        """`topic_configs`: the changelog's (min.insync.replicas, as every topic the worker creates)."""
+        """`topic_configs`: the changelog's (min.insync.replicas, as every topic the worker creates); `name` and
+        `description`: the table's (guard decisions keep their state in a table of the same kind)."""
         self.owned = owned
         self.table = app.Table(
-            TABLE_NAME,
+            name,
             default=None,
             partitions=partitions,  # co-partitioned with the events topic and the live windows
             options={"driver": "rocksdict"},
             extra_topic_configs=topic_configs,
-            help="Alert state per rule and app: firing or not, notifications waiting for delivery (spec §10).",
+            help=description,
         )
 
     def get(self, key: Key, partition: int) -> State | None:

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -27,6 +28,15 @@ RESOLVE_TIMEOUT_SECONDS = 5.0
 SIGNATURE_HEADER = "X-OTA-Signature"
 ID_HEADER = "X-OTA-Notification-Id"
 USER_AGENT = "ota-stream-alerts/1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a notification goes, the secret it is signed with, and whose it is (a rule or a guard, for logs)."""
+
+    url: str
+    secret: str
+    owner: str
 
 
 class WebhookRefused(Exception):
