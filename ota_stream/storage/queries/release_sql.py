@@ -19,7 +19,7 @@ UPDATE_TYPES = (
     "update_failed",
     "update_cancelled",
 )
-_UPDATES = "(" + ", ".join(f"'{t}'" for t in UPDATE_TYPES) + ")"  # constants, never input
+UPDATES = "(" + ", ".join(f"'{t}'" for t in UPDATE_TYPES) + ")"  # constants, never input
 NEVER = "toDateTime64('2299-12-31 23:59:59.999', 3, 'UTC')"
 
 # name -> (expression over a row of the view, the same over the raw events of one (version, device)),
@@ -38,7 +38,7 @@ COLUMNS = {
         "groupArrayIf(install_duration_seconds, event_type = 'update_installed')",
     ),
 }
-_RAW_EVENTS = f"target_version IS NOT NULL AND event_type IN {_UPDATES}"
+_RAW_EVENTS = f"target_version IS NOT NULL AND event_type IN {UPDATES}"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def version_devices(where: Where) -> str:
         SELECT device FROM release_devices_hourly WHERE {where.view} AND version = {{version:String}}
         UNION ALL
         SELECT cityHash64(device_id) FROM ota_events_raw
-        WHERE {where.raw} AND target_version = {{version:String}} AND event_type IN {_UPDATES})"""
+        WHERE {where.raw} AND target_version = {{version:String}} AND event_type IN {UPDATES})"""
 
 
 def rolled_back(where: Where, devices: str = "") -> str:
@@ -123,6 +123,13 @@ FROM ({{durations}})
 GROUP BY version
 {{total}}
 """
+# Per release, the time of its earliest update event in the window: its first_seen (storage/queries/compare.py).
+FIRST_SEEN = """
+SELECT version, toUnixTimestamp64Milli(min(first_ts))
+FROM ({rows})
+GROUP BY version
+"""
+
 TOTAL = f"""UNION ALL
 SELECT 'total', 0, '', uniqExactMerge(devices), 0, 0, 0, 0, [], 0, {_NO_CURVE}
 FROM {{active_states}}"""

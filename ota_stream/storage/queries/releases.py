@@ -37,8 +37,10 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import active_devices, stability
 from ota_stream.storage.queries.release_sql import (
     FAST,
+    FIRST_SEEN,
     GROUPED,
     TOTAL,
+    UPDATES,
     Where,
     rolled_back,
     rows,
@@ -123,7 +125,7 @@ def _curve(curve: tuple[list[int], list[int]]) -> list[tuple[int, int]]:
     return [(hour * 3600, n) for hour, n in zip(hours, counts, strict=True)]
 
 
-def _where(scope: Scope, version: str | None, use_views: bool, params: dict[str, Any]) -> Where:
+def window_where(scope: Scope, version: str | None, use_views: bool, params: dict[str, Any]) -> Where:
     """The window's conditions; their parameters go into `params`."""
     hybrid = scope.hybrid("hour", use_views)
     exact, exact_params = scope.window()
@@ -146,7 +148,7 @@ async def _fast(
 ) -> tuple[dict[str, Figures], int]:
     """Figures per release (one release with `version`), and total active devices (0 with `version`)."""
     params: dict[str, Any] = {}
-    where = _where(scope, version, use_views, params)
+    where = window_where(scope, version, use_views, params)
     devices = f"AND device IN {version_devices(where)}" if version else ""
     sql = FAST.format(
         pairs=rows(where, ["first_install", "failed"]),
@@ -173,7 +175,7 @@ async def _grouped(
     ch: ClickHouse, scope: Scope, group_by: str, use_views: bool
 ) -> tuple[dict[str, Figures], dict[str, list[tuple[str, Figures]]], int]:
     params: dict[str, Any] = {}
-    where = _where(scope, None, use_views, params)
+    where = window_where(scope, None, use_views, params)
     # The group key comes from a fixed map, never from the input.
     sql = GROUPED.format(
         key=f"first.{GROUP_BY[group_by]}",
@@ -207,6 +209,24 @@ async def _grouped(
         else:
             groups.setdefault(version, []).append((key or UNKNOWN, figures))
     return releases, groups, rows_[0][-1] if rows_ else 0
+
+
+async def first_updates(ch: ClickHouse, scope: Scope, use_views: bool = True) -> dict[str, int]:
+    """Each release's first_seen in the window (its earliest update event), in epoch milliseconds."""
+    params: dict[str, Any] = {}
+    sql = FIRST_SEEN.format(rows=rows(window_where(scope, None, use_views, params), ["first_ts"]))
+    return {version: first_ms for version, first_ms in await ch.query(sql, params)}
+
+
+async def on_channel(ch: ClickHouse, scope: Scope, channel: str, versions: list[str]) -> set[str]:
+    """Those of `versions` with an update event on `channel` in the window (raw: a channel is an event's)."""
+    where, params = scope.window()
+    params.update(channel=channel, versions=versions)
+    sql = f"""
+        SELECT DISTINCT assumeNotNull(target_version) FROM ota_events_raw
+        WHERE {where} AND release_channel = {{channel:String}} AND target_version IN {{versions:Array(String)}}
+            AND event_type IN {UPDATES}"""
+    return {version for (version,) in await ch.query(sql, params)}
 
 
 async def release_figures(

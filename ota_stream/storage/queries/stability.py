@@ -22,7 +22,16 @@ from typing import Any
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import Scope, rate
-from ota_stream.storage.queries.stability_sql import COUNTS, PER_VERSION, sessions
+from ota_stream.storage.queries.stability_sql import (
+    COUNTS,
+    FIRST_ROWS,
+    FIRST_SESSIONS,
+    PER_VERSION,
+    SESSION_FIRSTS,
+    SIDE,
+    rows,
+    sessions,
+)
 
 TOP_CRASHES = 5  # LIMIT 5 BY in stability_sql.PER_VERSION
 
@@ -52,25 +61,65 @@ class Sessions:
         }
 
 
-def _sessions_sql(
-    scope: Scope, version: str | None, use_views: bool, columns: list[str]
+def sessions_sql(
+    scope: Scope, version: str | None, use_views: bool, columns: list[str], narrow: bool = True
 ) -> tuple[str, dict[str, Any]]:
     """The window's sessions with `columns`, whole hours from the view unless `use_views` is off, and the
-    statement's parameters."""
+    statement's parameters (`narrow`: stability_sql.sessions)."""
     hybrid = scope.hybrid("hour", use_views)
     params = dict(hybrid.params)
     if version is not None:
         params["version"] = version
-    return sessions(hybrid.view_where, hybrid.raw_where, columns, version is not None), params
+    return sessions(hybrid.view_where, hybrid.raw_where, columns, version is not None, narrow), params
 
 
 async def crash_free(
     ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Sessions]:
     """The counts per version of the window (one version with `version`); versions without a session are absent."""
-    sql, params = _sessions_sql(scope, version, use_views, ["crashed"])
+    sql, params = sessions_sql(scope, version, use_views, ["crashed"])
     found = await ch.query(COUNTS.format(sessions=sql), params)
     return {name: Sessions(*counts) for name, *counts in found}
+
+
+async def of_version(
+    ch: ClickHouse, scope: Scope, version: str, use_views: bool = True
+) -> tuple[Sessions, float | None]:
+    """One version's counts and the p50 of its launch durations (None without one), for a short window: its
+    sessions are found without narrowing them to the version's candidates first."""
+    sql, params = sessions_sql(scope, version, use_views, ["crashed", "launch_durations"], narrow=False)
+    ((n, crashed, devices, crashed_devices, quantiles, samples),) = await ch.query(
+        SIDE.format(sessions=sql), params
+    )
+    p50 = round(quantiles[0], 2) if samples else None
+    return Sessions(n, crashed, devices, crashed_devices), p50
+
+
+async def first_sessions(
+    ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
+) -> dict[str, int]:
+    """When each version's first session of the window starts (its earliest versioned event), in epoch
+    milliseconds; only `version` when given. Versions without a session are absent.
+
+    For every version, merging every session of the window costs what /analytics/stability costs. Instead, each
+    version's earliest row is checked against its session's other rows: when it is the session's earliest, that
+    session is the version's first (stability_sql.FIRST_ROWS); the versions where it is not are looked for one by
+    one, exactly."""
+    if version is not None:
+        sql, params = sessions_sql(scope, version, use_views, [])
+        found = await ch.query(FIRST_SESSIONS.format(sessions=sql), params)
+        return {name: int(first[:13]) for name, first in found}
+    hybrid = scope.hybrid("hour", use_views)
+    every_row = rows(hybrid.view_where, hybrid.raw_where, [])
+    earliest = await ch.query(FIRST_ROWS.format(rows=every_row), hybrid.params)
+    pairs = [tuple(at) for _, _, at in earliest]
+    checked = await ch.query(SESSION_FIRSTS.format(rows=every_row), {**hybrid.params, "pairs": pairs})
+    session_first = {(device, session): first for device, session, first in checked}
+    seen = {name: int(first[:13]) for name, first, at in earliest if session_first.get(tuple(at)) == first}
+    for name, _, _ in earliest:
+        if name not in seen:
+            seen.update(await first_sessions(ch, scope, name, use_views))
+    return seen
 
 
 def _summary(quantiles: list[float], total: float, samples: int) -> dict[str, Any]:
@@ -101,7 +150,7 @@ async def stability(
     ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     """`{"versions": [...]}`: every version with a session in the window (only `version` when given)."""
-    sql, params = _sessions_sql(scope, version, use_views, ["crashed", "crashes", "launch_durations"])
+    sql, params = sessions_sql(scope, version, use_views, ["crashed", "crashes", "launch_durations"])
     versions: dict[str, dict[str, Any]] = {}
     found = await ch.query(PER_VERSION.format(sessions=sql), params)
     for name, *figures, code, message, with_it, among in found:

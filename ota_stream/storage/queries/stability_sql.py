@@ -40,7 +40,7 @@ def rows(view_where: str, raw_where: str, columns: list[str], version: bool = Fa
     """(device, session, first, *columns): one row per (hour, session) from the view and per session from the raw
     edges. With `version`, the view's rows only of the sessions that may be of {version:String}: those with a row
     whose earliest versioned event names it (the session's earliest is the earliest of one of its rows), and those
-    at the edges."""
+    at the edges. (Over a day or so, finding those costs more than it saves: `sessions(..., narrow=False)`.)"""
     names = ["first", *columns]
     raw = ", ".join(f"{COLUMNS[c][0]} AS {c}" for c in names)
     raw_sessions = f"""
@@ -59,16 +59,16 @@ def rows(view_where: str, raw_where: str, columns: list[str], version: bool = Fa
         {raw_sessions}"""
 
 
-def sessions(view_where: str, raw_where: str, columns: list[str], version: bool) -> str:
-    """(device, version, *columns) per session of the window that has a version; with `version`, only the sessions
-    of {version:String}."""
+def sessions(view_where: str, raw_where: str, columns: list[str], version: bool, narrow: bool = True) -> str:
+    """(device, version, first, *columns) per session of the window that has a version; with `version`, only the
+    sessions of {version:String}, whose rows are narrowed to the candidates first unless `narrow` is off."""
     merged = ", ".join(f"{COLUMNS[c][1]} AS {c}" for c in ["first", *columns])
     only = "AND version = {version:String}" if version else ""
     return f"""
-    SELECT device, {VERSION_OF_FIRST} AS version, {", ".join(columns)}
+    SELECT device, {VERSION_OF_FIRST} AS version, {", ".join(["first", *columns])}
     FROM (
         SELECT device, {merged}
-        FROM ({rows(view_where, raw_where, columns, version)})
+        FROM ({rows(view_where, raw_where, columns, version and narrow)})
         GROUP BY device, session
     )
     WHERE version != '' {only}"""
@@ -96,6 +96,38 @@ LEFT ARRAY JOIN crash.2 AS kind
 GROUP BY version, code, message
 ORDER BY version, kind_sessions DESC, code, message
 LIMIT 5 BY version
+"""
+
+# Per version, its first session's `first` string: the start of its earliest session (a release's first_seen when it
+# has no update event; storage/queries/compare.py).
+FIRST_SESSIONS = """
+SELECT version, min(first)
+FROM ({sessions})
+GROUP BY version
+"""
+
+# The same for every version at once, without merging every session: per version, its earliest row and that row's
+# session. When the row is its session's earliest (SESSION_FIRSTS says), the session is of that version and starts
+# then, and no session of the version starts before it. Otherwise the version's first session is looked for with
+# FIRST_SESSIONS (stability.first_sessions).
+FIRST_ROWS = f"""
+SELECT version, min(first), argMin(tuple(device, session), first)
+FROM (SELECT device, session, first, {VERSION_OF_FIRST} AS version FROM ({{rows}}))
+WHERE version != ''
+GROUP BY version
+"""
+SESSION_FIRSTS = """
+SELECT device, session, min(first)
+FROM ({rows})
+WHERE has({{pairs:Array(Tuple(UInt64, UInt64))}}, (device, session))
+GROUP BY device, session
+"""
+
+# One version's four counts and its launch durations' p50: a side of /compare.
+SIDE = """
+SELECT count(), countIf(crashed = 1), uniqExact(device), uniqExactIf(device, crashed = 1),
+    quantilesExactArray(0.5)(launch_durations), sum(length(launch_durations))
+FROM ({sessions})
 """
 
 # Per version, the four counts behind the crash-free rates (a release row, the health gate).
