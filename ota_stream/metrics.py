@@ -86,6 +86,18 @@ ALERT_EVALUATION_LATENCY = Histogram(
 ALERT_FIRING = Gauge("ota_alert_firing", "Alerts (rule and app) firing on this worker's partitions.")
 ALERT_PENDING = Gauge("ota_alert_pending_deliveries", "Notifications waiting for delivery on this worker.")
 
+# Rollout guards (docs/alerts.md#rollout-guards): decisions made, by action, and their deliveries, with the outcomes
+# of alert deliveries (`dropped`: the guard was deleted before its decision was delivered).
+GUARD_ACTIONS = ("pause", "rollback", "notify")
+GUARD_DECISIONS = Counter("ota_guard_decisions_total", "Decisions made by rollout guards.", ["decision"])
+GUARD_DELIVERIES = Counter(
+    "ota_guard_deliveries_total", "Guard decision webhook delivery outcomes.", ["outcome"]
+)
+GUARD_EVALUATIONS = Counter(
+    "ota_guard_evaluations_total", "Guard evaluation passes over this worker's partitions."
+)
+GUARD_PENDING = Gauge("ota_guard_pending_deliveries", "Guard decisions waiting for delivery on this worker.")
+
 
 # Every label value is from a fixed set; export each from the start, so that dashboards and alerts see zeros.
 for _reason in REJECT_REASONS:
@@ -100,6 +112,10 @@ for _outcome in ALERT_OUTCOMES:
     ALERT_DELIVERIES.labels(_outcome)
 for _state in ALERT_STATES:
     ALERT_NOTIFICATIONS.labels(_state)
+for _outcome in ALERT_OUTCOMES:
+    GUARD_DELIVERIES.labels(_outcome)
+for _action in GUARD_ACTIONS:
+    GUARD_DECISIONS.labels(_action)
 
 
 class RateMeter:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from ota_stream.guards import engine
+from ota_stream.guards import rules as guard_rules
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import compare, release_health, segments, stability
 from ota_stream.storage.queries.confidence import Proportion, significant, wilson, z_statistic
@@ -24,8 +26,9 @@ from tests.conftest import loaded_database
 from tests.support import decision_scenario as case
 from tests.support import expected_decisions, expected_releases
 from tests.support.expected import assert_same
+from tests.support.expected_releases import UPDATES
 from tests.support.loaded import NOW, WINDOWS, drilldown_events, window_of
-from tests.support.scenario import Event, rfc3339
+from tests.support.scenario import Event, field, rfc3339
 
 DIMS = [{}, {"org_id": "mobile", "app_id": "shop"}]
 # Per tenant, (version, baseline) to compare: the previous one, a named one, the release itself, one without data,
@@ -301,3 +304,37 @@ def test_gate_without_the_new_parameters_answers_as_before(loaded: tuple[ClickHo
         got = asyncio.run(release_health.health(ch, scope, "2.1.0", limits))
         want = expected_releases.health(events, window_of(scope), "2.1.0", *astuple(limits)[:4])
         assert_same(got, want)
+
+
+# ---- which versions a guard watches ----
+
+
+def test_a_guard_watches_the_versions_first_seen_within_its_hours(
+    loaded: tuple[ClickHouse, list[Event]],
+) -> None:
+    """5.0.0 is first seen 72 hours before NOW (4.0.0 never updated anyone: no release); a channel narrows to the
+    versions with an update event on it."""
+    ch, events = loaded
+    base = {"tenant_id": case.TENANT, "org_id": case.ORG, "app_id": case.APP, "action": "pause",
+            "webhook_url": "https://hooks.example.com/ota"}  # fmt: skip
+
+    def versions(**fields: Any) -> list[str]:
+        guard = guard_rules.make(guard_rules.NewGuard.model_validate({**base, **fields}))
+        return asyncio.run(engine.watched(ch, guard, NOW))[1]
+
+    assert versions(watch_hours=72) == [case.NEW]  # first seen exactly 72 hours ago: within
+    assert versions(watch_hours=71) == []
+    assert versions(watch_hours=72, channel="beta") == [case.NEW]
+    assert versions(watch_hours=72, channel="nightly") == []
+    acme = {**base, "tenant_id": "acme", "org_id": "mobile", "app_id": "shop"}
+    guard = guard_rules.make(guard_rules.NewGuard.model_validate({**acme, "watch_hours": 720}))
+    scope, watched = asyncio.run(engine.watched(ch, guard, NOW))
+    since = NOW - timedelta(hours=720)
+    firsts = expected_decisions.first_seen(events, window_of(scope))  # an update event decides over a session
+    updated = {
+        field(e, "target_version", "release_info")
+        for e in window_of(replace(scope, start=since)).select(events)
+        if e["event_type"] in UPDATES
+    }
+    want = sorted(v for v in updated if v is not None and firsts[v] >= since)
+    assert watched == want and "2.2.0" in watched
