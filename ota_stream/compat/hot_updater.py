@@ -1,10 +1,13 @@
 """hot-updater (gronxb/hot-updater): `POST /hot-updater/events`, one event object; answers 204.
 
-hot-updater ships no telemetry of its own: an app reports what its hooks and resolver receive, and this route
-reads those objects as hot-updater types them (packages/react-native/src/wrap.tsx, `RunUpdateProcessResponse` of
-`onUpdateProcessCompleted` and `onProgress`; src/native.ts, `NotifyAppReadyResult`; src/types.ts,
-`ResolverCheckUpdateParams`; src/error.ts, `HotUpdaterErrorCode`), with `event` naming which one and the app's
-context beside it:
+Two forms share the route: hot-updater's own analytics events (`type`, since its 1.x server:
+compat/hot_updater_analytics.py), and the form below, of an app that reports what hot-updater's hooks receive.
+
+Before those events existed, hot-updater shipped no telemetry: an app reported what its hooks and resolver
+receive, and this route reads those objects as hot-updater types them (packages/react-native/src/wrap.tsx,
+`RunUpdateProcessResponse` of `onUpdateProcessCompleted` and `onProgress`; src/native.ts, `NotifyAppReadyResult`;
+src/types.ts, `ResolverCheckUpdateParams`; src/error.ts, `HotUpdaterErrorCode`), with `event` naming which one and
+the app's context beside it:
 
     {"event": "updateProcessCompleted", "deviceId": "...", "status": "UPDATE", "id": "<new bundle id>",
      "bundleId": "<running bundle id>", "appVersion": "1.2.0", "platform": "ios", "channel": "production",
@@ -24,6 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ota_stream.compat import hot_updater_analytics
 from ota_stream.compat.base import SOURCE_TYPE, Draft, absent, choice, require, require_object, snake
 from ota_stream.models import FieldError, InvalidEvent
 
@@ -50,7 +54,10 @@ HANDLED = {"event", "timestamp", "status", "id", "bundle_id", "progress", "code"
 
 
 def to_events(body: Any, received: datetime) -> list[Draft]:
-    """The event of one object, and after it, for a recovery that names the bundle that crashed, that crash."""
+    """The event of one object, and after it, for a recovery that names the bundle that crashed, that crash.
+    hot-updater's own analytics events (a `type`, no `event`) are compat/hot_updater_analytics.py's."""
+    if hot_updater_analytics.is_analytics_event(body):
+        return hot_updater_analytics.to_events(body, received)
     draft = to_event(body, received)
     sent = {snake(key): key for key in body}  # an object: to_event has checked it
     name = sent.get("crashed_bundle_id", "crashedBundleId")

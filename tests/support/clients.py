@@ -13,7 +13,12 @@ Sources:
   previousDeploymentKey, previousLabelOrAppVersion, clientUniqueId).
 - hot-updater: gronxb/hot-updater, packages/react-native/src/wrap.tsx (`onUpdateProcessCompleted`: status
   UPDATE | ROLLBACK | UP_TO_DATE, id, shouldForceUpdate, message), src/native.ts (`NotifyAppReadyResult`),
-  src/error.ts (`HotUpdaterErrorCode`), src/types.ts (`ResolverCheckUpdateParams`).
+  src/error.ts (`HotUpdaterErrorCode`), src/types.ts (`ResolverCheckUpdateParams`). Its own analytics events
+  (branch `next` at 95d0fa420, since #1119): packages/server/src/analytics/eventInput.ts (the accepted keys and
+  refusals), analytics.integration.spec.ts (an UNCHANGED event; platform "web" refused with 400),
+  packages/react-native/src/notifyAppReadyAnalytics.spec.ts (UPDATE_APPLIED, RECOVERED, UNCHANGED as the SDK makes
+  them), src/DefaultResolver.ts (the body it POSTs: without requestHeaders and requestTimeout, with sdkVersion),
+  src/checkForUpdate.ts (`notifyReleaseAdoption`: RELEASE_ADOPTED).
 """
 
 from __future__ import annotations
@@ -112,3 +117,40 @@ def hot_updater(event: str, device: str, at: datetime, **fields: Any) -> Payload
         "event": event, "deviceId": device, "appVersion": "1.2.0", "platform": "ios", "channel": "production",
         "cohort": "42", "timestamp": epoch_ms(at), **fields,
     }  # fmt: skip
+
+
+# hot-updater's own analytics events, each as hot-updater's own sources make it (see the sources above).
+HOT_UPDATER_SDK = "0.0.0-test"  # DefaultResolver sends HOT_UPDATER_SDK_VERSION
+HOT_UPDATER_COMMON = {
+    "appVersion": "1.0.0", "channel": "production", "cohort": "123", "fingerprintHash": "fingerprint-hash",
+    "fromReleaseId": None, "installId": "install-id", "platform": "ios", "sdkVersion": HOT_UPDATER_SDK,
+    "toReleaseId": None,
+}  # fmt: skip
+HOT_UPDATER_EVENTS: dict[str, Payload] = {
+    # analytics.integration.spec.ts `event`
+    "UNCHANGED (server spec)": {
+        "appVersion": "1.0.0", "channel": "production", "cohort": "default", "fingerprintHash": None,
+        "fromBundleId": None, "installId": "install-1", "platform": "ios", "toBundleId": "bundle-1",
+        "type": "UNCHANGED", "updateStrategy": None, "sdkVersion": "2.0.0",
+    },
+    # notifyAppReadyAnalytics.spec.ts, "sends UPDATE_APPLIED with transition metadata", through DefaultResolver
+    "UPDATE_APPLIED": {
+        **HOT_UPDATER_COMMON, "fromBundleId": "bundle-a", "toBundleId": "bundle-b", "type": "UPDATE_APPLIED",
+        "updateStrategy": "fingerprint", "userId": "user-123", "username": "alice",
+    },
+    # "sends RECOVERED with directional ids"
+    "RECOVERED": {
+        **HOT_UPDATER_COMMON, "fromBundleId": "bundle-b", "toBundleId": "bundle-a", "type": "RECOVERED",
+        "updateStrategy": "appVersion",
+    },
+    # "sends one UNCHANGED event for repeated init calls"
+    "UNCHANGED": {
+        **HOT_UPDATER_COMMON, "fromBundleId": None, "toBundleId": "bundle-id", "type": "UNCHANGED",
+        "updateStrategy": None,
+    },
+    # checkForUpdate.ts notifyReleaseAdoption: the desired release ships the running bundle
+    "RELEASE_ADOPTED": {
+        **HOT_UPDATER_COMMON, "fromBundleId": "bundle-id", "toBundleId": "bundle-id", "fromReleaseId": "rel-1",
+        "toReleaseId": "rel-2", "type": "RELEASE_ADOPTED", "updateStrategy": "appVersion",
+    },
+}  # fmt: skip
