@@ -1,4 +1,4 @@
-"""`ota-stream`: the worker, migrations, and the load generator."""
+"""`ota-stream`: the worker, migrations, the load generator, and the CI gate."""
 
 from __future__ import annotations
 
@@ -265,6 +265,50 @@ def loadgen(
     )
     if summary.failed_requests or summary.rejected:
         sys.exit(1)
+
+
+def _wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from ota_stream.gate import wait_seconds
+
+    try:
+        return wait_seconds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.option("--app", "app_id", required=True, help="The app.")
+@click.option("--version", "version", required=True, help="The release to gate on.")
+@click.option("--org", "org_id", default=None, help="The app's org (else the read key's, or every org).")
+@click.option(
+    "--wait", default="0s", callback=_wait, help="Keep asking this long for a verdict: 30s, 30m, 2h."
+)
+@click.option("--max-failure-rate", type=click.FloatRange(0, 100), default=None)
+@click.option("--max-rollback-rate", type=click.FloatRange(0, 100), default=None)
+@click.option("--max-crash-rate", type=click.FloatRange(0, 100), default=None)
+@click.option("--min-devices", type=click.IntRange(1), default=None)
+@click.option("--baseline", default=None, help="A version, or `previous`: fail on a significant regression.")
+@click.option("--max-regression", type=click.FloatRange(0, 100), default=None, help="Points (default 1).")
+@click.option("--hours", type=click.IntRange(1, 720), default=None, help="Of each side against the baseline.")
+@click.option("--confidence", is_flag=True, help="Judge each maximum on the rate's 95 % interval.")
+def gate(app_id: str, version: str, org_id: str | None, wait: float, **rules: Any) -> None:
+    """Wait for a release's health verdict: exit 0 on pass, 1 on fail, 2 without one in time.
+
+    Asks OTA_STREAM_URL's GET /analytics/releases/{version}/health with the read key OTA_STREAM_READ_KEY (whose
+    tenant it is), with the gate's parameters given here, until the verdict is pass or fail or --wait ends."""
+    import os
+
+    from ota_stream.gate import NO_VERDICT, poll
+
+    url, key = os.environ.get("OTA_STREAM_URL"), os.environ.get("OTA_STREAM_READ_KEY")
+    if not url or not key:
+        click.echo("OTA_STREAM_URL and OTA_STREAM_READ_KEY must be set", err=True)
+        sys.exit(NO_VERDICT)
+    params = {"app_id": app_id, **({"org_id": org_id} if org_id else {})}
+    for name, value in rules.items():
+        if value is not None and value is not False:
+            params[name] = "true" if value is True else str(value)
+    sys.exit(asyncio.run(poll(url, key, version, params, wait, click.echo)))
 
 
 if __name__ == "__main__":
