@@ -88,7 +88,7 @@ other work shares the machine.
 ## Targets
 
 - p95 under 100 ms per endpoint (with views): {latency_verdict}
-- `stability` below `releases` (with views, this run): {stability_verdict}
+- At or below `releases`' p95 (with views, this run): {below_verdict}
 - Compression at least 10:1: {ratio_verdict}
 """
 
