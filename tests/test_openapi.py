@@ -18,6 +18,8 @@ ROUTES = {
     "/analytics/performance",
     "/analytics/releases",
     "/analytics/releases/{version}/health",
+    "/analytics/releases/{version}/compare",
+    "/analytics/releases/{version}/segments",
     "/analytics/stability",
     "/analytics/failures/messages",
     "/analytics/devices/{device_id}/events",

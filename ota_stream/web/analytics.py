@@ -7,7 +7,7 @@ checked against the request (spec §7) once keys exist.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,17 @@ from faust import App
 from faust.web import View
 
 from ota_stream import metrics
+from ota_stream.models import FieldError
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries import device_events, failure_messages, release_health, releases, stability
+from ota_stream.storage.queries import (
+    compare,
+    device_events,
+    failure_messages,
+    release_health,
+    releases,
+    segments,
+    stability,
+)
 from ota_stream.storage.queries.active_devices import active_devices
 from ota_stream.storage.queries.adoption import adoption
 from ota_stream.storage.queries.apps import apps
@@ -26,7 +35,7 @@ from ota_stream.storage.queries.performance import performance
 from ota_stream.storage.queries.scope import Scope
 from ota_stream.storage.queries.versions import SEGMENTS, versions
 from ota_stream.web import params
-from ota_stream.web.errors import json_response
+from ota_stream.web.errors import ApiError, invalid, json_response
 from ota_stream.wire import Pseudonymize
 
 Storage = Callable[[], Awaitable[ClickHouse]]
@@ -86,17 +95,53 @@ async def _releases(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
     return await releases.releases(ch, scope, group_by)
 
 
-@route("release-health", "/analytics/releases/{version:.+}/health", *release_health.PARAMETERS)
+@route(
+    "release-health",
+    "/analytics/releases/{version:.+}/health",
+    *release_health.PARAMETERS,
+    *release_health.DECISION_PARAMETERS,
+)
 async def _release_health(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
     version = params.path_text(request.match_info["version"], "version")
-    defaults = release_health.Thresholds()
+    query, defaults = request.query, release_health.Thresholds()
     limits = release_health.Thresholds(
-        params.percentage(request.query, "max_failure_rate", defaults.max_failure_rate),
-        params.percentage(request.query, "max_rollback_rate", defaults.max_rollback_rate),
-        params.integer(request.query, "min_devices", 1, release_health.MAX_MIN_DEVICES, defaults.min_devices),
-        params.percentage(request.query, "max_crash_rate", None),
+        params.percentage(query, "max_failure_rate", defaults.max_failure_rate),
+        params.percentage(query, "max_rollback_rate", defaults.max_rollback_rate),
+        params.integer(query, "min_devices", 1, release_health.MAX_MIN_DEVICES, defaults.min_devices),
+        params.percentage(query, "max_crash_rate", None),
+        params.text(query, "baseline"),
+        params.percentage(query, "max_regression", defaults.max_regression),
+        _hours(query),
+        params.flag(query, "confidence"),
     )
     return await release_health.health(ch, scope, version, limits)
+
+
+def _hours(query: Mapping[str, str]) -> int:
+    """Each side's hours in a comparison (/compare, and the gate against a baseline)."""
+    return params.integer(query, "hours", 1, compare.MAX_HOURS, compare.DEFAULT_HOURS)
+
+
+@route("release-compare", "/analytics/releases/{version:.+}/compare", "baseline", "hours")
+async def _release_compare(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    version = params.path_text(request.match_info["version"], "version")
+    baseline = params.text(request.query, "baseline") or compare.PREVIOUS
+    try:
+        return await compare.compare(ch, scope, version, baseline, _hours(request.query))
+    except compare.NotFound as exc:
+        raise ApiError(404, str(exc), [FieldError(exc.field, str(exc))]) from None
+
+
+@route("release-segments", "/analytics/releases/{version:.+}/segments", "by", "min_devices")
+async def _release_segments(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    version = params.path_text(request.match_info["version"], "version")
+    query = request.query
+    if "by" not in query:
+        raise invalid("by", f"is required: one of {', '.join(sorted(segments.DIMENSIONS))}")
+    by = params.choice(query, "by", segments.DIMENSIONS, None)
+    assert by is not None
+    least = params.integer(query, "min_devices", 1, segments.MAX_MIN_DEVICES, segments.DEFAULT_MIN_DEVICES)
+    return await segments.segments(ch, scope, version, by, least)
 
 
 @route("stability", "/analytics/stability", "version")
@@ -141,6 +186,8 @@ ROUTES = (
     _performance,
     _releases,
     _release_health,
+    _release_compare,
+    _release_segments,
     _stability,
     _failure_messages,
     _apps,

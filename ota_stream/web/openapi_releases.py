@@ -1,16 +1,17 @@
-"""The release part of the OpenAPI document: release health, stability, drill-down and export, with their answers'
-schemas."""
+"""The release part of the OpenAPI document: release health, compare, segments, stability, drill-down and export,
+with their answers' schemas."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ota_stream.models import EventType
-from ota_stream.storage.queries import device_events, failure_messages, releases, stability
+from ota_stream.storage.queries import compare, device_events, failure_messages, releases, segments, stability
 from ota_stream.storage.queries.release_health import MAX_MIN_DEVICES
 from ota_stream.web.openapi_schema import (
     INTEGER,
     NULLABLE_NUMBER,
+    NUMBER,
     RATE,
     TEXT,
     TIMESTAMP,
@@ -45,7 +46,58 @@ RELEASE = {
     "required": ["version", *FIGURES, *CRASH_FREE],
     "additionalProperties": False,
 }
-HEALTH = obj(
+INTERVAL = {"type": "array", "items": RATE, "minItems": 2, "maxItems": 2}
+SIDE = obj(
+    {
+        "version": TEXT,
+        "first_seen": {"type": ["string", "null"], "format": "date-time"},
+        "devices_attempted": INTEGER,
+        **{
+            key: value
+            for rate in compare.RATES
+            for key, value in ((rate, RATE), (f"{rate}_interval", INTERVAL))
+        },
+        "launch_duration_seconds_p50": NULLABLE_NUMBER,
+    }
+)
+COMPARISON = obj(
+    {
+        "hours": INTEGER,
+        "release": SIDE,
+        "baseline": SIDE,
+        "deltas": obj(
+            {rate: obj({"difference": NUMBER, "significant": {"type": "boolean"}}) for rate in compare.RATES}
+        ),
+    }
+)
+SEGMENTS = obj(
+    {
+        "version": TEXT,
+        "by": {"enum": sorted(segments.DIMENSIONS)},
+        "segments": array(
+            obj(
+                {
+                    "key": TEXT,
+                    "devices_attempted": INTEGER,
+                    "install_success_rate": RATE,
+                    "install_success_rate_interval": INTERVAL,
+                    "rollback_rate": RATE,
+                    "crash_free_sessions_rate": RATE,
+                    "sessions": INTEGER,
+                }
+            )
+        ),
+        "worst": {"type": ["string", "null"]},
+    }
+)
+# With confidence=true, the intervals of the rules checked; with baseline, the comparison (null: none to make).
+HEALTH_EXTRA = {
+    "failure_rate_interval": INTERVAL,
+    "rollback_rate_interval": INTERVAL,
+    "crash_rate_interval": INTERVAL,
+    "comparison": {"anyOf": [COMPARISON, {"type": "null"}]},
+}
+HEALTH_FIGURES = obj(
     {
         "version": TEXT,
         "verdict": {"enum": ["pass", "fail", "insufficient_data"]},
@@ -56,6 +108,7 @@ HEALTH = obj(
         "reasons": array(TEXT),
     }
 )
+HEALTH = {**HEALTH_FIGURES, "properties": {**HEALTH_FIGURES["properties"], **HEALTH_EXTRA}}
 STABILITY = obj(
     {
         "version": TEXT,
@@ -109,6 +162,12 @@ def _get(summary: str, parameters: list[dict[str, Any]], ok: dict[str, Any], err
 def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[str, Any]:
     rate_limit = {"type": "number", "minimum": 0, "maximum": 100}
     version = param("version", STORED_TEXT, required=True, where="path")
+    baseline = param("baseline", STORED_TEXT)
+    hours = param("hours", {"type": "integer", "minimum": 1, "maximum": compare.MAX_HOURS, "default": 24})
+    missing = error(
+        "No data for the version in the window, no previous version (`baseline=previous`), or a path parameter "
+        "that does not form a path of this API."
+    )
     device = param("device_id", STORED_TEXT, required=True, where="path")
     export_ok = {
         "description": "The window's events, streamed; `X-Export-Rows` gives their number.",
@@ -134,8 +193,32 @@ def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[
                     {"type": "integer", "minimum": 1, "maximum": MAX_MIN_DEVICES, "default": 50},
                 ),
                 param("max_crash_rate", rate_limit),
+                param("confidence", {"type": "boolean", "default": False}),
+                baseline,
+                param("max_regression", {**rate_limit, "default": 1}),
+                hours,
             ],
             json_body("The verdict and why.", data(HEALTH)),
+            {**errors, **PATH_ERROR},
+        ),
+        "/analytics/releases/{version}/compare": _get(
+            "The release against a baseline, each over its own first hours, with intervals and significance.",
+            [*common, version, baseline, hours],
+            json_body("Both sides and the differences of their rates.", data(COMPARISON)),
+            {**errors, "404": missing},
+        ),
+        "/analytics/releases/{version}/segments": _get(
+            "The release's figures per device segment, and the worst segment.",
+            [
+                *common,
+                version,
+                param("by", {"enum": sorted(segments.DIMENSIONS)}, required=True),
+                param(
+                    "min_devices",
+                    {"type": "integer", "minimum": 1, "maximum": segments.MAX_MIN_DEVICES, "default": 20},
+                ),
+            ],
+            json_body("Segments, most devices first.", data(SEGMENTS)),
             {**errors, **PATH_ERROR},
         ),
         "/analytics/stability": _get(

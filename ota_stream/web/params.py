@@ -133,6 +133,14 @@ def percentage(query: Mapping[str, str], name: str, default: float | None) -> fl
     return float(raw)
 
 
+def flag(query: Mapping[str, str], name: str) -> bool:
+    """A switch: `true` or `false` (absent: false); anything else is a 422 rather than a guess."""
+    raw = query.get(name, "false")
+    if raw not in ("true", "false"):
+        raise invalid(name, "must be true or false")
+    return raw == "true"
+
+
 def path_text(value: str, name: str, max_length: int = 128) -> str:
     """A path parameter that names a stored value (a version, a device id): 1-128 characters, as in §1."""
     if not 1 <= len(value) <= max_length:

@@ -33,7 +33,11 @@ RATES = ("install_success_rate", "rollback_rate", "crash_free_sessions_rate", "c
 
 
 class NotFound(Exception):
-    """The version has no data in the window, or it has no previous version: a 404 naming which."""
+    """The version has no data in the window, or it has no previous version: a 404 naming which parameter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field  # `version` or `baseline`
 
 
 @dataclass(frozen=True)
@@ -163,11 +167,11 @@ async def sides(
                 started[name] = asyncio.ensure_future(side(ch, scope, name, updates[name], hours, use_views))
         seen = {**await sessions, **updates}  # an update event decides over a session
         if version not in seen:
-            raise NotFound(f"version {version} has no data in the window")
+            raise NotFound("version", f"version {version} has no data in the window")
         if baseline == PREVIOUS:
             found = previous_of(version, seen)
             if found is None:
-                raise NotFound(f"version {version} has no previous version in the window")
+                raise NotFound("baseline", f"version {version} has no previous version in the window")
             baseline = found
         for name in (version, baseline):
             if name not in started:
