@@ -209,6 +209,8 @@ class FieldError:
 class InvalidEvent(ValueError):
     """The input is not a valid event; `errors` names each bad field."""
 
+    status = 422  # the HTTP status a route answers it with (a client whose own server says 400 overrides it)
+
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors

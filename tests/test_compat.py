@@ -358,6 +358,46 @@ def test_hot_updater(setup: Setup) -> None:
     assert [(v["sessions"], v["crashed_sessions"]) for v in crashed] == [(1, 1)]
 
 
+def test_hot_updaters_own_events(setup: Setup) -> None:
+    """hot-updater's own analytics events (its sources' examples, tests/support/clients.py), posted as its resolver
+    posts them: 204 without a body, each stored as the events it means, without the app user's identity; what its
+    server refuses is a 400 naming the field, and nothing of it is stored."""
+    production = {"channel": "production"}
+    means = {
+        "UPDATE_APPLIED": [
+            ("update_installed", {"current_version": "bundle-a", "target_version": "bundle-b", **production}),
+            ("app_launched", {"current_version": "bundle-b", **production}),
+        ],
+        "RECOVERED": [
+            ("update_installed", {"current_version": "bundle-a", "target_version": "bundle-b", **production}),
+            ("app_crashed", {"current_version": "bundle-b", **production}),
+            ("rollback_completed", {"current_version": "bundle-a", **production}),
+            ("app_launched", {"current_version": "bundle-a", **production}),
+        ],
+        "RELEASE_ADOPTED": [("update_checked", {"current_version": "bundle-id", **production})],
+        "UNCHANGED": [("app_launched", {"current_version": "bundle-id", **production})],
+    }
+    unchanged = clients.HOT_UPDATER_EVENTS["UNCHANGED (server spec)"]
+    refusals = [({**unchanged, "platform": "web"}, ["platform"]), ({**unchanged, "deviceId": "d"}, ["deviceId"]),
+                ({**unchanged, "type": "LAUNCHED"}, ["type"])]  # fmt: skip
+    for body, fields in refusals:
+        response = setup.post("/hot-updater/events", setup.hot_key, body, "path")
+        assert response.status_code == 400, response.text
+        assert [d["field"] for d in response.json()["error"]["details"]] == fields
+    for i, name in enumerate(means):
+        body = {**clients.HOT_UPDATER_EVENTS[name], "installId": f"own-{i}"}
+        response = setup.post("/hot-updater/events", setup.hot_key, body, ("path", "header")[i % 2])
+        assert (response.status_code, response.content) == (204, b""), response.text
+    setup.sent(sum(len(events) for events in means.values()))
+    for i, (name, events) in enumerate(means.items()):
+        got = stored(setup, "hot", f"own-{i}")
+        assert sorted((e["event_type"], e["release_info"]) for e in got) == sorted(events), (name, got)
+        for event in got:
+            assert event["device_info"] == {"os": "ios"}
+            assert not {"userId", "username"} & set(event.get("metadata", {})), event
+    assert stored(setup, "hot", unchanged["installId"]) == []  # the refused ones
+
+
 def test_keys_and_bad_shapes(setup: Setup) -> None:
     url = setup.worker.url
     body = clients.airborne("APPLY_SUCCESS", "k1", target_js_version="1.0.4", tenant_id="acme")

@@ -87,7 +87,7 @@ class Compat:
             drafts = [mapped] if isinstance(mapped, Draft) else mapped
             accepted = [self._accept(request, draft, bounds) for draft in drafts]
         except InvalidEvent as exc:
-            raise ApiError(422, "the event is invalid", exc.errors) from None
+            raise ApiError(exc.status, "the event is invalid", exc.errors) from None
         except OutsideKey as exc:
             raise ApiError(403, str(exc), code="forbidden") from None
         await self.ingest.publish(accepted, request.get("grant"))

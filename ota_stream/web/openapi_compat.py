@@ -7,6 +7,7 @@ from typing import Any
 from ota_stream.compat import AIRBORNE, CAPGO, CODEPUSH_DEPLOY, CODEPUSH_DOWNLOAD, HOT_UPDATER, KEY_PREFIX
 from ota_stream.compat.airborne import EVENT_TYPES
 from ota_stream.compat.hot_updater import EVENTS
+from ota_stream.compat.hot_updater_analytics import TYPES
 from ota_stream.web.openapi_schema import ID, TEXT, array, error, json_body, param
 
 SCOPE = [param(name, ID) for name in ("tenant_id", "org_id", "app_id")]
@@ -69,11 +70,18 @@ def _codepush(kind: str) -> dict[str, Any]:
 
 
 def _hot_updater() -> dict[str, Any]:
-    event = {**LOOSE, "properties": {"event": {"enum": sorted(EVENTS)}, "deviceId": TEXT}}
+    hook = {**LOOSE, "properties": {"event": {"enum": sorted(EVENTS)}, "deviceId": TEXT},
+            "description": "The hook form: what the app's hot-updater hooks report."}  # fmt: skip
+    own = {**LOOSE, "properties": {"type": {"enum": list(TYPES)}, "installId": TEXT, "toBundleId": TEXT},
+           "description": "hot-updater's own analytics event, as its resolver's notifyAppReady posts it."}  # fmt: skip
+    refused = error(
+        "The body is not JSON, or hot-updater's own event is refused where its server refuses it (an unknown key, "
+        "a missing field, a shape that does not fit its type); `details` names the field."
+    )
     return {
-        "summary": "hot-updater event (what its hooks and resolver report).",
-        "requestBody": _body(event),
-        "responses": {"204": {"description": "Durably in Kafka."}, **ERRORS},
+        "summary": "hot-updater event: its own analytics events, or what its hooks report.",
+        "requestBody": _body({"anyOf": [own, hook]}),
+        "responses": {"204": {"description": "Durably in Kafka."}, **ERRORS, "400": refused},
     }
 
 
