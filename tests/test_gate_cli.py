@@ -1,5 +1,5 @@
 """`ota-stream gate` without a worker: how long it waits, and what each answer of the health route means for it
-(the exit codes against a real worker are in test_guards.py)."""
+(the exit codes against a real worker are in test_gate_e2e.py)."""
 
 from __future__ import annotations
 
