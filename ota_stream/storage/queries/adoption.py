@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
@@ -22,10 +21,6 @@ STATES = """(
     GROUP BY hour
 )"""
 
-TOTALS = (
-    "SELECT sum(installs), sum(failures), sum(rollbacks), uniqExactMerge(installed_devices) FROM {states}"
-)
-
 # The answer in one statement: the totals, and the hours with an install or a failure (sumMap leaves out the keys
 # whose values are all zero), their times already in RFC 3339. One statement rather than totals and hours apart:
 # at small sizes most of a statement's time is ClickHouse analysing and planning it (bench/query_cost.py).
@@ -40,14 +35,6 @@ FROM (
 """
 
 
-@dataclass(frozen=True)
-class Totals:
-    installed: int
-    failed: int
-    rollbacks: int
-    devices: int
-
-
 def _states(scope: Scope, target_version: str | None, use_views: bool) -> tuple[str, dict[str, Any]]:
     hybrid: Hybrid = scope.hybrid("hour", use_views)
     view_where, raw_where, params = hybrid.view_where, hybrid.raw_where, dict(hybrid.params)
@@ -56,14 +43,6 @@ def _states(scope: Scope, target_version: str | None, use_views: bool) -> tuple[
         raw_where += " AND target_version = {target_version:String}"
         params["target_version"] = target_version
     return STATES.format(view_where=view_where, raw_where=raw_where), params
-
-
-async def totals(
-    ch: ClickHouse, scope: Scope, target_version: str | None = None, use_views: bool = True
-) -> Totals:
-    states, params = _states(scope, target_version, use_views)
-    [(installed, failed, rollbacks, devices)] = await ch.query(TOTALS.format(states=states), params)
-    return Totals(installed, failed, rollbacks, devices)
 
 
 async def adoption(
