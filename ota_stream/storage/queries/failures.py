@@ -6,10 +6,22 @@ from typing import Any
 
 from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries import adoption
 from ota_stream.storage.queries.scope import Scope, rate
 
 GROUP_BY = ("error_code", "failure_stage", "target_version", "device_os", "device_model")
+
+# Installs and completed rollbacks of the window, for the failure rate and `rollbacks`: whole hours from
+# adoption_hourly (its window parameters prefixed `hour_`), the edges from the raw table. The failures of the rate
+# are those of the breakdown: the same update_failed events.
+UPDATES = """(
+    SELECT (sum(installs), sum(rollbacks)) FROM (
+        SELECT toUInt64(installs) AS installs, toUInt64(rollbacks) AS rollbacks
+        FROM adoption_hourly WHERE {view_where}
+        UNION ALL
+        SELECT countIf(event_type = 'update_installed'), countIf(event_type = 'rollback_completed')
+        FROM ota_events_raw WHERE {raw_where} AND event_type IN ('update_installed', 'rollback_completed')
+    )
+)"""
 
 # ROLLUP adds the row with key NULL: totals over every key. A missing value is stored and read as ''.
 BREAKDOWN = """
@@ -24,6 +36,9 @@ FROM (
 GROUP BY ROLLUP({key})
 SETTINGS group_by_use_nulls = 1
 """
+# The answer in one statement, one row even when the window has no failure (at small sizes most of a statement's
+# time is ClickHouse analysing and planning it: bench/query_cost.py).
+ANSWER = "SELECT {updates}, (SELECT groupArray((key, failures, affected)) FROM ({breakdown}))"
 
 
 async def failures(
@@ -32,10 +47,13 @@ async def failures(
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}")
     hybrid = scope.hybrid("day", use_views)
-    sql = BREAKDOWN.format(key=group_by, view_where=hybrid.view_where, raw_where=hybrid.raw_where)
-    rows = await ch.query(sql, hybrid.params)
+    hours = scope.hybrid("hour", use_views, prefix="hour_")
+    sql = ANSWER.format(
+        updates=UPDATES.format(view_where=hours.view_where, raw_where=hours.raw_where),
+        breakdown=BREAKDOWN.format(key=group_by, view_where=hybrid.view_where, raw_where=hybrid.raw_where),
+    )
+    [((installed, rollbacks), rows)] = await ch.query(sql, {**hybrid.params, **hours.params})
     total, affected = next(((n, d) for key, n, d in rows if key is None), (0, 0))
-    adoption_totals = await adoption.totals(ch, scope, use_views=use_views)
     breakdown = [
         {"key": key or UNKNOWN, "count": n, "affected_devices": d, "percentage": rate(n, total)}
         for key, n, d in rows
@@ -44,9 +62,9 @@ async def failures(
     breakdown.sort(key=lambda row: (-row["count"], row["key"]))
     return {
         "total_failures": total,
-        "failure_rate": rate(adoption_totals.failed, adoption_totals.installed + adoption_totals.failed),
+        "failure_rate": rate(total, installed + total),
         "affected_devices": affected,
-        "rollbacks": adoption_totals.rollbacks,
+        "rollbacks": rollbacks,
         "group_by": group_by,
         "breakdown": breakdown,
     }

@@ -122,6 +122,7 @@ SELECT 'rows', cityHash64(version), CAST(version, 'String'), 0, 0, 0, 0, toUnixT
 FROM ({{durations}})
 GROUP BY version
 {{total}}
+{{sessions}}
 """
 # Per release, the time of its earliest update event in the window: its first_seen (storage/queries/compare.py).
 FIRST_SEEN = """
@@ -133,6 +134,13 @@ GROUP BY version
 TOTAL = f"""UNION ALL
 SELECT 'total', 0, '', uniqExactMerge(devices), 0, 0, 0, 0, [], 0, {_NO_CURVE}
 FROM {{active_states}}"""
+# The release list's crash-free rates in the same statement: per version its sessions, crashed sessions, devices
+# and crashed devices (stability_sql.COUNTS), so that one statement answers the list.
+SESSIONS = f"""UNION ALL
+SELECT 'sessions', cityHash64(version), version, count(), countIf(crashed = 1), uniqExact(device),
+    uniqExactIf(device, crashed = 1), 0, [], 0, {_NO_CURVE}
+FROM ({{sessions}})
+GROUP BY version"""
 
 # With group_by: per (version, device) the group key of its first update event, then the figures per release
 # and per (release, group) in one GROUPING SETS pass. Slower than FAST (it carries the key and the durations of

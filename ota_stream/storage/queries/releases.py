@@ -39,6 +39,7 @@ from ota_stream.storage.queries.release_sql import (
     FAST,
     FIRST_SEEN,
     GROUPED,
+    SESSIONS,
     TOTAL,
     UPDATES,
     Where,
@@ -47,6 +48,7 @@ from ota_stream.storage.queries.release_sql import (
     version_devices,
 )
 from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.stability_sql import sessions as session_rows
 
 # group_by parameter -> position in the first_update tuple (timestamp, channel, os, rollout percentage)
 GROUP_BY = {"channel": 2, "device_os": 3, "rollout_percentage": 4}
@@ -145,16 +147,23 @@ def _active_states(scope: Scope, use_views: bool, params: dict[str, Any]) -> str
 
 async def _fast(
     ch: ClickHouse, scope: Scope, version: str | None, use_views: bool
-) -> tuple[dict[str, Figures], int]:
-    """Figures per release (one release with `version`), and total active devices (0 with `version`)."""
+) -> tuple[dict[str, Figures], int, dict[str, stability.Sessions]]:
+    """Figures per release (one release with `version`); without `version`, total active devices and the session
+    counts of every version too (0 and none with it)."""
     params: dict[str, Any] = {}
     where = window_where(scope, version, use_views, params)
     devices = f"AND device IN {version_devices(where)}" if version else ""
+    total = sessions = ""
+    if version is None:
+        total = TOTAL.format(active_states=_active_states(scope, use_views, params))
+        # The session rows read the same hourly window as the release rows, with the same parameters.
+        sessions = SESSIONS.format(sessions=session_rows(where.view, where.raw, ["crashed"], False))
     sql = FAST.format(
         pairs=rows(where, ["first_install", "failed"]),
         durations=rows(where, ["first_ts", "install_durations"]),
         rolled_back=rolled_back(where, devices),
-        total="" if version else TOTAL.format(active_states=_active_states(scope, use_views, params)),
+        total=total,
+        sessions=sessions,
     )
     parts: dict[str, dict[int, tuple[Any, ...]]] = {}
     for part, vh, *values in await ch.query(sql, params):
@@ -168,7 +177,8 @@ async def _fast(
         figures[name] = Figures(
             first_ms, attempted, installed, failed, failed_only, rolled, p50, p95, _curve(curve)
         )
-    return figures, total_active
+    counts = {name: stability.Sessions(*n) for name, *n, _, _, _, _ in parts.get("sessions", {}).values()}
+    return figures, total_active, counts
 
 
 async def _grouped(
@@ -233,7 +243,7 @@ async def release_figures(
     ch: ClickHouse, scope: Scope, version: str, use_views: bool = True
 ) -> Figures | None:
     """The figures of one release over the window, or None when it has no update event there."""
-    figures, _ = await _fast(ch, scope, version, use_views)
+    figures, _, _ = await _fast(ch, scope, version, use_views)
     return figures.get(version)
 
 
@@ -243,12 +253,10 @@ async def releases(
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {sorted(GROUP_BY)}")
     groups: dict[str, list[tuple[str, Figures]]] = {}
-    crash_free = stability.crash_free(ch, scope, use_views=use_views)  # in parallel with the release figures
     if group_by is None:
-        (figures, total_active), sessions = await asyncio.gather(
-            _fast(ch, scope, None, use_views), crash_free
-        )
+        figures, total_active, sessions = await _fast(ch, scope, None, use_views)
     else:
+        crash_free = stability.crash_free(ch, scope, use_views=use_views)  # in parallel with the figures
         (figures, groups, total_active), sessions = await asyncio.gather(
             _grouped(ch, scope, group_by, use_views), crash_free
         )
