@@ -24,6 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from ota_stream.errors import OtaStreamError
+
 MAX_METADATA_KEYS = 32
 # What a null key or version reads as in every breakdown (spec §3: "A null key reads unknown").
 UNKNOWN = "unknown"
@@ -206,7 +208,7 @@ class FieldError:
         return {"field": self.field, "message": self.message}
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(OtaStreamError, ValueError):
     """The input is not a valid event; `errors` names each bad field."""
 
     def __init__(self, errors: list[FieldError]) -> None:

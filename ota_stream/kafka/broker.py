@@ -26,6 +26,7 @@ from aiokafka.errors import (
 from aiokafka.protocol.metadata import MetadataRequest
 
 from ota_stream.config import Settings
+from ota_stream.errors import OtaStreamError
 from ota_stream.kafka.options import security_options
 from ota_stream.retry import Backoff, retry_forever
 
@@ -34,7 +35,7 @@ BACKOFF = Backoff(initial=0.5, maximum=10.0)
 PROBE_TIMEOUT_MS = 10_000
 
 
-class KafkaNotReachable(RuntimeError):
+class KafkaNotReachable(OtaStreamError):
     """No broker answered within KAFKA_STARTUP_TIMEOUT_SECONDS (see also KafkaRefused)."""
 
 

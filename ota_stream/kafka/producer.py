@@ -34,6 +34,7 @@ from mode import Service
 
 from ota_stream import metrics
 from ota_stream.config import Settings
+from ota_stream.errors import Unavailable
 from ota_stream.kafka import envelope
 from ota_stream.kafka.options import client_options
 
@@ -48,8 +49,11 @@ PARTITIONS_TTL_SECONDS = 1.0
 Headers = list[tuple[str, bytes]]
 
 
-class KafkaUnavailable(RuntimeError):
-    """The broker did not acknowledge in time; the client should retry later (HTTP 503)."""
+class KafkaUnavailable(Unavailable):
+    """The broker did not acknowledge in time; the client should retry later (HTTP 503). The message holds aiokafka's
+    error, for the log only."""
+
+    answer = "Kafka is unavailable; retry later"
 
 
 @dataclass

@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import BrokerNotAvailableError, TopicAlreadyExistsError
 
 from ota_stream.config import Settings
+from ota_stream.errors import OtaStreamError
 from ota_stream.kafka.broker import KafkaNotReachable
 from ota_stream.kafka.options import client_options
 from ota_stream.kafka.topics import DECLARE_BACKOFF, is_transient
@@ -34,7 +35,7 @@ from ota_stream.retry import retry_forever
 HOUR_MS = 3600 * 1000
 
 
-class UnsafeReplication(RuntimeError):
+class UnsafeReplication(OtaStreamError):
     """The topic settings would lose acknowledged events on this cluster, or cannot be applied to it."""
 
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from ota_stream.config import Settings
+from ota_stream.errors import OtaStreamError
 from ota_stream.storage.errors import StorageUnavailable, is_unavailable
 
 Row = Sequence[Any]
@@ -71,7 +72,7 @@ CLUSTER_SESSION_SETTINGS: dict[str, Any] = {
 }
 
 
-class InjectedFailure(ConnectionError):
+class InjectedFailure(OtaStreamError, ConnectionError):
     """Raised while the failure-point file exists (CLICKHOUSE_FAILPOINT_FILE): a test's stand-in for an outage."""
 
 

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ota_stream.alerts.rules import AlertRule
 from ota_stream.auth.keys import KEY_ID, ApiKey, Scope
 from ota_stream.auth.store import KeyStore
+from ota_stream.errors import Unavailable
 from ota_stream.kafka.compacted import CompactedTable
 from ota_stream.models import FieldError, Identifier
 from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
-from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
+from ota_stream.web.errors import ApiError, invalid, json_response
 from ota_stream.web.params import identifier, only_known
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -93,7 +94,7 @@ async def stored(table: CompactedTable[Any], write: Awaitable[Written]) -> Writt
     try:
         return await asyncio.wait_for(write, table.settings.ingest_ack_timeout_seconds)
     except (KafkaError, TimeoutError):
-        raise unavailable("Kafka did not store the change; retry") from None
+        raise Unavailable("Kafka did not store the change; retry") from None
 
 
 def routes(store: KeyStore) -> list[web.RouteDef]:

@@ -13,8 +13,9 @@ from ota_stream.alerts import rules
 from ota_stream.alerts.rules import NewRule, RuleStore
 from ota_stream.alerts.webhooks import WebhookRefused, check_destination
 from ota_stream.config import Settings
+from ota_stream.errors import NotReady
 from ota_stream.web.admin import admin_body, check_reach, listed_tenant, narrowed, stored, within_reach
-from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
+from ota_stream.web.errors import ApiError, invalid, json_response
 
 RULE_ID = re.compile(rf"^[0-9a-f]{{{rules.RULE_ID_LENGTH}}}$")
 
@@ -29,7 +30,7 @@ def _validated(spec: NewRule, settings: Settings) -> NewRule:
 def routes(store: RuleStore, settings: Settings) -> list[web.RouteDef]:
     def ready() -> None:
         if not store.caught_up.is_set():
-            raise unavailable("the worker is still reading the alert rules; retry")
+            raise NotReady("the worker is still reading the alert rules; retry")
 
     async def create(request: web.Request) -> web.Response:
         given = await admin_body(request, NewRule, "alert rule")

@@ -28,7 +28,8 @@ from ota_stream.auth.limits import Bucket, Limits
 from ota_stream.auth.store import ADMIN_KEY_ID, KeyStore
 from ota_stream.compat import PATHS as CLIENT_PATHS
 from ota_stream.config import Settings
-from ota_stream.web.errors import ApiError, unavailable
+from ota_stream.errors import NotReady, Unavailable
+from ota_stream.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("ota_stream.audit")
@@ -187,7 +188,7 @@ class Guard:
         if scope is None or not self.required or scope not in self.enforce:
             return await handler(request)
         if not self.keys.ready:
-            raise unavailable("the worker is still reading its keys; retry")
+            raise NotReady("the worker is still reading its keys; retry")
         presented = presented_key(request)
         if presented is None:
             raise unauthorized("this route needs a key: Authorization: Bearer <key> or X-API-Key")
@@ -223,6 +224,9 @@ class Guard:
             status = exc.status
             if bucket is not None:
                 exc.headers.update(bucket.headers())
+            raise
+        except Unavailable:
+            status = 503  # as web/errors.py answers it
             raise
         finally:
             self._audit(request, grant, status)

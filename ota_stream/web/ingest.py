@@ -14,11 +14,12 @@ import orjson
 from aiohttp import web
 
 from ota_stream import metrics, wire
+from ota_stream.errors import OtaStreamError
 from ota_stream.kafka.producer import EventPublisher, KafkaUnavailable
 from ota_stream.models import FieldError, InvalidEvent, TimeWindow, parse_event
 from ota_stream.web.auth import Grant
 from ota_stream.web.body import KIB, MIB, decode_json, read_limited, require_content_type
-from ota_stream.web.errors import ApiError, json_response, unavailable
+from ota_stream.web.errors import ApiError, json_response
 from ota_stream.wire import Pseudonymize
 
 SINGLE_LIMIT = 64 * KIB
@@ -28,7 +29,7 @@ JSON = ("application/json",)
 JSON_OR_NDJSON = ("application/json", "application/x-ndjson")
 
 
-class OutsideKey(Exception):
+class OutsideKey(OtaStreamError):
     """An event of a tenant, org or app that the request's ingest key does not cover (spec §7)."""
 
 
@@ -79,9 +80,9 @@ class Ingest:
             grant.charge(len(events))  # 429 for the whole request when the key's bucket cannot take them
         try:
             await self.publisher.publish([(event.key, event.line) for event in events])
-        except KafkaUnavailable as exc:
+        except KafkaUnavailable:
             metrics.INGEST_REJECTED.labels("kafka_unavailable").inc(len(events))
-            raise unavailable("Kafka is unavailable; retry later") from exc
+            raise  # 503 with Retry-After (web/errors.py)
         metrics.INGEST_ACCEPTED.inc(len(events))
 
     async def one(self, request: web.Request) -> web.Response:
