@@ -34,7 +34,7 @@ from ota_stream.logs import logging_config
 from ota_stream.models import TimeWindow
 from ota_stream.retry import retry_forever
 from ota_stream.shutdown import Shutdown
-from ota_stream.storage.service import Storage
+from ota_stream.storage.service import ClickHouseService
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web import (
@@ -148,7 +148,7 @@ def create_app(settings: Settings) -> faust.App:
         config=retained_configs(settings, settings.kafka_dlq_retention_hours),
     )
 
-    storage = Storage(settings)
+    storage = ClickHouseService(settings)
     publisher = EventPublisher(
         settings,
         on_replaced=(

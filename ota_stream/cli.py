@@ -131,11 +131,11 @@ def keys_create(
     tenant: str, scopes: tuple[str, ...], org: str | None, app: str | None, name: str | None
 ) -> None:
     """Make a key; it is printed alone on the last line, and shown nowhere else, ever."""
-    from ota_stream.auth.keys import Scope
+    from ota_stream.auth.keys import KeyScope
     from ota_stream.models import Identifier
 
     try:
-        wanted = tuple(dict.fromkeys(Scope(part.strip()) for value in scopes for part in value.split(",")))
+        wanted = tuple(dict.fromkeys(KeyScope(part.strip()) for value in scopes for part in value.split(",")))
         for value in (tenant, org, app):
             if value is not None:
                 TypeAdapter(Identifier).validate_python(value)

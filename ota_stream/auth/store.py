@@ -12,7 +12,7 @@ import hmac
 from typing import Any
 
 from ota_stream.auth import keys
-from ota_stream.auth.keys import ApiKey, Scope
+from ota_stream.auth.keys import ApiKey, KeyScope
 from ota_stream.config import Settings
 from ota_stream.kafka.compacted import CompactedTable
 
@@ -40,7 +40,7 @@ class KeyStore(CompactedTable[ApiKey]):
         if self._admin_hash is not None and hmac.compare_digest(
             hashlib.sha256(presented.encode()).hexdigest(), self._admin_hash
         ):
-            return ApiKey(ADMIN_KEY_ID, self._admin_hash, "*", (Scope.ADMIN,))
+            return ApiKey(ADMIN_KEY_ID, self._admin_hash, "*", (KeyScope.ADMIN,))
         parts = keys.split(presented)
         if parts is None:
             return None
@@ -55,7 +55,7 @@ class KeyStore(CompactedTable[ApiKey]):
     async def create(
         self,
         tenant_id: str,
-        scopes: tuple[Scope, ...],
+        scopes: tuple[KeyScope, ...],
         org_id: str | None,
         app_id: str | None,
         name: str | None,

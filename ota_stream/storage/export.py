@@ -23,7 +23,7 @@ import pyarrow.ipc
 
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.queries.event_rows import COLUMNS, RFC3339, select_list
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 STREAM_READ_BYTES = 1 << 16
 
@@ -99,13 +99,13 @@ LAYOUTS = {
 
 @dataclass(frozen=True)
 class Snapshot:
-    scope: Scope
+    scope: QueryScope
     event_type: str | None
     cutoff: str  # server time, 'YYYY-MM-DD hh:mm:ss.sss'
     rows: int
 
 
-async def snapshot(ch: ClickHouse, scope: Scope, event_type: str | None) -> Snapshot:
+async def snapshot(ch: ClickHouse, scope: QueryScope, event_type: str | None) -> Snapshot:
     [(cutoff,)] = await ch.query("SELECT toString(now64(3, 'UTC'))")
     sql, params = _sql(COUNT, scope, event_type, cutoff)
     [(rows,)] = await ch.query(sql, params)
@@ -113,7 +113,7 @@ async def snapshot(ch: ClickHouse, scope: Scope, event_type: str | None) -> Snap
 
 
 def _sql(
-    template: str, scope: Scope, event_type: str | None, cutoff: str, **parts: str
+    template: str, scope: QueryScope, event_type: str | None, cutoff: str, **parts: str
 ) -> tuple[str, dict[str, Any]]:
     where, params = scope.window()
     params["cutoff"] = cutoff

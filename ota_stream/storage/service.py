@@ -13,7 +13,7 @@ from ota_stream.storage.migrations import migrate
 log = logging.getLogger(__name__)
 
 
-class Storage:
+class ClickHouseService:
     """Lazily opened, so that Faust commands that never touch ClickHouse never lock the chDB folder."""
 
     def __init__(self, settings: Settings) -> None:

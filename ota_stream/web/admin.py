@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ota_stream.alerts.rules import AlertRule
-from ota_stream.auth.keys import KEY_ID, ApiKey, Scope
+from ota_stream.auth.keys import KEY_ID, ApiKey, KeyScope
 from ota_stream.auth.store import KeyStore
 from ota_stream.errors import Unavailable
 from ota_stream.kafka.compacted import CompactedTable
@@ -31,7 +31,7 @@ class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tenant_id: Identifier
-    scopes: list[Scope] = Field(min_length=1, max_length=3)
+    scopes: list[KeyScope] = Field(min_length=1, max_length=3)
     org_id: Identifier | None = None
     app_id: Identifier | None = None
     name: str | None = Field(default=None, min_length=1, max_length=128)

@@ -10,11 +10,12 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ota_stream import logs
 from ota_stream.errors import OtaStreamError, Unavailable
@@ -23,7 +24,6 @@ from ota_stream.models import FieldError
 log = logging.getLogger(__name__)
 # Aborted uploads: INFO, and at most one line per interval however many (logs.py, RepeatLimiter).
 aborted_log = logging.getLogger("ota_stream.web.aborted")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _CODES = {
     400: "invalid_json",

@@ -27,7 +27,7 @@ from ota_stream import logs, metrics
 from ota_stream.models import EventType
 from ota_stream.storage.export import LAYOUTS, ExportReader, Snapshot, rows_query, snapshot
 from ota_stream.storage.queries.event_rows import NAMES
-from ota_stream.storage.service import Storage
+from ota_stream.storage.service import ClickHouseService
 from ota_stream.web import params
 from ota_stream.web.analytics import authorized_scope
 from ota_stream.web.errors import ApiError, invalid
@@ -101,7 +101,9 @@ def filename(taken: Snapshot, fmt: str) -> str:
     return f"ota-events-{scope.tenant_id}-{span}.{fmt}"
 
 
-async def stream(request: web.Request, storage: Storage, taken: Snapshot, fmt: str) -> web.StreamResponse:
+async def stream(
+    request: web.Request, storage: ClickHouseService, taken: Snapshot, fmt: str
+) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": CONTENT_TYPES[fmt],
@@ -125,7 +127,7 @@ async def stream(request: web.Request, storage: Storage, taken: Snapshot, fmt: s
     return response
 
 
-def register(app: App, storage: Storage) -> None:
+def register(app: App, storage: ClickHouseService) -> None:
     latency = metrics.QUERY_LATENCY.labels("export")
     max_rows = storage.settings.export_max_rows
 

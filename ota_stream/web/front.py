@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ota_stream import metrics
-from ota_stream.auth.keys import Scope
+from ota_stream.auth.keys import KeyScope
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, format_timestamp
@@ -113,7 +113,7 @@ async def serve(settings: Settings, worker_socket: Path | None) -> None:
     """Serve until SIGTERM or SIGINT, then finish the requests in flight and stop the producer."""
     publisher = EventPublisher(settings)
     await publisher.start()
-    guarded = security(settings, enforce=frozenset({Scope.INGEST}))
+    guarded = security(settings, enforce=frozenset({KeyScope.INGEST}))
     await guarded.keys.start()
     forwarder = Forwarder(worker_socket) if worker_socket is not None else None
     if forwarder is not None:

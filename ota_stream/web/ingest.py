@@ -6,12 +6,12 @@ the documented 4xx; a broker that does not answer gets 503 with Retry-After.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ota_stream import metrics, wire
 from ota_stream.errors import OtaStreamError
@@ -162,11 +162,10 @@ def _ndjson_items(body: bytes) -> list[Any]:
 
 # Whole requests refused before any event is published, by status. 503s are counted per event in `publish`.
 REQUEST_REJECTIONS = {400: "invalid_json", 413: "too_large", 415: "unsupported_media_type", 422: "validation"}
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def counting_rejections(handler: Handler) -> Handler:
-    async def counted(request: web.Request) -> web.Response:
+    async def counted(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as exc:

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ota_stream.auth.keys import Scope
+from ota_stream.auth.keys import KeyScope
 from ota_stream.auth.privacy import DeviceIds
 from ota_stream.auth.store import KeyStore
 from ota_stream.config import Settings
@@ -38,7 +38,7 @@ class Security:
         ]
 
 
-def security(settings: Settings, enforce: frozenset[Scope] = frozenset(Scope)) -> Security:
+def security(settings: Settings, enforce: frozenset[KeyScope] = frozenset(KeyScope)) -> Security:
     if not settings.auth_required:
         log.warning("AUTH_REQUIRED=false: every route is open, keys are ignored; for local experiments only")
     keys = KeyStore(settings)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Hybrid, Scope, rate
+from ota_stream.storage.queries.scope import Hybrid, QueryScope, rate
 
 STATES = """(
     SELECT hour, toUInt64(installs) AS installs, toUInt64(failures) AS failures,
@@ -43,7 +43,7 @@ class Totals:
     devices: int
 
 
-def _states(scope: Scope, target_version: str | None, use_views: bool) -> tuple[str, dict[str, Any]]:
+def _states(scope: QueryScope, target_version: str | None, use_views: bool) -> tuple[str, dict[str, Any]]:
     hybrid: Hybrid = scope.hybrid("hour", use_views)
     view_where, raw_where, params = hybrid.view_where, hybrid.raw_where, dict(hybrid.params)
     if target_version is not None:
@@ -54,7 +54,7 @@ def _states(scope: Scope, target_version: str | None, use_views: bool) -> tuple[
 
 
 async def totals(
-    ch: ClickHouse, scope: Scope, target_version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, target_version: str | None = None, use_views: bool = True
 ) -> Totals:
     states, params = _states(scope, target_version, use_views)
     [(installed, failed, rollbacks, devices)] = await ch.query(TOTALS.format(states=states), params)
@@ -62,7 +62,7 @@ async def totals(
 
 
 async def adoption(
-    ch: ClickHouse, scope: Scope, target_version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, target_version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     t = await totals(ch, scope, target_version, use_views)
     states, params = _states(scope, target_version, use_views)

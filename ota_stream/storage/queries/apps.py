@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rfc3339
+from ota_stream.storage.queries.scope import QueryScope, rfc3339
 
 EPOCH = "toDateTime64(0, 3, 'UTC')"
 APPS = f"""
@@ -30,7 +30,7 @@ ORDER BY org_id, app_id
 """
 
 
-async def apps(ch: ClickHouse, scope: Scope, use_views: bool = True) -> list[dict[str, Any]]:
+async def apps(ch: ClickHouse, scope: QueryScope, use_views: bool = True) -> list[dict[str, Any]]:
     hybrid = scope.hybrid("day", use_views)
     rows = await ch.query(
         APPS.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where), hybrid.params

@@ -10,7 +10,7 @@ from typing import Any
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.event_rows import NAMES, RFC3339, nested, select_list
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 
@@ -23,7 +23,7 @@ LIMIT {{limit:UInt32}}
 
 
 async def device_events(
-    ch: ClickHouse, scope: Scope, device_id: str, limit: int = DEFAULT_LIMIT
+    ch: ClickHouse, scope: QueryScope, device_id: str, limit: int = DEFAULT_LIMIT
 ) -> list[dict[str, Any]]:
     """`device_id` as stored: pseudonymised by the caller when the installation pseudonymises (web/analytics.py)."""
     where, params = scope.window()

@@ -15,7 +15,7 @@ from typing import Any
 
 from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rfc3339
+from ota_stream.storage.queries.scope import QueryScope, rfc3339
 
 DEFAULT_LIMIT, MAX_LIMIT, SAMPLES = 20, 100, 3
 
@@ -37,7 +37,7 @@ FILTERS = {
 
 async def failure_messages(
     ch: ClickHouse,
-    scope: Scope,
+    scope: QueryScope,
     error_code: str | None = None,
     target_version: str | None = None,
     limit: int = DEFAULT_LIMIT,

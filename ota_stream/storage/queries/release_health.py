@@ -22,7 +22,7 @@ from typing import Any
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.releases import release_figures
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.storage.queries.stability import Sessions, crash_free
 
 PARAMETERS = ("max_failure_rate", "max_rollback_rate", "min_devices", "max_crash_rate")
@@ -57,7 +57,7 @@ def verdict(
 
 
 async def health(
-    ch: ClickHouse, scope: Scope, version: str, limits: Thresholds, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str, limits: Thresholds, use_views: bool = True
 ) -> dict[str, Any]:
     figures, sessions = await asyncio.gather(
         release_figures(ch, scope, version, use_views), crash_free(ch, scope, version, use_views)

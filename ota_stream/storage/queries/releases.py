@@ -44,7 +44,7 @@ from ota_stream.storage.queries.release_sql import (
     rows,
     version_devices,
 )
-from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.scope import QueryScope, rate
 
 # group_by parameter -> position in the first_update tuple (timestamp, channel, os, rollout percentage)
 GROUP_BY = {"channel": 2, "device_os": 3, "rollout_percentage": 4}
@@ -123,7 +123,7 @@ def _curve(curve: tuple[list[int], list[int]]) -> list[tuple[int, int]]:
     return [(hour * 3600, n) for hour, n in zip(hours, counts, strict=True)]
 
 
-def _where(scope: Scope, version: str | None, use_views: bool, params: dict[str, Any]) -> Where:
+def _where(scope: QueryScope, version: str | None, use_views: bool, params: dict[str, Any]) -> Where:
     """The window's conditions; their parameters go into `params`."""
     hybrid = scope.hybrid("hour", use_views)
     exact, exact_params = scope.window()
@@ -134,7 +134,7 @@ def _where(scope: Scope, version: str | None, use_views: bool, params: dict[str,
     return Where(hybrid.view_where, hybrid.raw_where, exact, "version = {version:String}")
 
 
-def _active_states(scope: Scope, use_views: bool, params: dict[str, Any]) -> str:
+def _active_states(scope: QueryScope, use_views: bool, params: dict[str, Any]) -> str:
     """The states of total_active_devices, on whole days: their window parameters are prefixed `day_`."""
     days = scope.hybrid("day", use_views, prefix="day_")
     params.update(days.params)
@@ -142,7 +142,7 @@ def _active_states(scope: Scope, use_views: bool, params: dict[str, Any]) -> str
 
 
 async def _fast(
-    ch: ClickHouse, scope: Scope, version: str | None, use_views: bool
+    ch: ClickHouse, scope: QueryScope, version: str | None, use_views: bool
 ) -> tuple[dict[str, Figures], int]:
     """Figures per release (one release with `version`), and total active devices (0 with `version`)."""
     params: dict[str, Any] = {}
@@ -170,7 +170,7 @@ async def _fast(
 
 
 async def _grouped(
-    ch: ClickHouse, scope: Scope, group_by: str, use_views: bool
+    ch: ClickHouse, scope: QueryScope, group_by: str, use_views: bool
 ) -> tuple[dict[str, Figures], dict[str, list[tuple[str, Figures]]], int]:
     params: dict[str, Any] = {}
     where = _where(scope, None, use_views, params)
@@ -210,7 +210,7 @@ async def _grouped(
 
 
 async def release_figures(
-    ch: ClickHouse, scope: Scope, version: str, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str, use_views: bool = True
 ) -> Figures | None:
     """The figures of one release over the window, or None when it has no update event there."""
     figures, _ = await _fast(ch, scope, version, use_views)
@@ -218,7 +218,7 @@ async def release_figures(
 
 
 async def releases(
-    ch: ClickHouse, scope: Scope, group_by: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, group_by: str | None = None, use_views: bool = True
 ) -> list[dict[str, Any]]:
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {sorted(GROUP_BY)}")

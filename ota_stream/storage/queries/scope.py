@@ -57,7 +57,7 @@ class Hybrid:
 
 
 @dataclass(frozen=True)
-class Scope:
+class QueryScope:
     """tenant_id is required; org_id and app_id narrow it. The window is [start, end], in UTC."""
 
     tenant_id: str

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.scope import QueryScope, rate
 from ota_stream.storage.queries.stability_sql import COUNTS, PER_VERSION, sessions
 
 TOP_CRASHES = 5  # LIMIT 5 BY in stability_sql.PER_VERSION
@@ -53,7 +53,7 @@ class Sessions:
 
 
 def _sessions_sql(
-    scope: Scope, version: str | None, use_views: bool, columns: list[str]
+    scope: QueryScope, version: str | None, use_views: bool, columns: list[str]
 ) -> tuple[str, dict[str, Any]]:
     """The window's sessions with `columns`, whole hours from the view unless `use_views` is off, and the
     statement's parameters."""
@@ -65,7 +65,7 @@ def _sessions_sql(
 
 
 async def crash_free(
-    ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Sessions]:
     """The counts per version of the window (one version with `version`); versions without a session are absent."""
     sql, params = _sessions_sql(scope, version, use_views, ["crashed"])
@@ -98,7 +98,7 @@ def _version(name: str, figures: list[Any]) -> dict[str, Any]:
 
 
 async def stability(
-    ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     """`{"versions": [...]}`: every version with a session in the window (only `version` when given)."""
     sql, params = _sessions_sql(scope, version, use_views, ["crashed", "crashes", "launch_durations"])
