@@ -1,11 +1,14 @@
-"""The Faust app: wires settings, the ingest producer, the ClickHouse sink agent and the HTTP views.
+"""The Faust app: wires settings, the ingest producer, the ClickHouse sink agent and the HTTP routes.
 
-Run it with `faust -A ota_stream.app worker` or `ota-stream worker`.
+Importing this module builds nothing. `ota-stream worker` builds the app with `build` (and the socket its ingest
+processes reach it on); `faust -A ota_stream.app worker` builds it from the environment when Faust reads the
+module's `app`.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -20,7 +23,7 @@ from ota_stream.alerts.delivery import Deliverer
 from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
-from ota_stream.config import Settings, load_settings
+from ota_stream.config import Settings, WorkerRole, load_settings
 from ota_stream.kafka import consumer
 from ota_stream.kafka.healing import ConsumerRemedies
 from ota_stream.kafka.options import faust_credentials
@@ -59,7 +62,10 @@ LAG_INTERVAL_SECONDS = 5.0
 METRICS_FLUSH_SECONDS = 5.0
 
 
-def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
+def faust_options(
+    settings: Settings, middlewares: list[Any], worker_socket: Path | None = None
+) -> dict[str, Any]:
+    """`worker_socket`: where the web server listens when ingest processes in front take SERVER_PORT (roles.py)."""
     options: dict[str, Any] = {
         "broker": settings.kafka_url,
         "datadir": str(settings.data_dir / "faust"),
@@ -70,7 +76,7 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
         "web_application_options": {
             "middlewares": middlewares,
             "client_max_size": ingest.BATCH_LIMIT + 1,
-            "handler_args": server_options(settings, facing_clients=settings.worker_socket is None),
+            "handler_args": server_options(settings, facing_clients=worker_socket is None),
         },
         "topic_partitions": settings.kafka_topic_partitions,
         "topic_replication_factor": settings.replication_factor,  # changelog and leader topics
@@ -89,8 +95,8 @@ def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
         "TableManager": OrderedTableManager,
         "logging_config": logging_config(settings.log_level.value),
     }
-    if settings.worker_socket is not None:  # ingest processes in front take SERVER_PORT (roles.py)
-        options["web_transport"] = f"unix://{settings.worker_socket}"
+    if worker_socket is not None:
+        options["web_transport"] = f"unix://{worker_socket}"
     credentials = faust_credentials(settings)
     if credentials is not None:
         options["broker_credentials"] = credentials
@@ -121,11 +127,14 @@ def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: Live
     return AlertEngine(rules, live, states, deliverer)
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.App:
+    """The worker's app; `worker_socket`: where it serves HTTP when ingest processes front it (else SERVER_PORT,
+    ingest included unless WORKER_ROLE=process)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
+    takes_ingest = settings.worker_role is WorkerRole.ALL and worker_socket is None
     guarded = security(settings)
     middlewares = [count_responses, *guarded.middlewares()]
-    app = WorkerApp(settings.kafka_consumer_group, **faust_options(settings, middlewares))
+    app = WorkerApp(settings.kafka_consumer_group, **faust_options(settings, middlewares, worker_socket))
     app.shutdown = shutdown = Shutdown(settings.shutdown_timeout_seconds)
     consumer.install(app, settings.kafka_seek_delay_seconds)
     app.add_dependency(guarded.keys)
@@ -152,7 +161,7 @@ def create_app(settings: Settings) -> faust.App:
     publisher = EventPublisher(
         settings,
         on_replaced=(
-            metrics.PRODUCER_REPLACED if settings.takes_ingest else metrics.DEAD_LETTER_PRODUCER_REPLACED
+            metrics.PRODUCER_REPLACED if takes_ingest else metrics.DEAD_LETTER_PRODUCER_REPLACED
         ).inc,
     )
     app.add_dependency(publisher)
@@ -235,7 +244,7 @@ def create_app(settings: Settings) -> faust.App:
             metrics.CONSUMER_LAG.set(sum(consumer.lag_of(*position) for position in positions.values()))
         await healer.observe(watchdog.observe(positions))
 
-    if settings.takes_ingest:
+    if takes_ingest:
         events = ingest.Ingest(publisher, window, guarded.device_ids)
         mount(app, ingest.routes(events) + compat.routes(events))
     mount(app, admin.routes(guarded.keys))
@@ -246,7 +255,7 @@ def create_app(settings: Settings) -> faust.App:
     openapi.register(app, live.max_last if live is not None else None, settings.auth_required)
     mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)
-    mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))
+    mount(app, prometheus.routes(monitor, with_ingest=takes_ingest))
 
     @app.timer(interval=METRICS_FLUSH_SECONDS)
     async def flush_faust_metrics() -> None:
@@ -255,4 +264,18 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-app = create_app(load_settings())
+_built: list[faust.App] = []  # the one app of this process, once built
+
+
+def build(settings: Settings | None = None, worker_socket: Path | None = None) -> faust.App:
+    """The worker's app, built on the first call (from the environment unless `settings` are given)."""
+    if not _built:
+        _built.append(create_app(settings or load_settings(), worker_socket))
+    return _built[0]
+
+
+def __getattr__(name: str) -> Any:
+    """`app`, built on first access: what `faust -A ota_stream.app` reads."""
+    if name == "app":
+        return build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,10 +32,10 @@ def worker(ctx: click.Context) -> None:
     The stream processing is `faust -A ota_stream.app worker`, started after waiting for Kafka (kafka/broker.py).
     Extra options go to Faust."""
     import logging.config
-    import os
 
     from faust.cli.faust import cli as faust_cli
 
+    from ota_stream import app as worker_app
     from ota_stream import roles
     from ota_stream.config import WorkerRole
     from ota_stream.kafka import replication
@@ -51,12 +51,13 @@ def worker(ctx: click.Context) -> None:
         logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
     fronts: roles.Fronts | None = None
+    socket = None
     if settings.worker_role is WorkerRole.ALL and settings.ingest_processes:
         socket = roles.worker_socket(settings)
         socket.unlink(missing_ok=True)  # left by a worker that was killed
-        os.environ["WORKER_SOCKET"] = str(socket)  # read by ota_stream.app when Faust loads it
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         fronts = roles.Fronts(settings, settings.ingest_processes, socket)
+    worker_app.build(settings, socket)  # the `app` Faust finds in ota_stream.app
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
         "-A",

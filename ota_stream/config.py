@@ -82,9 +82,6 @@ class Settings(BaseSettings):
     # `ota-stream ingest` runs INGEST_PROCESSES (at least one) ingest processes alone.
     worker_role: WorkerRole = WorkerRole.ALL
     ingest_processes: Annotated[int, Field(ge=0, le=64)] = 1
-    # Set by `ota-stream worker` for the stream processing when ingest processes front it: where its web server
-    # listens (a unix socket), instead of SERVER_PORT.
-    worker_socket: Path | None = None
     # Slow clients (web/security.py, web/body.py): a connection must send a whole request head within this long of
     # opening or of its last answer (so it is also how long an idle keep-alive connection stays open), and a body
     # must arrive whole within this long of the head (408 otherwise).
@@ -318,11 +315,6 @@ class Settings(BaseSettings):
             return self.server_canonical_url
         host = socket.gethostname() if self.server_host in ("0.0.0.0", "::") else self.server_host
         return f"http://{host}:{self.server_port}"
-
-    @property
-    def takes_ingest(self) -> bool:
-        """Whether this worker's own web server serves POST /events (no ingest processes in front of it)."""
-        return self.worker_role is WorkerRole.ALL and self.worker_socket is None
 
     @property
     def sasl_mechanism(self) -> SaslMechanism:

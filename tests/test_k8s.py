@@ -58,7 +58,6 @@ SECRET_SETTINGS = {
     if SecretStr in (info.annotation, *typing.get_args(info.annotation))
 }
 NOT_FOR_DEPLOYMENTS = {
-    "WORKER_SOCKET": "set by `ota-stream worker` for its own processes",
     "CLICKHOUSE_FAILPOINT_FILE": "fault tests only",
 }
 # Measured resident memory under load, per process (deploy/k8s/README.md).

@@ -153,7 +153,7 @@ def main(worker_socket: Path | None) -> None:
     uvloop.run(serve(settings, worker_socket))
 
 
-if __name__ == "__main__":  # `python -m ota_stream.web.front [WORKER_SOCKET]`, as roles.py starts them
+if __name__ == "__main__":  # `python -m ota_stream.web.front [worker socket]`, as roles.py starts them
     import sys
 
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
