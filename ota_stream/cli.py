@@ -43,20 +43,21 @@ def worker(ctx: click.Context) -> None:
     from ota_stream.logs import logging_config
 
     settings = load_settings()
-    logging.config.dictConfig(logging_config(settings.log_level.value))
+    logging.config.dictConfig(logging_config(settings.logs.level.value))
     try:
-        asyncio.run(wait_for_kafka(settings))
-        asyncio.run(replication.prepare(settings))  # refuse unsafe settings, then create the topics
+        asyncio.run(wait_for_kafka(settings.kafka))
+        asyncio.run(replication.prepare(settings.kafka))  # refuse unsafe settings, then create the topics
     except (KafkaNotReachable, replication.UnsafeReplication) as exc:
         logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
     fronts: roles.Fronts | None = None
     socket = None
-    if settings.worker_role is WorkerRole.ALL and settings.ingest_processes:
-        socket = roles.worker_socket(settings)
+    if settings.http.worker_role is WorkerRole.ALL and settings.http.ingest_processes:
+        data_dir = settings.pipeline.data_dir
+        socket = roles.worker_socket(data_dir)
         socket.unlink(missing_ok=True)  # left by a worker that was killed
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fronts = roles.Fronts(settings, settings.ingest_processes, socket)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fronts = roles.Fronts(data_dir, settings.http.ingest_processes, socket)
     worker_app.build(settings, socket)  # the `app` Faust finds in ota_stream.app
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
@@ -67,7 +68,7 @@ def worker(ctx: click.Context) -> None:
         "uvloop",  # a faster event loop for every service of the worker (HTTP, Kafka client, Faust)
         "worker",
         "--loglevel",
-        FAUST_LOG_LEVELS[settings.log_level.value],
+        FAUST_LOG_LEVELS[settings.logs.level.value],
         *ctx.args,
     ]
     try:
@@ -85,10 +86,11 @@ def ingest() -> None:
     from ota_stream.web import front
 
     settings = load_settings()
-    if settings.ingest_processes <= 1:
+    count = settings.http.ingest_processes
+    if count <= 1:
         front.main(None)
         return
-    sys.exit(roles.supervise(roles.start_ingest_processes(settings, settings.ingest_processes, None)))
+    sys.exit(roles.supervise(roles.start_ingest_processes(settings.pipeline.data_dir, count, None)))
 
 
 @main.group()
@@ -105,7 +107,8 @@ def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a new topic's first metadata races; it retries
 
     async def go() -> T:
-        store = KeyStore(load_settings())
+        settings = load_settings()
+        store = KeyStore(settings.kafka, settings.auth.admin_api_key)
         await store.start()
         try:
             await asyncio.wait_for(store.caught_up.wait(), 60)
@@ -185,10 +188,10 @@ def migrate() -> None:
     from ota_stream.storage.migrations import migrate as apply_migrations
 
     settings = load_settings()
-    ch = ClickHouse(ClickHouseConfig.from_settings(settings))
+    ch = ClickHouse(ClickHouseConfig.from_settings(settings.clickhouse, settings.pipeline.data_dir))
     try:
         ch.connect()
-        applied = apply_migrations(ch, settings.retention_days)
+        applied = apply_migrations(ch, settings.pipeline.retention_days)
     except Exception as exc:
         click.echo(f"migrate failed: {exc}", err=True)
         sys.exit(1)
@@ -196,7 +199,7 @@ def migrate() -> None:
         ch.close()
     for migration in applied:
         click.echo(f"applied {migration.version:03d}_{migration.name}")
-    click.echo(f"{len(applied)} migration(s) applied; database {settings.clickhouse_database} is current")
+    click.echo(f"{len(applied)} migration(s) applied; database {settings.clickhouse.database} is current")
 
 
 @main.command()

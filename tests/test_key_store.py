@@ -9,11 +9,11 @@ from pydantic import SecretStr
 from ota_stream.auth import keys
 from ota_stream.auth.keys import KeyScope
 from ota_stream.auth.store import ADMIN_KEY_ID, VERIFIED_CACHE_SIZE, KeyStore
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 
 
 def store() -> KeyStore:
-    return KeyStore(Settings(kafka_brokers="127.0.0.1:1"))
+    return KeyStore(KafkaSettings(brokers="127.0.0.1:1"))
 
 
 def deliver(keys_: KeyStore, record: keys.ApiKey | None, key_id: str) -> None:
@@ -66,7 +66,7 @@ def test_the_cache_of_checked_keys_stays_bounded() -> None:
 
 def test_the_bootstrap_admin_key_is_never_taken_for_a_cached_key() -> None:
     admin = "a" * 40
-    keys_ = KeyStore(Settings(kafka_brokers="127.0.0.1:1", admin_api_key=SecretStr(admin)))
+    keys_ = KeyStore(KafkaSettings(brokers="127.0.0.1:1"), SecretStr(admin))
     record, presented = keys.make("acme", (KeyScope.INGEST,), None, None, None)
     deliver(keys_, record, record.key_id)
     for _ in range(2):

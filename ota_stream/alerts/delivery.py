@@ -28,24 +28,22 @@ from ota_stream.alerts import notifications
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, Key
 from ota_stream.alerts.webhooks import WebhookClient
-from ota_stream.config import Settings
+from ota_stream.config import AlertSettings
 from ota_stream.retry import Backoff
 
 log = logging.getLogger(__name__)
 
 
 class Deliverer(Service):
-    def __init__(self, settings: Settings, rules: RuleStore, states: AlertStates, **kwargs: Any) -> None:
+    def __init__(self, settings: AlertSettings, rules: RuleStore, states: AlertStates, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rules = rules
         self.states = states
-        self.give_up_seconds = settings.alert_delivery_give_up_seconds
+        self.give_up_seconds = settings.delivery_give_up_seconds
         self.backoff = Backoff(
-            settings.alert_delivery_backoff_initial_seconds, settings.alert_delivery_backoff_max_seconds
+            settings.delivery_backoff_initial_seconds, settings.delivery_backoff_max_seconds
         )
-        self.client = WebhookClient(
-            settings.alert_delivery_timeout_seconds, settings.alert_webhook_allow_private
-        )
+        self.client = WebhookClient(settings.delivery_timeout_seconds, settings.webhook_allow_private)
         self._deliveries: dict[Key, asyncio.Future[Any]] = {}
 
     async def on_stop(self) -> None:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings, LiveSettings
 from ota_stream.kafka.compacted import CompactedTable
 from ota_stream.models import FieldError, Identifier, format_timestamp
 
@@ -94,7 +94,7 @@ def windows_in(window_minutes: int, window_seconds: int) -> int:
     return max(1, math.ceil(window_minutes * 60 / window_seconds))
 
 
-def check(rule: NewRule, settings: Settings) -> list[FieldError]:
+def check(rule: NewRule, live: LiveSettings) -> list[FieldError]:
     """What makes a well-formed rule unusable here: the errors name the field, for a 422."""
     errors: list[FieldError] = []
     if rule.app_id is not None and rule.org_id is None:
@@ -106,7 +106,7 @@ def check(rule: NewRule, settings: Settings) -> list[FieldError]:
             )
     elif rule.threshold >= 100:
         errors.append(FieldError("threshold", "a rate in percent: at least 0 and below 100"))
-    size, retention = settings.live_window_seconds, settings.live_retention_seconds
+    size, retention = live.window_seconds, live.retention_seconds
     periods = 2 if rule.metric is Metric.INGEST_SILENCE else 1  # silence compares with the previous period
     if periods * windows_in(rule.window_minutes, size) * size > retention:
         longest = retention // (periods * 60)
@@ -139,8 +139,8 @@ def make(rule: NewRule) -> AlertRule:
 class RuleStore(CompactedTable[AlertRule]):
     """Every rule of the installation, in every worker: read from the start of the rules topic, then followed."""
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(settings, settings.alert_rules_topic, AlertRule.from_record, **kwargs)
+    def __init__(self, kafka: KafkaSettings, **kwargs: Any) -> None:
+        super().__init__(kafka, kafka.alert_rules_topic, AlertRule.from_record, **kwargs)
 
     async def add(self, rule: AlertRule) -> None:
         await self.put(rule.rule_id, rule.to_record())

@@ -92,7 +92,7 @@ async def stored(table: CompactedTable[Any], write: Awaitable[Written]) -> Writt
     it within INGEST_ACK_TIMEOUT_SECONDS: a broker that is away surfaced as a 500, after aiokafka's 40 s. The
     change may still be stored later, so a retry is safe (a retried creation makes another key or rule)."""
     try:
-        return await asyncio.wait_for(write, table.settings.ingest_ack_timeout_seconds)
+        return await asyncio.wait_for(write, table.settings.ack_timeout_seconds)
     except (KafkaError, TimeoutError):
         raise Unavailable("Kafka did not store the change; retry") from None
 

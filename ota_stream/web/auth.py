@@ -27,7 +27,7 @@ from ota_stream.auth.keys import ApiKey, KeyScope, redact
 from ota_stream.auth.limits import Bucket, Limits
 from ota_stream.auth.store import ADMIN_KEY_ID, KeyStore
 from ota_stream.compat import PATHS as CLIENT_PATHS
-from ota_stream.config import Settings
+from ota_stream.config import AuthSettings
 from ota_stream.errors import NotReady, Unavailable
 from ota_stream.web.errors import ApiError
 
@@ -168,7 +168,7 @@ class Guard:
     worker is checked there, once."""
 
     def __init__(
-        self, settings: Settings, keys: KeyStore, enforce: frozenset[KeyScope] = frozenset(KeyScope)
+        self, settings: AuthSettings, keys: KeyStore, enforce: frozenset[KeyScope] = frozenset(KeyScope)
     ) -> None:
         self.required = settings.auth_required
         self.keys = keys

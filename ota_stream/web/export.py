@@ -127,9 +127,9 @@ async def stream(
     return response
 
 
-def register(app: App, storage: ClickHouseService) -> None:
+def register(app: App, storage: ClickHouseService, max_rows: int) -> None:
+    """`max_rows`: EXPORT_MAX_ROWS."""
     latency = metrics.QUERY_LATENCY.labels("export")
-    max_rows = storage.settings.export_max_rows
 
     @app.page("/analytics/export", name="analytics_export")
     class Export(View):
