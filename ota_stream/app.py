@@ -117,7 +117,7 @@ class WorkerApp(faust.App):
 
 
 def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: LiveWindows) -> AlertEngine:
-    """Alert state next to the live windows it is read from, and its deliveries (spec §10, docs/alerts.md)."""
+    """Alert state next to the live windows it is read from, and its deliveries (docs/alerts.md)."""
     states = AlertStates(
         app,
         settings.kafka.topic_partitions,

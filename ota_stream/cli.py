@@ -95,7 +95,7 @@ def ingest() -> None:
 
 @main.group()
 def keys() -> None:
-    """API keys (spec §7), straight through the keys topic: no worker needs to run."""
+    """API keys (docs/security.md), straight through the keys topic: no worker needs to run."""
 
 
 def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:

@@ -73,7 +73,7 @@ ACTIVITY = ("app_launched", "update_checked")
 def test_activity_counts_as_activity_and_never_as_an_update(
     loaded: tuple[ClickHouse, list[Event]], use_views: bool
 ) -> None:
-    """`app_launched` and `update_checked` (spec §1): in active devices and current versions, in no update
+    """`app_launched` and `update_checked` (docs/events.md): in active devices and current versions, in no update
     figure. The update figures equal those of the same events without any activity event; the activity figures
     do not."""
     ch, events = loaded

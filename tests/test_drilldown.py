@@ -1,4 +1,4 @@
-"""Drill-down (spec §9): apps three ways, failure messages and one device's events against plain Python.
+"""Drill-down (docs/api.md#analytics): apps three ways, failure messages and one device's events against plain Python.
 
 Apps come from views merged with raw edges, so they are checked from the views, from the raw table alone and in
 Python; messages and device events read the raw table only, so they are checked against Python.
@@ -75,7 +75,7 @@ def test_device_events(loaded: tuple[ClickHouse, list[Event]]) -> None:
                 want = expected_drilldown.device_events(events, window_of(scope), device, limit)
                 got = asyncio.run(device_events(ch, scope, device, limit))
                 assert_same(got, want, f"device {device} {scope} limit {limit}")
-    # Every optional field comes back where §1 puts it, with the value sent.
+    # Every optional field comes back where docs/events.md puts it, with the value sent.
     rich = next(e for e in events if "metadata" in e and e["tenant_id"] == "acme")
     scope = QueryScope("acme", *WINDOWS["a year"])
     got = asyncio.run(device_events(ch, scope, rich["device_id"], 1000))

@@ -1,4 +1,5 @@
-"""Release figures (spec §9) three ways: from the views, from the raw table alone, and in plain Python.
+"""Release figures (docs/api.md#get-analyticsreleases) three ways: from the views, from the raw table alone, and in
+plain Python.
 
 The events mix the generic scenario with release rollouts (tests/support/release_scenario.py): channels,
 staged rollout percentages, failures then success, rollbacks and re-installs, a beta seen only on its channel.

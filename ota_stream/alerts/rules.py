@@ -30,7 +30,8 @@ MAX_MIN_EVENTS = 1_000_000
 class Metric(StrEnum):
     """What a rule watches, over the closed live windows of one app (alerts/readings.py defines each exactly)."""
 
-    FAILURE_RATE = "failure_rate"  # update_failed / (update_installed + update_failed), as a rate (spec §3)
+    # Rates as docs/api.md#analytics defines them.
+    FAILURE_RATE = "failure_rate"  # update_failed / (update_installed + update_failed), as a rate
     ROLLBACK_RATE = "rollback_rate"  # rollback_completed / update_installed, as a rate
     INGEST_SILENCE = "ingest_silence"  # events in the period, after a previous period with min_events or more
 

@@ -54,7 +54,7 @@ class AlertStates:
             partitions=partitions,  # co-partitioned with the events topic and the live windows
             options={"driver": "rocksdict"},
             extra_topic_configs=topic_configs,
-            help="Alert state per rule and app: firing or not, notifications waiting for delivery (spec §10).",
+            help="Alert state per rule and app: firing or not, notifications waiting for delivery (docs/alerts.md).",
         )
 
     def get(self, key: Key, partition: int) -> State | None:

@@ -91,5 +91,6 @@ def split(key: str) -> tuple[str, str] | None:
 
 
 def redact(text: str) -> str:
-    """`text` with every key-shaped token replaced: for logs, audit lines, and paths that carry a key (§8)."""
+    """`text` with every key-shaped token replaced: for logs, audit lines, and paths that carry a key
+    (docs/clients.md)."""
     return _KEY_SHAPED.sub("ota_***", text)

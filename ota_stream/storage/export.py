@@ -77,7 +77,7 @@ class Layout:
 
 
 LAYOUTS = {
-    # Flat §1 objects, one per line; absent fields are null; 64-bit integers as JSON numbers.
+    # Flat events (docs/events.md), one per line; absent fields are null; 64-bit integers as JSON numbers.
     "ndjson": Layout(
         "JSONEachRow", {"timestamp": RFC3339}, f"{STREAMING}, output_format_json_quote_64bit_integers = 0"
     ),

@@ -1,7 +1,7 @@
 """`GET /analytics/*`: parse the scope, run the query, answer `{"data": ...}`.
 
 Every route gets its tenant scope from `authorized_scope`, the one place where a read key's tenant is to be
-checked against the request (spec §7) once keys exist.
+checked against the request (docs/security.md) once keys exist.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ Run = Callable[[ClickHouse, QueryScope, web.Request], Awaitable[Any]]
 
 
 def authorized_scope(request: web.Request, extra: Collection[str] = ()) -> QueryScope:
-    """The tenant scope and window of a request. Read keys (spec §7) are to check the tenant here."""
+    """The tenant scope and window of a request. Read keys (docs/security.md) are to check the tenant here."""
     return params.scope(request.query, extra)
 
 
@@ -115,7 +115,8 @@ async def _failure_messages(ch: ClickHouse, scope: QueryScope, request: web.Requ
 
 
 def _device_events(device_ids: Pseudonymize | None) -> Route:
-    """Callers name the device by its raw id; with DEVICE_ID_HMAC_KEY it is stored as its pseudonym (spec §7)."""
+    """Callers name the device by its raw id; with DEVICE_ID_HMAC_KEY it is stored as its pseudonym
+    (docs/security.md)."""
 
     @route("device-events", "/analytics/devices/{device_id:.+}/events", "limit")
     async def run(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:

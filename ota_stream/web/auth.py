@@ -143,7 +143,7 @@ def is_served(path: str) -> bool:
 
 def presented_key(request: web.Request) -> str | None:
     """The key of `Authorization: Bearer <key>`, `X-API-Key: <key>` or a `/c/{ingest_key}/…` path (for clients
-    that take only a base URL, spec §8); 401 when malformed."""
+    that take only a base URL, docs/clients.md); 401 when malformed."""
     values = request.headers.getall("Authorization", []) + request.headers.getall("X-API-Key", [])
     in_path = request.match_info.get("ingest_key")
     if in_path is not None:

@@ -1,4 +1,4 @@
-"""The real clients' routes (spec §8): each reads its client's body, maps it (ota_stream/compat/), and hands the
+"""The real clients' routes (docs/clients.md): each reads its client's body, maps it (ota_stream/compat/), and hands the
 events to the same validation and publisher as `POST /events/batch` (web/ingest.py `Ingest`); the answer is shaped
 as the client's own server answers, so that an unmodified client sees success.
 

@@ -1,4 +1,4 @@
-"""CORS for browsers (CORS_ALLOW_ORIGINS, spec §7): the listed origins may call the API, with their keys in
+"""CORS for browsers (CORS_ALLOW_ORIGINS, docs/security.md): the listed origins may call the API, with their keys in
 headers; any other origin gets no CORS headers, so its browser keeps the answer from the page."""
 
 from __future__ import annotations

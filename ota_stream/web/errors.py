@@ -1,4 +1,4 @@
-"""The one error shape of the API (spec §2), and the middleware that guarantees it.
+"""The one error shape of the API (docs/api.md#errors), and the middleware that guarantees it.
 
 `{"error": {"code", "message", "details": [{"field", "message"}]}}`, for our own errors, for aiohttp's (404,
 405, 413) and, as a last resort, for a bug: that is logged and answered 500 in the same shape.

@@ -1,4 +1,5 @@
-"""`GET /analytics/export?format=ndjson|csv|parquet` (spec §9): the window's raw events, streamed in chunks.
+"""`GET /analytics/export?format=ndjson|csv|parquet` (docs/api.md#get-analyticsexport): the window's raw events,
+streamed in chunks.
 
 Memory stays flat however large the export: ClickHouse reads blocks, each block is encoded and written to the
 socket before the next is read (aiohttp waits for the client to drain), and Parquet buffers one row group of

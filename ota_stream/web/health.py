@@ -1,4 +1,4 @@
-"""`GET /health` (spec §5): ClickHouse round trip, Kafka producer and consumer lag, pipeline rate."""
+"""`GET /health` (docs/metrics.md): ClickHouse round trip, Kafka producer and consumer lag, pipeline rate."""
 
 from __future__ import annotations
 

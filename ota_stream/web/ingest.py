@@ -1,4 +1,4 @@
-"""`POST /events` and `POST /events/batch` (spec §2).
+"""`POST /events` and `POST /events/batch` (docs/api.md#ingest).
 
 202 is answered only after Kafka has acknowledged the event (acks=all, idempotent producer). Invalid input gets
 the documented 4xx; a broker that does not answer gets 503 with Retry-After.
@@ -30,7 +30,7 @@ JSON_OR_NDJSON = ("application/json", "application/x-ndjson")
 
 
 class OutsideKey(OtaStreamError):
-    """An event of a tenant, org or app that the request's ingest key does not cover (spec §7)."""
+    """An event of a tenant, org or app that the request's ingest key does not cover (docs/security.md)."""
 
 
 def rejection(index: int, exc: InvalidEvent | OutsideKey) -> dict[str, Any]:

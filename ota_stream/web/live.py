@@ -1,4 +1,4 @@
-"""`GET /live/{tenant_id}/{org_id}/{app_id}/windows?last=N` and `/now` (spec §4).
+"""`GET /live/{tenant_id}/{org_id}/{app_id}/windows?last=N` and `/now` (docs/api.md#live-windows).
 
 Faust's `table_route` forwards a request to the worker that owns the app's partition, so any worker answers for
 any app. The app key travels as one path segment group, `tenant/org/app`, which is also the Kafka key.

@@ -1,4 +1,5 @@
-"""The keys of spec §7 in the OpenAPI document: security schemes, the admin routes, and per operation the key it
+"""The keys of docs/security.md in the OpenAPI document: security schemes, the admin routes, and per operation the
+key it
 needs (from `web.auth.scope_for`, the rule the Guard enforces) with the 401, 403 and 429 answers that come with it."""
 
 from __future__ import annotations

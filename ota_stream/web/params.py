@@ -1,4 +1,4 @@
-"""Query parameters of the analytics routes (spec §3), with a 422 naming the parameter when one is bad."""
+"""Query parameters of the analytics routes (docs/api.md#analytics), with a 422 naming the parameter when one is bad."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def percentage(query: Mapping[str, str], name: str, default: float | None) -> fl
 
 
 def path_text(value: str, name: str, max_length: int = 128) -> str:
-    """A path parameter that names a stored value (a version, a device id): 1-128 characters, as in §1."""
+    """A path parameter that names a stored value (a version, a device id): 1-128 characters, as in docs/events.md."""
     if not 1 <= len(value) <= max_length:
         raise invalid(name, f"must be 1-{max_length} characters")
     return value

@@ -1,4 +1,4 @@
-"""`/analytics/active-devices`: distinct devices per UTC day and over the window (spec §3)."""
+"""`/analytics/active-devices`: distinct devices per UTC day and over the window (docs/api.md#analytics)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ async def active_devices(ch: ClickHouse, scope: QueryScope, use_views: bool = Tr
 
 
 async def total_active_devices(ch: ClickHouse, scope: QueryScope, use_views: bool = True) -> int:
-    """`total_active_devices` alone: the denominator of the release adoption curves (spec §9)."""
+    """`total_active_devices` alone: the denominator of the release adoption curves
+    (docs/api.md#get-analyticsreleases)."""
     states, params = _states(scope, use_views)
     [(total,)] = await ch.query(TOTAL.format(states=states), params)
     return int(total)

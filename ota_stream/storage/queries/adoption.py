@@ -1,4 +1,5 @@
-"""`/analytics/adoption`: installs, failures, rollbacks and devices updated (spec §3), from `adoption_hourly`."""
+"""`/analytics/adoption`: installs, failures, rollbacks and devices updated (docs/api.md#analytics), from
+`adoption_hourly`."""
 
 from __future__ import annotations
 

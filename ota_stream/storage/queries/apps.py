@@ -1,4 +1,4 @@
-"""`/analytics/apps`: the tenant's apps with events in the window (spec §9), for an app picker.
+"""`/analytics/apps`: the tenant's apps with events in the window (docs/api.md#get-analyticsapps), for an app picker.
 
 `events` counts events, `devices` distinct devices, `last_seen` is the latest event's time; apps are listed by
 org_id, then app_id. Whole days come from `app_activity_daily` and `daily_devices`, the partial days at the

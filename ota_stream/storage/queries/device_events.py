@@ -1,4 +1,5 @@
-"""`/analytics/devices/{device_id}/events`: one device's events in the window, newest first, as §1 objects.
+"""`/analytics/devices/{device_id}/events`: one device's events in the window, newest first, as event objects
+(docs/events.md).
 
 Ties on the timestamp are broken by event_id, descending. The raw table is sorted by app and time, not by
 device, so this reads the device_id column of the scope's window; bench/RESULTS.md has its latency.

@@ -1,4 +1,5 @@
-"""`/analytics/failures/messages`: the most frequent failure messages, with the latest events as samples (§9).
+"""`/analytics/failures/messages`: the most frequent failure messages, with the latest events as samples
+(docs/api.md#get-analyticsfailuresmessages).
 
 - One entry per (error_code, error_message) of `update_failed` events in the window; a missing value reads
   `unknown`, as the keys of /analytics/failures do, and the `error_code` and `target_version` filters compare

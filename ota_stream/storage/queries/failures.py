@@ -1,4 +1,4 @@
-"""`/analytics/failures`: failure totals and a breakdown by one dimension (spec §3)."""
+"""`/analytics/failures`: failure totals and a breakdown by one dimension (docs/api.md#analytics)."""
 
 from __future__ import annotations
 

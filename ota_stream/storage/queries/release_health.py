@@ -1,4 +1,5 @@
-"""`/analytics/releases/{version}/health`: a verdict a CI job or a rollout controller can gate on (spec §9).
+"""`/analytics/releases/{version}/health`: a verdict a CI job or a rollout controller can gate on
+(docs/api.md#get-analyticsreleasesversionhealth).
 
 - `failure_rate`: devices that failed the release and never installed it in the window, over installed devices
   plus those; the complement of `install_success_rate` in /analytics/releases. `rollback_rate` as there.

@@ -1,6 +1,7 @@
-"""`/analytics/releases` and the figures behind the health gate (spec §9), from `release_devices_hourly`.
+"""`/analytics/releases` and the figures behind the health gate (docs/api.md#get-analyticsreleases), from
+`release_devices_hourly`.
 
-Where §9 is silent (also in docs/api.md):
+Choices docs/api.md#get-analyticsreleases states:
 - An update event is one of the seven `update_*` types (release_sql.UPDATE_TYPES, named one by one so that
   activity types such as `app_launched` never count). A release is a `target_version` with an update event in
   the window.
@@ -54,7 +55,7 @@ HOUR_MS = 3_600_000
 
 @dataclass
 class Figures:
-    """The counts of one release or group; everything §9 lists derives from them."""
+    """The counts of one release or group; every release figure derives from them."""
 
     first_seen_ms: int
     attempted: int

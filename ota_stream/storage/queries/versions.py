@@ -1,4 +1,4 @@
-"""`/analytics/versions`: the current version spread across devices active in the window (spec §3).
+"""`/analytics/versions`: the current version spread across devices active in the window (docs/api.md#analytics).
 
 A device's current version is the version-after of its latest versioned event in the window, by timestamp and
 then by event_id, so that ties resolve the same way in the view, in the raw table and in tests.
