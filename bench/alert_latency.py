@@ -1,4 +1,4 @@
-"""Alert latency: from the POST of the event that breaches a rule to the signed webhook's arrival (spec §10).
+"""Alert latency: from the POST of the event that breaches a rule to the signed webhook's arrival (docs/alerts.md).
 
     .venv/bin/python -m bench.alert_latency                      # production windows: 60 s, a pass every 5 s
     .venv/bin/python -m bench.alert_latency --window-seconds 2 --interval 0.5

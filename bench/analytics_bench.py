@@ -31,7 +31,7 @@ from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.events_table import COLUMNS, TABLE
 from ota_stream.storage.migrations import migrate
 from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 try:
     from bench import sessions as launches
@@ -309,7 +309,7 @@ def settle(ch: ClickHouse, limit_s: float = 900) -> float:
 
 
 Timing = tuple[float, float, float, Any]  # p50 ms, p95 ms, p50 of CPU ms, the last result
-Endpoint = Callable[[ClickHouse, Scope, bool], Awaitable[dict[str, Any]]]
+Endpoint = Callable[[ClickHouse, QueryScope, bool], Awaitable[dict[str, Any]]]
 ENDPOINTS: dict[str, Endpoint] = {
     "adoption": lambda ch, s, v: adoption.adoption(ch, s, use_views=v),
     "versions": lambda ch, s, v: versions.versions(ch, s, use_views=v),
@@ -321,7 +321,7 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 
 
-async def timed(ch: ClickHouse, scope: Scope, call: Endpoint, views: bool, runs: int) -> Timing:
+async def timed(ch: ClickHouse, scope: QueryScope, call: Endpoint, views: bool, runs: int) -> Timing:
     """(p50 ms, p95 ms, p50 of CPU ms, last result) of `runs` calls after the warm-up ones. The CPU time is this
     process's, chDB's threads included: on a shared machine it moves far less with the load than the wall time."""
     times, cpu, result = [], [], None
@@ -335,7 +335,7 @@ async def timed(ch: ClickHouse, scope: Scope, call: Endpoint, views: bool, runs:
 
 
 async def latency_rows(
-    ch: ClickHouse, scope: Scope, runs: int, raw_runs: int, endpoints: dict[str, Endpoint]
+    ch: ClickHouse, scope: QueryScope, runs: int, raw_runs: int, endpoints: dict[str, Endpoint]
 ) -> tuple[str, list[str], dict[str, tuple[float, float]]]:
     """The Markdown rows of the latency table, the endpoints whose p95 with views is 100 ms or more, and each
     endpoint's (p95, CPU p50) with views."""
@@ -354,7 +354,7 @@ async def latency_rows(
 LAST_30_DAYS = "timestamp >= now() - INTERVAL 30 DAY"
 
 
-def data_facts(world: World, ch: ClickHouse, scope: Scope) -> dict[str, str]:
+def data_facts(world: World, ch: ClickHouse, scope: QueryScope) -> dict[str, str]:
     outcome, n = world.lc["outcome"], len(world.lengths)
     mix = [("installed", [0, 1]), ("failed", [2, 3, 4]), ("cancelled", [5]), ("rolled back", [1])]
     dims, params = scope.dims()
@@ -415,7 +415,7 @@ def main() -> None:
     largest = int(np.argmax(np.bincount(world.device["app"])))
     tenant, org, app = APPS[largest]
     now = datetime.now(UTC)
-    scope = Scope(tenant, now - timedelta(days=30), now, org, app)
+    scope = QueryScope(tenant, now - timedelta(days=30), now, org, app)
     gated = world.versions[largest * (RELEASES + 1) + RELEASES - 2]  # a release about 8 days old
     device = world.device_ids[int(np.flatnonzero(world.device["app"] == largest)[0])].as_py()
     endpoints = {**ENDPOINTS, **release_endpoints(gated, device)}

@@ -39,7 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench.events import lifecycles
 from bench.harness import ROOT, alternating, broker, cpu_seconds, free_port, peak_rss_mib
 from ota_stream import wire
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, parse_event
 
@@ -80,7 +80,7 @@ async def produce(brokers: str, topic: str, count: int, single: bool) -> dict[st
         await asyncio.gather(*futures)
         await producer.stop()
         return {"messages": len(events), "seconds": time.monotonic() - started}
-    publisher = EventPublisher(Settings(kafka_brokers=brokers, kafka_topic=topic))
+    publisher = EventPublisher(KafkaSettings(brokers=brokers, topic=topic))
     await publisher.start()
     while not publisher.ready:
         await asyncio.sleep(0.05)

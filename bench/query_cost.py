@@ -164,7 +164,7 @@ async def report(ch: RecordingClickHouse, world: ab.World, runs: int) -> str:
     largest = int(np.argmax(np.bincount(world.device["app"])))
     tenant, org, app = ab.APPS[largest]
     now = datetime.now(UTC)
-    scope = ab.Scope(tenant, now - timedelta(days=30), now, org, app)
+    scope = ab.QueryScope(tenant, now - timedelta(days=30), now, org, app)
     gated = world.versions[largest * (ab.RELEASES + 1) + ab.RELEASES - 2]
     device = world.device_ids[int(np.flatnonzero(world.device["app"] == largest)[0])].as_py()
     lines = [TABLE_HEAD]

@@ -17,9 +17,9 @@ from ota_stream.storage.queries import (
     segments,
     stability,
 )
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
-Endpoint = Callable[[ClickHouse, Scope, bool], Awaitable[Any]]
+Endpoint = Callable[[ClickHouse, QueryScope, bool], Awaitable[Any]]
 
 
 def release_endpoints(version: str, device_id: str) -> dict[str, Endpoint]:

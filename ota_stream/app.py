@@ -1,11 +1,14 @@
-"""The Faust app: wires settings, the ingest producer, the ClickHouse sink agent and the HTTP views.
+"""The Faust app: wires settings, the ingest producer, the ClickHouse sink agent and the HTTP routes.
 
-Run it with `faust -A ota_stream.app worker` or `ota-stream worker`.
+Importing this module builds nothing. `ota-stream worker` builds the app with `build` (and the socket its ingest
+processes reach it on); `faust -A ota_stream.app worker` builds it from the environment when Faust reads the
+module's `app`.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -20,7 +23,7 @@ from ota_stream.alerts.delivery import Deliverer
 from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
-from ota_stream.config import Settings, load_settings
+from ota_stream.config import Settings, WorkerRole, load_settings
 from ota_stream.kafka import consumer
 from ota_stream.kafka.healing import ConsumerRemedies
 from ota_stream.kafka.options import faust_credentials
@@ -34,7 +37,8 @@ from ota_stream.logs import logging_config
 from ota_stream.models import TimeWindow
 from ota_stream.retry import retry_forever
 from ota_stream.shutdown import Shutdown
-from ota_stream.storage.service import Storage
+from ota_stream.storage.client import ClickHouseConfig
+from ota_stream.storage.service import ClickHouseService
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web import (
@@ -59,39 +63,43 @@ LAG_INTERVAL_SECONDS = 5.0
 METRICS_FLUSH_SECONDS = 5.0
 
 
-def faust_options(settings: Settings, middlewares: list[Any]) -> dict[str, Any]:
+def faust_options(
+    settings: Settings, middlewares: list[Any], worker_socket: Path | None = None
+) -> dict[str, Any]:
+    """`worker_socket`: where the web server listens when ingest processes in front take SERVER_PORT (roles.py)."""
+    kafka = settings.kafka
     options: dict[str, Any] = {
-        "broker": settings.kafka_url,
-        "datadir": str(settings.data_dir / "faust"),
-        "web_bind": settings.server_host,
-        "web_port": settings.server_port,
-        "canonical_url": settings.canonical_url,
+        "broker": settings.kafka.faust_url,
+        "datadir": str(settings.pipeline.data_dir / "faust"),
+        "web_bind": settings.http.server_host,
+        "web_port": settings.http.server_port,
+        "canonical_url": settings.http.canonical_url,
         "store": "rocksdb://",
         "web_application_options": {
             "middlewares": middlewares,
             "client_max_size": ingest.BATCH_LIMIT + 1,
-            "handler_args": server_options(settings, facing_clients=settings.worker_socket is None),
+            "handler_args": server_options(settings.http, facing_clients=worker_socket is None),
         },
-        "topic_partitions": settings.kafka_topic_partitions,
-        "topic_replication_factor": settings.replication_factor,  # changelog and leader topics
+        "topic_partitions": kafka.topic_partitions,
+        "topic_replication_factor": kafka.replicas,  # changelog and leader topics
         "consumer_auto_offset_reset": "earliest",
         # Faust creates the events topic while the group may already be joining; a short metadata age lets the
         # consumer see the new topic (and new partitions) within seconds instead of five minutes.
         "consumer_metadata_max_age_ms": 5000,
-        "broker_commit_interval": settings.kafka_commit_interval_seconds,
-        "broker_session_timeout": settings.kafka_session_timeout_seconds,
-        "broker_heartbeat_interval": max(1.0, settings.kafka_session_timeout_seconds / 4),
-        "broker_rebalance_timeout": settings.kafka_session_timeout_seconds * 2,
+        "broker_commit_interval": kafka.commit_interval_seconds,
+        "broker_session_timeout": kafka.session_timeout_seconds,
+        "broker_heartbeat_interval": max(1.0, kafka.session_timeout_seconds / 4),
+        "broker_rebalance_timeout": kafka.session_timeout_seconds * 2,
         "producer_acks": -1,
         "autodiscover": False,
         "Topic": ResilientTopic,
         "Stream": WeightedStream,
         "TableManager": OrderedTableManager,
-        "logging_config": logging_config(settings.log_level.value),
+        "logging_config": logging_config(settings.logs.level.value),
     }
-    if settings.worker_socket is not None:  # ingest processes in front take SERVER_PORT (roles.py)
-        options["web_transport"] = f"unix://{settings.worker_socket}"
-    credentials = faust_credentials(settings)
+    if worker_socket is not None:
+        options["web_transport"] = f"unix://{worker_socket}"
+    credentials = faust_credentials(kafka)
     if credentials is not None:
         options["broker_credentials"] = credentials
     return options
@@ -109,50 +117,56 @@ class WorkerApp(faust.App):
 
 
 def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: LiveWindows) -> AlertEngine:
-    """Alert state next to the live windows it is read from, and its deliveries (spec §10, docs/alerts.md)."""
+    """Alert state next to the live windows it is read from, and its deliveries (docs/alerts.md)."""
     states = AlertStates(
         app,
-        settings.kafka_topic_partitions,
-        lambda: owned_partitions(app, settings.kafka_topic),
-        durability_configs(settings),
+        settings.kafka.topic_partitions,
+        lambda: owned_partitions(app, settings.kafka.topic),
+        durability_configs(settings.kafka),
     )
-    deliverer = Deliverer(settings, states, rules.target, metrics.ALERT_DELIVERIES)
+    deliverer = Deliverer(settings.alerts, states, rules.target, metrics.ALERT_DELIVERIES)
     app.add_dependency(deliverer)
     return AlertEngine(rules, live, states, deliverer)
 
 
-def create_app(settings: Settings) -> faust.App:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
-    guarded = security(settings)
+def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.App:
+    """The worker's app; `worker_socket`: where it serves HTTP when ingest processes front it (else SERVER_PORT,
+    ingest included unless WORKER_ROLE=process)."""
+    kafka, pipeline = settings.kafka, settings.pipeline
+    pipeline.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level of datadir
+    takes_ingest = settings.http.worker_role is WorkerRole.ALL and worker_socket is None
+    guarded = security(settings.auth, kafka, settings.http)
     middlewares = [count_responses, *guarded.middlewares()]
-    app = WorkerApp(settings.kafka_consumer_group, **faust_options(settings, middlewares))
-    app.shutdown = shutdown = Shutdown(settings.shutdown_timeout_seconds)
-    consumer.install(app, settings.kafka_seek_delay_seconds)
+    app = WorkerApp(kafka.consumer_group, **faust_options(settings, middlewares, worker_socket))
+    app.shutdown = shutdown = Shutdown(pipeline.shutdown_timeout_seconds)
+    consumer.install(app)
     app.add_dependency(guarded.keys)
-    alert_rules = RuleStore(settings)
+    alert_rules = RuleStore(kafka)
     app.add_dependency(alert_rules)
     events_topic = app.topic(
-        settings.kafka_topic,
+        kafka.topic,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
-        partitions=settings.kafka_topic_partitions,
-        replicas=settings.replication_factor,
-        config=retained_configs(settings, settings.kafka_events_retention_hours),
+        partitions=kafka.topic_partitions,
+        replicas=kafka.replicas,
+        config=retained_configs(kafka, kafka.events_retention_hours),
     )
     dead_letter_topic = app.topic(
-        settings.dlq_topic,
-        partitions=settings.kafka_topic_partitions,
-        replicas=settings.replication_factor,
-        config=retained_configs(settings, settings.kafka_dlq_retention_hours),
+        kafka.dead_letter_topic,
+        partitions=kafka.topic_partitions,
+        replicas=kafka.replicas,
+        config=retained_configs(kafka, kafka.dlq_retention_hours),
     )
 
-    storage = Storage(settings)
+    storage = ClickHouseService(
+        ClickHouseConfig.from_settings(settings.clickhouse, pipeline.data_dir), pipeline.retention_days
+    )
     publisher = EventPublisher(
-        settings,
+        kafka,
         on_replaced=(
-            metrics.PRODUCER_REPLACED if settings.takes_ingest else metrics.DEAD_LETTER_PRODUCER_REPLACED
+            metrics.PRODUCER_REPLACED if takes_ingest else metrics.DEAD_LETTER_PRODUCER_REPLACED
         ).inc,
     )
     app.add_dependency(publisher)
@@ -161,34 +175,34 @@ def create_app(settings: Settings) -> faust.App:
     dead_letters = DeadLetters(
         publisher,
         storage.clickhouse,
-        settings.kafka_topic,
+        kafka.topic,
         writer.backoff,
         on_retry=stats.note_retry,
         cutoff=shutdown.cutoff,
     )
-    window = TimeWindow(settings.retention_days)
+    window = TimeWindow(pipeline.retention_days)
     live = None
-    if settings.live_tables_enabled:
+    if settings.live.tables_enabled:
         live = LiveWindows(
             app,
-            settings.live_window_seconds,
-            settings.live_retention_seconds,
-            settings.kafka_topic_partitions,
-            durability_configs(settings),
+            settings.live.window_seconds,
+            settings.live.retention_seconds,
+            kafka.topic_partitions,
+            durability_configs(kafka),
         )
         live_views.register(app, live)
     sink = ClickHouseSink(
-        writer, dead_letters, live, window, settings.batch_size, settings.flush_interval_seconds, stats
+        writer, dead_letters, live, window, pipeline.batch_size, pipeline.flush_interval_seconds, stats
     )
     watchdog = SinkWatchdog(
-        settings.sink_stall_seconds,
+        pipeline.sink_stall_seconds,
         last_batch=lambda: stats.last_batch_at,
-        describe=lambda: consumer.consumer_state(app, settings.kafka_topic),
+        describe=lambda: consumer.consumer_state(app, kafka.topic),
     )
     healer = Healer(
-        settings.sink_stall_seconds,
+        pipeline.sink_stall_seconds,
         stats,
-        ConsumerRemedies(app, settings.kafka_topic),
+        ConsumerRemedies(app, kafka.topic),
         reorganizing=lambda: app.rebalancing or app.in_recovery,
     )
 
@@ -216,37 +230,37 @@ def create_app(settings: Settings) -> faust.App:
 
         @app.timer(interval=EXPIRY_INTERVAL_SECONDS)
         async def expire_live_windows() -> None:
-            await live.expire(set(consumer.assigned_partitions(app, settings.kafka_topic)))
+            await live.expire(set(consumer.assigned_partitions(app, kafka.topic)))
 
         alerts = wire_alerts(app, settings, alert_rules, live)
 
-        @app.timer(interval=settings.alert_evaluation_interval_seconds)
+        @app.timer(interval=settings.alerts.evaluation_interval_seconds)
         async def evaluate_alerts() -> None:
             await alerts.tick()
 
     else:
         logging.getLogger(__name__).warning("LIVE_TABLES_ENABLED=false: alert rules are not evaluated")
 
-    @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, settings.sink_stall_seconds / 2)))
+    @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, pipeline.sink_stall_seconds / 2)))
     async def watch_consumer_lag() -> None:
         """Export the lag, let the watchdog judge whether a partition is stalled, and the healer act on it."""
-        positions = await consumer.partition_positions(app, settings.kafka_topic)
+        positions = await consumer.partition_positions(app, kafka.topic)
         if positions:
             metrics.CONSUMER_LAG.set(sum(consumer.lag_of(*position) for position in positions.values()))
         await healer.observe(watchdog.observe(positions))
 
-    if settings.takes_ingest:
+    if takes_ingest:
         events = ingest.Ingest(publisher, window, guarded.device_ids)
         mount(app, ingest.routes(events) + compat.routes(events))
     mount(app, admin.routes(guarded.keys))
-    mount(app, alerts_admin.routes(alert_rules, settings))
+    mount(app, alerts_admin.routes(alert_rules, settings.live, settings.alerts))
     analytics.register(app, storage.ready, guarded.device_ids)
-    export.register(app, storage)
-    health.register(app, storage, publisher, guarded.keys, stats, settings.kafka_topic, live, watchdog)
-    openapi.register(app, live.max_last if live is not None else None, settings.auth_required)
+    export.register(app, storage, pipeline.export_max_rows)
+    health.register(app, storage, publisher, guarded.keys, stats, kafka.topic, live, watchdog)
+    openapi.register(app, live.max_last if live is not None else None, settings.auth.auth_required)
     mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)
-    mount(app, prometheus.routes(monitor, with_ingest=settings.takes_ingest))
+    mount(app, prometheus.routes(monitor, with_ingest=takes_ingest))
 
     @app.timer(interval=METRICS_FLUSH_SECONDS)
     async def flush_faust_metrics() -> None:
@@ -255,4 +269,18 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
-app = create_app(load_settings())
+_built: list[faust.App] = []  # the one app of this process, once built
+
+
+def build(settings: Settings | None = None, worker_socket: Path | None = None) -> faust.App:
+    """The worker's app, built on the first call (from the environment unless `settings` are given)."""
+    if not _built:
+        _built.append(create_app(settings or load_settings(), worker_socket))
+    return _built[0]
+
+
+def __getattr__(name: str) -> Any:
+    """`app`, built on first access: what `faust -A ota_stream.app` reads."""
+    if name == "app":
+        return build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,10 +32,10 @@ def worker(ctx: click.Context) -> None:
     The stream processing is `faust -A ota_stream.app worker`, started after waiting for Kafka (kafka/broker.py).
     Extra options go to Faust."""
     import logging.config
-    import os
 
     from faust.cli.faust import cli as faust_cli
 
+    from ota_stream import app as worker_app
     from ota_stream import roles
     from ota_stream.config import WorkerRole
     from ota_stream.kafka import replication
@@ -43,20 +43,22 @@ def worker(ctx: click.Context) -> None:
     from ota_stream.logs import logging_config
 
     settings = load_settings()
-    logging.config.dictConfig(logging_config(settings.log_level.value))
+    logging.config.dictConfig(logging_config(settings.logs.level.value))
     try:
-        asyncio.run(wait_for_kafka(settings))
-        asyncio.run(replication.prepare(settings))  # refuse unsafe settings, then create the topics
+        asyncio.run(wait_for_kafka(settings.kafka))
+        asyncio.run(replication.prepare(settings.kafka))  # refuse unsafe settings, then create the topics
     except (KafkaNotReachable, replication.UnsafeReplication) as exc:
         logging.getLogger("ota_stream.kafka.broker").error("%s", exc)
         sys.exit(1)
     fronts: roles.Fronts | None = None
-    if settings.worker_role is WorkerRole.ALL and settings.ingest_processes:
-        socket = roles.worker_socket(settings)
+    socket = None
+    if settings.http.worker_role is WorkerRole.ALL and settings.http.ingest_processes:
+        data_dir = settings.pipeline.data_dir
+        socket = roles.worker_socket(data_dir)
         socket.unlink(missing_ok=True)  # left by a worker that was killed
-        os.environ["WORKER_SOCKET"] = str(socket)  # read by ota_stream.app when Faust loads it
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fronts = roles.Fronts(settings, settings.ingest_processes, socket)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fronts = roles.Fronts(data_dir, settings.http.ingest_processes, socket)
+    worker_app.build(settings, socket)  # the `app` Faust finds in ota_stream.app
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
         "-A",
@@ -66,7 +68,7 @@ def worker(ctx: click.Context) -> None:
         "uvloop",  # a faster event loop for every service of the worker (HTTP, Kafka client, Faust)
         "worker",
         "--loglevel",
-        FAUST_LOG_LEVELS[settings.log_level.value],
+        FAUST_LOG_LEVELS[settings.logs.level.value],
         *ctx.args,
     ]
     try:
@@ -84,15 +86,16 @@ def ingest() -> None:
     from ota_stream.web import front
 
     settings = load_settings()
-    if settings.ingest_processes <= 1:
+    count = settings.http.ingest_processes
+    if count <= 1:
         front.main(None)
         return
-    sys.exit(roles.supervise(roles.start_ingest_processes(settings, settings.ingest_processes, None)))
+    sys.exit(roles.supervise(roles.start_ingest_processes(settings.pipeline.data_dir, count, None)))
 
 
 @main.group()
 def keys() -> None:
-    """API keys (spec §7), straight through the keys topic: no worker needs to run."""
+    """API keys (docs/security.md), straight through the keys topic: no worker needs to run."""
 
 
 def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:
@@ -104,7 +107,8 @@ def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a new topic's first metadata races; it retries
 
     async def go() -> T:
-        store = KeyStore(load_settings())
+        settings = load_settings()
+        store = KeyStore(settings.kafka, settings.auth.admin_api_key)
         await store.start()
         try:
             await asyncio.wait_for(store.caught_up.wait(), 60)
@@ -131,11 +135,11 @@ def keys_create(
     tenant: str, scopes: tuple[str, ...], org: str | None, app: str | None, name: str | None
 ) -> None:
     """Make a key; it is printed alone on the last line, and shown nowhere else, ever."""
-    from ota_stream.auth.keys import Scope
+    from ota_stream.auth.keys import KeyScope
     from ota_stream.models import Identifier
 
     try:
-        wanted = tuple(dict.fromkeys(Scope(part.strip()) for value in scopes for part in value.split(",")))
+        wanted = tuple(dict.fromkeys(KeyScope(part.strip()) for value in scopes for part in value.split(",")))
         for value in (tenant, org, app):
             if value is not None:
                 TypeAdapter(Identifier).validate_python(value)
@@ -184,10 +188,10 @@ def migrate() -> None:
     from ota_stream.storage.migrations import migrate as apply_migrations
 
     settings = load_settings()
-    ch = ClickHouse(ClickHouseConfig.from_settings(settings))
+    ch = ClickHouse(ClickHouseConfig.from_settings(settings.clickhouse, settings.pipeline.data_dir))
     try:
         ch.connect()
-        applied = apply_migrations(ch, settings.retention_days)
+        applied = apply_migrations(ch, settings.pipeline.retention_days)
     except Exception as exc:
         click.echo(f"migrate failed: {exc}", err=True)
         sys.exit(1)
@@ -195,7 +199,7 @@ def migrate() -> None:
         ch.close()
     for migration in applied:
         click.echo(f"applied {migration.version:03d}_{migration.name}")
-    click.echo(f"{len(applied)} migration(s) applied; database {settings.clickhouse_database} is current")
+    click.echo(f"{len(applied)} migration(s) applied; database {settings.clickhouse.database} is current")
 
 
 @main.command()

@@ -21,7 +21,7 @@ import aiohttp
 from tqdm import tqdm
 
 from ota_stream import wire
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings, PipelineSettings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, parse_event
 
@@ -177,8 +177,8 @@ class KafkaSink:
     """Straight to Kafka, through the ingest's own producer: the same envelopes that POST /events writes."""
 
     def __init__(self, brokers: str, topic: str) -> None:
-        self.publisher = EventPublisher(Settings(kafka_brokers=brokers, kafka_topic=topic))
-        self.window = TimeWindow(Settings().retention_days)
+        self.publisher = EventPublisher(KafkaSettings(brokers=brokers, topic=topic))
+        self.window = TimeWindow(PipelineSettings().retention_days)
 
     async def start(self) -> None:
         await self.publisher.start()

@@ -132,7 +132,7 @@ def logging_config(level: str) -> dict[str, Any]:
             }
         },
         "root": {"level": level, "handlers": ["stdout"]},
-        # Audit lines (one per read, export and admin request, spec §7) are written whatever LOG_LEVEL says.
+        # Audit lines (one per read, export and admin request, docs/security.md) are written whatever LOG_LEVEL says.
         "loggers": {
             "aiokafka": {"level": "WARNING"},
             "faust": {"level": level},

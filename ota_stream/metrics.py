@@ -1,4 +1,4 @@
-"""Our own Prometheus metrics (spec §5). Labels carry only bounded values: reasons, endpoints, outcomes.
+"""Our own Prometheus metrics (docs/metrics.md). Labels carry only bounded values: reasons, endpoints, outcomes.
 
 Ingest metrics live in a registry of their own, `INGEST`, because ingest may run in other processes than the
 stream processing (web/front.py): each process exports the registries of what it does, and /metrics joins them.
@@ -68,7 +68,7 @@ HTTP_RESPONSES = Counter(
     ["status_class"],
 )
 
-# Alerts (spec §10). Outcomes of one delivery attempt or of a whole notification: `delivered` (a 2xx),
+# Alerts (docs/alerts.md). Outcomes of one delivery attempt or of a whole notification: `delivered` (a 2xx),
 # `retried` (an attempt failed and another follows), `given_up` (failed past ALERT_DELIVERY_GIVE_UP_SECONDS),
 # `dropped` (its rule was deleted, or too many notifications of one alert were waiting).
 ALERT_OUTCOMES = ("delivered", "retried", "given_up", "dropped")

@@ -1,4 +1,4 @@
-"""The OTA event (spec §1): validation of the nested and the flat form, and its wire format.
+"""The OTA event (docs/events.md): validation of the nested and the flat form, and its wire format.
 
 `parse_event` is the one entry point for untrusted input. It lifts flat fields into their groups, validates,
 and reports errors with the field path the client actually sent.
@@ -24,8 +24,10 @@ from pydantic import (
     field_validator,
 )
 
+from ota_stream.errors import OtaStreamError
+
 MAX_METADATA_KEYS = 32
-# What a null key or version reads as in every breakdown (spec §3: "A null key reads unknown").
+# What a null key or version reads as in every breakdown (docs/api.md#conventions: it reads `"unknown"`).
 UNKNOWN = "unknown"
 FUTURE_TOLERANCE = timedelta(hours=24)
 TOO_NEW = "must not be more than 24 h in the future"
@@ -42,7 +44,7 @@ class EventType(StrEnum):
     UPDATE_CANCELLED = "update_cancelled"
     ROLLBACK_STARTED = "rollback_started"
     ROLLBACK_COMPLETED = "rollback_completed"
-    # Activity, never an update (spec §1): they count in active devices and, through current_version, in a
+    # Activity, never an update (docs/events.md): they count in active devices and, through current_version, in a
     # device's current version; no update figure reads them (adoption, failures and releases name their types).
     APP_LAUNCHED = "app_launched"
     UPDATE_CHECKED = "update_checked"
@@ -51,7 +53,8 @@ class EventType(StrEnum):
     APP_CRASHED = "app_crashed"
 
 
-ID_CHARS, ID_MAX = "[A-Za-z0-9._-]", 64  # tenant, org and app ids (spec §1), everywhere they are checked
+# Tenant, org and app ids (docs/events.md#fields), everywhere they are checked.
+ID_CHARS, ID_MAX = "[A-Za-z0-9._-]", 64
 ID_PATTERN = f"^{ID_CHARS}{{1,{ID_MAX}}}$"
 ID_RULE = f"1-{ID_MAX} characters from {ID_CHARS}"
 Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
@@ -206,7 +209,7 @@ class FieldError:
         return {"field": self.field, "message": self.message}
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(OtaStreamError, ValueError):
     """The input is not a valid event; `errors` names each bad field."""
 
     status = 422  # the HTTP status a route answers it with (a client whose own server says 400 overrides it)

@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ota_stream.errors import OtaStreamError
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Abandoned(Exception):
+class Abandoned(OtaStreamError):
     """An operation retried past its cutoff: given up, not done."""
 
 

@@ -27,8 +27,6 @@ import threading
 import time
 from pathlib import Path
 
-from ota_stream.config import Settings
-
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 40.0
@@ -38,9 +36,9 @@ _PR_SET_PDEATHSIG = 1
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 
 
-def worker_socket(settings: Settings) -> Path:
-    """Where the Faust worker's web server listens when ingest processes front it."""
-    path = (settings.data_dir / "worker.sock").resolve()
+def worker_socket(data_dir: Path) -> Path:
+    """Where the Faust worker's web server listens when ingest processes front it: in DATA_DIR."""
+    path = (data_dir / "worker.sock").resolve()
     if len(str(path)) > _MAX_SOCKET_PATH:
         digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
         path = Path(tempfile.gettempdir()) / f"ota-stream-{digest}.sock"
@@ -52,18 +50,16 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_ingest_processes(
-    settings: Settings, count: int, socket: Path | None
-) -> list[subprocess.Popen[bytes]]:
+def start_ingest_processes(data_dir: Path, count: int, socket: Path | None) -> list[subprocess.Popen[bytes]]:
     """Start `count` ingest processes on SERVER_PORT, passing non-ingest requests to `socket` if given."""
-    env = _ingest_environment(settings, count)
+    env = _ingest_environment(data_dir, count)
     return [_start_ingest_process(env, socket) for _ in range(count)]
 
 
-def _ingest_environment(settings: Settings, count: int) -> dict[str, str]:
+def _ingest_environment(data_dir: Path, count: int) -> dict[str, str]:
     env = dict(os.environ)
     if count > 1:  # one /metrics for all of them: prometheus_client's multiprocess mode
-        shared = settings.data_dir / "prometheus-ingest"
+        shared = data_dir / "prometheus-ingest"
         shutil.rmtree(shared, ignore_errors=True)
         shared.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(shared.resolve())
@@ -86,8 +82,8 @@ class Fronts:
     a replacement lives as long as the watcher, which runs until `stop`.
     """
 
-    def __init__(self, settings: Settings, count: int, socket: Path) -> None:
-        self._env = _ingest_environment(settings, count)
+    def __init__(self, data_dir: Path, count: int, socket: Path) -> None:
+        self._env = _ingest_environment(data_dir, count)
         self._socket = socket
         self.processes = [_start_ingest_process(self._env, socket) for _ in range(count)]
         self._started = [time.monotonic()] * count

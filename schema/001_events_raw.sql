@@ -1,5 +1,5 @@
 -- The raw event table: one row per unique (tenant_id, event_id), written only by the sink agent.
--- Columns follow the original server's table, plus event_id, failure_stage and the optional fields of spec §1.
+-- Columns follow the original server's table, plus event_id, failure_stage and the optional fields of docs/events.md.
 -- {retention_days} is filled from RETENTION_DAYS by the migration runner; it is the only template value.
 CREATE TABLE IF NOT EXISTS ota_events_raw
 (

@@ -1,4 +1,4 @@
--- Materialized views that serve /analytics/* (spec §3). Each target keeps mergeable states per app and time
+-- Materialized views that serve /analytics/* (docs/api.md#analytics). Each target keeps mergeable states per app and time
 -- bucket; queries merge the whole buckets of a window here and compute its partial edge buckets from the raw
 -- table, so every number is exact for any window.
 --
@@ -156,7 +156,7 @@ GROUP BY tenant_id, org_id, app_id, date, error_code, failure_stage, target_vers
 
 BACKFILL failures_daily_mv;
 
--- quantilesExact keeps every sample, so p50/p95 merged over any set of days are exact (spec §3).
+-- quantilesExact keeps every sample, so p50/p95 merged over any set of days are exact (docs/api.md#analytics).
 CREATE TABLE IF NOT EXISTS performance_daily
 (
     tenant_id LowCardinality(String),

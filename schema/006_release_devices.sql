@@ -1,4 +1,4 @@
--- What /analytics/releases and the health gate need (spec §9), in two views (queries in
+-- What /analytics/releases and the health gate need (docs/api.md#get-analyticsreleases), in two views (queries in
 -- ota_stream/storage/queries/release_sql.py).
 --
 -- Update events are the seven update_* types, named one by one so that activity types added later never count.

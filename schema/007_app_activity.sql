@@ -1,4 +1,4 @@
--- Per app and day: events and the latest event time, for /analytics/apps (spec §9). With daily_devices (the
+-- Per app and day: events and the latest event time, for /analytics/apps (docs/api.md#get-analyticsapps). With daily_devices (the
 -- distinct devices per app and day) it answers for any window from whole days here and the partial days at its
 -- edges from the raw table. A few rows per app and day: it costs next to nothing on disk.
 CREATE TABLE IF NOT EXISTS app_activity_daily

@@ -1,4 +1,4 @@
--- Two activity types join the nine update types (spec §1): `app_launched` and `update_checked`, reported by real
+-- Two activity types join the nine update types (docs/events.md): `app_launched` and `update_checked`, reported by real
 -- clients (compatibility routes, ota_stream/compat/). `event_type` is a LowCardinality(String), so the rows need no
 -- new column; every view already says which types it counts, by name: adoption, failures and the release views
 -- read only update types, while daily_devices, device_versions_daily (through current_version) and

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job for development: the local Kafka broker plus one worker on embedded chDB, serving :6400.
-# Keys are required (spec §7): without ADMIN_API_KEY in the environment, one is generated and kept in
+# Keys are required (docs/security.md): without ADMIN_API_KEY in the environment, one is generated and kept in
 # $DATA_DIR/admin-api-key, and demo ingest and read keys for tenant "demo" are made once and printed.
 # Ctrl-C stops the worker, then the broker.
 set -euo pipefail

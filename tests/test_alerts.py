@@ -1,4 +1,4 @@
-"""Alerts on a real worker with a real webhook receiver (spec §10): a breach fires once and its end resolves once,
+"""Alerts on a real worker with a real webhook receiver (docs/alerts.md): a breach fires once and its end resolves once,
 bodies and signatures verify, a receiver that fails for a while gets the notification, one that never recovers is
 given up and counted, ingest_silence fires when an app stops; rules are listed without secrets and deleted.
 

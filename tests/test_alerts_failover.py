@@ -1,4 +1,4 @@
-"""Alert state moves with its partitions (spec §10): a second worker joining, a kill -9 of the owner while alerts
+"""Alert state moves with its partitions (docs/alerts.md): a second worker joining, a kill -9 of the owner while alerts
 are firing and deliveries are pending, and the killed worker coming back with stale local state neither repeat nor
 lose a notification. Duplicates are judged by notification id, as receivers are told to (docs/alerts.md):
 delivery is at-least-once, the decision to notify is made once."""

@@ -19,7 +19,7 @@ import pytest
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.migrations import discover, migrate
 from ota_stream.storage.queries import active_devices, adoption, failures, performance, releases, versions
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import drop_database, open_database
 from tests.support import expected, expected_releases
 from tests.support.expected import Window, assert_same
@@ -50,12 +50,12 @@ def test_every_endpoint_three_ways(
     ch, events = loaded
     start, end = WINDOWS[window]
     for tenant in ("acme", "globex"):
-        check(ch, events, Scope(tenant, start, end, **dims))
+        check(ch, events, QueryScope(tenant, start, end, **dims))
 
 
 def test_the_scenario_exercises_every_number(loaded: tuple[ClickHouse, list[Event]]) -> None:
     ch, _ = loaded
-    scope = Scope("acme", NOW - timedelta(days=30), NOW)
+    scope = QueryScope("acme", NOW - timedelta(days=30), NOW)
     got = asyncio.run(failures.failures(ch, scope, "failure_stage"))
     assert got["total_failures"] > 3 and any(row["key"] == "unknown" for row in got["breakdown"])
     perf = asyncio.run(performance.performance(ch, scope))
@@ -73,13 +73,13 @@ ACTIVITY = ("app_launched", "update_checked")
 def test_activity_counts_as_activity_and_never_as_an_update(
     loaded: tuple[ClickHouse, list[Event]], use_views: bool
 ) -> None:
-    """`app_launched` and `update_checked` (spec §1): in active devices and current versions, in no update
+    """`app_launched` and `update_checked` (docs/events.md): in active devices and current versions, in no update
     figure. The update figures equal those of the same events without any activity event; the activity figures
     do not."""
     ch, events = loaded
     updates_only = [e for e in events if e["event_type"] not in ACTIVITY]
     assert len(updates_only) < len(events) - 100  # the scenario has activity
-    scope = Scope("acme", NOW - timedelta(days=30), NOW)
+    scope = QueryScope("acme", NOW - timedelta(days=30), NOW)
     window = Window("acme", scope.start, scope.end)
 
     def run(query: Query, *args: Any) -> Any:
@@ -104,7 +104,7 @@ def test_activity_counts_as_activity_and_never_as_an_update(
 
 def test_tenants_see_only_their_own_data(loaded: tuple[ClickHouse, list[Event]]) -> None:
     ch, _ = loaded
-    scope = Scope("initech", NOW - timedelta(days=365), NOW)
+    scope = QueryScope("initech", NOW - timedelta(days=365), NOW)
     assert asyncio.run(adoption.adoption(ch, scope))["total_updates"] == 0
     assert asyncio.run(versions.versions(ch, scope)) == {"versions": [], "total_devices": 0}
     assert asyncio.run(active_devices.active_devices(ch, scope))["total_active_devices"] == 0
@@ -132,7 +132,7 @@ def test_views_added_to_a_database_with_data_are_backfilled(tmp_path: Path) -> N
         assert {r[0] for r in ch.query_rows("SHOW TABLES")} >= {"ota_events_raw"}
         applied = migrate(ch, retention_days=365)
         assert [m.version for m in applied] == [m.version for m in rest]
-        scope = Scope("acme", NOW - timedelta(days=365), NOW + timedelta(hours=23))
+        scope = QueryScope("acme", NOW - timedelta(days=365), NOW + timedelta(hours=23))
         check(ch, old, scope)
         write(ch, new)  # after the migration, the views take new rows as they come
         check(ch, events, scope)

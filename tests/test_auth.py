@@ -1,5 +1,5 @@
-"""Keys on real worker processes (spec §7): who may call what, with no byte of another tenant's data in any answer;
-revocation reaching a second worker within 5 s; keys surviving restarts; rate limits; hostile key input."""
+"""Keys on real worker processes (docs/security.md): who may call what, with no byte of another tenant's data in
+any answer; revocation reaching a second worker within 5 s; keys surviving restarts; rate limits; hostile key input."""
 
 from __future__ import annotations
 

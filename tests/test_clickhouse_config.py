@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ota_stream.config import Settings
+from ota_stream.config import load_settings
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from tests.support.processes import free_port
 
@@ -14,7 +14,8 @@ from tests.support.processes import free_port
 def config(monkeypatch: pytest.MonkeyPatch, **env: str) -> ClickHouseConfig:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return ClickHouseConfig.from_settings(Settings())
+    settings = load_settings()
+    return ClickHouseConfig.from_settings(settings.clickhouse, settings.pipeline.data_dir)
 
 
 def test_embedded_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import requests
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka import producer
 from ota_stream.kafka.producer import EventPublisher, KafkaUnavailable
 from tests.support.cluster import (
@@ -343,7 +343,7 @@ async def replace_after_failed_sends(cluster: Cluster, topic: str, sends: int) -
     before the first send and once the replaced producers have had the time to close (at most 20 s)."""
     ports = {cluster.port + n for n in range(NODES)}
     replaced: list[None] = []
-    settings = Settings(kafka_brokers=cluster.bootstrap, kafka_topic=topic, ingest_ack_timeout_seconds=1)
+    settings = KafkaSettings(brokers=cluster.bootstrap, topic=topic, ack_timeout_seconds=1)
     publisher = EventPublisher(settings, on_replaced=lambda: replaced.append(None))
 
     async def connected() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ota_stream.config import Settings
+from ota_stream.config import ClickHouseSettings
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.ddl import APP_KEY, SHARDING, Renderer, RenderError, Step, created_tables
 from ota_stream.storage.migrations import Migration, discover, since
@@ -187,16 +187,16 @@ def test_migrations_table_is_one_replicated_table_on_a_cluster(parser: ClickHous
 
 def test_cluster_setting_needs_a_server() -> None:
     with pytest.raises(ValueError, match="needs CLICKHOUSE_URL of a ClickHouse server"):
-        Settings(clickhouse_cluster="ota")
+        ClickHouseSettings(cluster="ota")
     with pytest.raises(ValueError, match="plain identifier"):
-        Settings(clickhouse_url="http://ch:8123", clickhouse_cluster="ota; DROP")
-    settings = Settings(clickhouse_url="http://ch:8123", clickhouse_cluster="ota")
+        ClickHouseSettings(url="http://ch:8123", cluster="ota; DROP")
+    settings = ClickHouseSettings(url="http://ch:8123", cluster="ota")
     from ota_stream.storage.client import ClickHouseConfig
 
-    config = ClickHouseConfig.from_settings(settings)
+    config = ClickHouseConfig.from_settings(settings, Path("var"))
     assert config.cluster == "ota"
     assert config.client_kwargs()["settings"]["distributed_foreground_insert"] == 1
-    assert "settings" not in ClickHouseConfig.from_settings(Settings()).client_kwargs()
+    assert "settings" not in ClickHouseConfig.from_settings(ClickHouseSettings(), Path("var")).client_kwargs()
 
 
 def test_the_duplicate_check_reads_with_sequential_consistency_on_a_cluster() -> None:

@@ -1,8 +1,8 @@
-"""The real clients' routes (spec §8) on a real worker with keys (AUTH_REQUIRED=true) and a real broker: each
+"""The real clients' routes (docs/clients.md) on a real worker with keys (AUTH_REQUIRED=true) and a real broker: each
 client's payloads (tests/support/clients.py, written from the clients' sources) go in through both key styles,
 the `Authorization` header and the `/c/{ingest_key}/…` path; then every stored event is read back and compared
-with the §1 event it means (written by hand), and the analytics are compared with plain Python over those
-events (tests/support/expected.py) and with the facts spec §8 names."""
+with the event (docs/events.md) it means (written by hand), and the analytics are compared with plain Python over those
+events (tests/support/expected.py) and with the facts docs/clients.md names."""
 
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ def setup(kafka: Kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
 
 
 def ev(app: str, device: str, event_type: str, at: datetime | None, **groups: Any) -> Event:
-    """A §1 event as the hand mapping says; `at` None means the time of receipt (read back and checked)."""
+    """An event (docs/events.md) as the hand mapping says; `at` None means the time of receipt (read back and
+    checked)."""
     event: Event = {"tenant_id": "acme", "org_id": "mobile", "app_id": app, "device_id": device,
                     "event_type": event_type, **groups}  # fmt: skip
     if at is not None:
@@ -92,7 +93,7 @@ def ev(app: str, device: str, event_type: str, at: datetime | None, **groups: An
 
 
 def stored(setup: Setup, app: str, device: str) -> list[dict[str, Any]]:
-    """The device's events as stored, oldest first (drill-down, spec §9)."""
+    """The device's events as stored, oldest first (drill-down, docs/api.md#get-analyticsdevicesdevice_idevents)."""
     return list(reversed(setup.get(f"/analytics/devices/{device}/events", app_id=app)))
 
 
@@ -121,7 +122,7 @@ def check_stored(setup: Setup, want: list[Event], received: tuple[datetime, date
 
 
 def compare_analytics(setup: Setup, events: list[Event], app: str) -> None:
-    """Every §3 figure of the app against plain Python over the hand-mapped events."""
+    """Every analytics figure (docs/api.md#analytics) of the app against plain Python over the hand-mapped events."""
     now = datetime.now(UTC)
     window = Window("acme", now - timedelta(days=1), now, app_id=app)
     assert_same(setup.get("/analytics/adoption", app_id=app), expected.adoption(events, window))
@@ -187,7 +188,7 @@ def test_airborne(setup: Setup) -> None:
     assert android_stored["metadata"] == {"source_type": "APPLY_FAILURE"}  # "" everywhere else: absent
     events = check_stored(setup, want, received)
     compare_analytics(setup, events, "air")
-    # The facts spec §8 names, directly.
+    # The facts docs/clients.md names, directly.
     adoption = setup.get("/analytics/adoption", app_id="air")
     assert (
         adoption["successful_updates"],

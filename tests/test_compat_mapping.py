@@ -1,4 +1,4 @@
-"""The clients' wire formats mapped onto the event model (spec §8), fast: each mapper's output goes through
+"""The clients' wire formats mapped onto the event model (docs/clients.md), fast: each mapper's output goes through
 ingest's own validation (`Ingest.accept`) to the line Kafka would get; the routes answer as the clients' servers
 do, and no body, however bad, gets a 500. Fixtures are in tests/support/clients.py, with their sources."""
 
@@ -60,7 +60,7 @@ def refused(draft_or_call: Any) -> list[dict[str, str]]:
 
 # ---- Airborne ----
 
-# Written from spec §8: type, failure stage, metadata.result
+# Written from docs/clients.md: type, failure stage, metadata.result
 AIRBORNE_TYPES = {
     "UPDATE_CHECK": ("update_checked", None, None),
     "UPDATE_AVAILABLE": ("update_checked", None, "available"),

@@ -1,4 +1,4 @@
-"""Settings from the environment (spec §6): defaults, and a start-up error that names the variable."""
+"""Settings from the environment (docs/configuration.md): defaults, and a start-up error that names the variable."""
 
 from __future__ import annotations
 
@@ -8,36 +8,40 @@ from pathlib import Path
 
 import pytest
 
-from ota_stream.config import ConfigurationError, Settings, load_settings
+from ota_stream.config import ConfigurationError, KafkaSettings, load_settings
 from tests.support.certificates import authority, issue
 
 
-def test_defaults_follow_the_spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    s = Settings()
-    assert (s.server_port, s.kafka_brokers, s.kafka_topic) == (6400, "localhost:9092", "ota-events")
-    assert s.kafka_consumer_group == "ota-analytics-consumer"
-    assert (s.clickhouse_database, s.batch_size, s.flush_interval_seconds) == ("analytics", 5000, 1.0)
-    assert (s.retention_days, s.data_dir) == (365, Path("./var"))
-    assert s.clickhouse_dsn == f"chdb://{(tmp_path / 'var' / 'clickhouse').resolve()}"
-    assert s.server_host == "127.0.0.1"
-    assert s.dlq_topic == "ota-events-dlq"
+    s = load_settings()
+    assert (s.http.server_port, s.kafka.brokers, s.kafka.topic) == (6400, "localhost:9092", "ota-events")
+    assert s.kafka.consumer_group == "ota-analytics-consumer"
+    assert (s.clickhouse.database, s.pipeline.batch_size, s.pipeline.flush_interval_seconds) == (
+        "analytics",
+        5000,
+        1.0,
+    )
+    assert (s.pipeline.retention_days, s.pipeline.data_dir) == (365, Path("./var"))
+    assert s.clickhouse.dsn(s.pipeline.data_dir) == f"chdb://{(tmp_path / 'var' / 'clickhouse').resolve()}"
+    assert s.http.server_host == "127.0.0.1"
+    assert s.kafka.dead_letter_topic == "ota-events-dlq"
 
 
 def test_clickhouse_url_selects_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLICKHOUSE_URL", "http://ch.internal:8123")
     monkeypatch.setenv("CLICKHOUSE_USERNAME", "ota")
     monkeypatch.setenv("CLICKHOUSE_PASSWORD", "secret")
-    s = Settings()
-    assert s.clickhouse_dsn == "http://ch.internal:8123"
-    assert s.clickhouse_password is not None and s.clickhouse_password.get_secret_value() == "secret"
+    s = load_settings()
+    assert s.clickhouse.dsn(s.pipeline.data_dir) == "http://ch.internal:8123"
+    assert s.clickhouse.password is not None and s.clickhouse.password.get_secret_value() == "secret"
     assert "secret" not in repr(s)
 
 
 def test_kafka_brokers_become_a_faust_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BROKERS", "a:9092, b:9093")
-    s = Settings()
-    assert s.kafka_url == "kafka://a:9092;b:9093"
+    s = KafkaSettings()
+    assert s.faust_url == "kafka://a:9092;b:9093"
     assert s.bootstrap_servers == ["a:9092", "b:9093"]
 
 
@@ -56,6 +60,11 @@ def test_kafka_brokers_become_a_faust_url(monkeypatch: pytest.MonkeyPatch) -> No
         ("FLUSH_INTERVAL_SECONDS", "-1"),
         ("RETENTION_DAYS", "forever"),
         ("LOG_LEVEL", "LOUD"),
+        ("INGEST_ACK_TIMEOUT_SECONDS", "500"),
+        ("LIVE_WINDOW_SECONDS", "0"),
+        ("ALERT_DELIVERY_TIMEOUT_SECONDS", "0"),
+        ("HTTP_BODY_TIMEOUT_SECONDS", "-5"),
+        ("EXPORT_MAX_ROWS", "0"),
     ],
 )
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -63,6 +72,28 @@ def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable:
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert f"{variable}:" in str(caught.value.code)
+
+
+def test_every_bad_variable_of_every_group_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One message for the whole environment (each group is read even after another failed), secrets hidden."""
+    bad = {
+        "SERVER_PORT": "70000",
+        "KAFKA_TOPIC": "bad topic",
+        "CLICKHOUSE_URL": "mysql://x",
+        "BATCH_SIZE": "0",
+        "LIVE_RETENTION_SECONDS": "0",
+        "ADMIN_API_KEY": "too-short-secret",
+        "ALERT_EVALUATION_INTERVAL_SECONDS": "60",
+        "LOG_LEVEL": "LOUD",
+    }
+    for variable, value in bad.items():
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    lines = str(caught.value.code).splitlines()
+    assert lines[0] == "invalid configuration:"
+    assert sorted(line.split(":")[0].strip() for line in lines[1:]) == sorted(bad)
+    assert "too-short-secret" not in str(caught.value.code) and "ADMIN_API_KEY: " in str(caught.value.code)
 
 
 def test_worker_refuses_to_start_on_a_bad_value(tmp_path: Path) -> None:
@@ -101,7 +132,7 @@ def test_sasl_needs_a_username_and_a_password(monkeypatch: pytest.MonkeyPatch, p
     monkeypatch.setenv("KAFKA_SASL_USERNAME", "ota")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
     s = load_settings()
-    assert s.kafka_sasl_username == "ota" and s.sasl_mechanism.value == "PLAIN"
+    assert s.kafka.sasl_username == "ota" and s.kafka.sasl_mechanism.value == "PLAIN"
 
 
 @pytest.fixture(scope="module")
@@ -179,5 +210,5 @@ def test_tls_files_that_load_are_taken(
     for name, which in files.items():
         monkeypatch.setenv(name, str(tls_files[which]) if which else "")
     s = load_settings()
-    taken = {name: getattr(s, name.lower()) for name in files}
+    taken = {name: getattr(s.kafka, name.lower().removeprefix("kafka_")) for name in files}
     assert taken == {name: tls_files[which] if which else None for name, which in files.items()}

@@ -17,7 +17,7 @@ import pytest
 from ota_stream.retry import Backoff
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.events_table import TABLE
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.storage.writer import EventWriter
 from tests.support.expected import unique
 from tests.support.loaded import NOW
@@ -87,4 +87,4 @@ def test_an_insert_cut_between_the_raw_table_and_its_views_is_completed_once(ch:
     )
     assert duplicates == [(0,)]
     for tenant in ("acme", "globex"):
-        check(ch, events, Scope(tenant, NOW - timedelta(days=60), NOW + timedelta(hours=1)))
+        check(ch, events, QueryScope(tenant, NOW - timedelta(days=60), NOW + timedelta(hours=1)))

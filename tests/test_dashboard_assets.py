@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import make_mocked_request
 
-from ota_stream.auth.keys import Scope
+from ota_stream.auth.keys import KeyScope
 from ota_stream.web import dashboard
 from ota_stream.web.auth import required_scope
 from tests.support.processes import ROOT
@@ -62,4 +62,4 @@ def test_the_page_and_its_files_need_no_key_and_the_api_still_does() -> None:
     for path in ("/dashboard", *(f"/dashboard/static/{name}" for name in dashboard.assets())):
         assert required_scope(make_mocked_request("GET", path)) is None, path
     for path in ("/analytics/apps", "/live/acme/mobile/shop/now", "/analytics/releases/1.0/health"):
-        assert required_scope(make_mocked_request("GET", path)) is Scope.READ, path
+        assert required_scope(make_mocked_request("GET", path)) is KeyScope.READ, path

@@ -21,7 +21,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import compare, release_health, segments, stability
 from ota_stream.storage.queries.confidence import Proportion, significant, wilson, z_statistic
 from ota_stream.storage.queries.release_health import Thresholds
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import loaded_database
 from tests.support import decision_scenario as case
 from tests.support import expected_decisions, expected_releases
@@ -83,7 +83,7 @@ def test_z_test_against_hand_computed_values() -> None:
 # ---- compare ----
 
 
-def check_compare(ch: ClickHouse, events: list[Event], scope: Scope, version: str, baseline: str) -> Any:
+def check_compare(ch: ClickHouse, events: list[Event], scope: QueryScope, version: str, baseline: str) -> Any:
     want = expected_decisions.compare(events, window_of(scope), version, baseline)
     for use_views in (False, True):
         call = compare.compare(ch, scope, version, baseline, use_views=use_views)
@@ -103,14 +103,14 @@ def test_compare_three_ways(
     ch, events = loaded
     start, end = WINDOWS[window]
     for tenant, comparisons in COMPARISONS.items():
-        scope = Scope(tenant, start, end, **dims)
+        scope = QueryScope(tenant, start, end, **dims)
         for version, baseline in comparisons:
             check_compare(ch, events, scope, version, baseline)
 
 
 def test_compare_hours(loaded: tuple[ClickHouse, list[Event]]) -> None:
     ch, events = loaded
-    scope = Scope("acme", *WINDOWS["a year"], "mobile", "shop")
+    scope = QueryScope("acme", *WINDOWS["a year"], "mobile", "shop")
     for hours in (1, 7, 720):
         want = expected_decisions.compare(events, window_of(scope), "2.1.0", "previous", hours)
         got = asyncio.run(compare.compare(ch, scope, "2.1.0", hours=hours))
@@ -121,7 +121,7 @@ def test_compare_written_out(loaded: tuple[ClickHouse, list[Event]]) -> None:
     """Read off decision_scenario by hand: a previous version seen only through sessions, each side over its own
     first 24 hours, a significant crash difference, a baseline without data, and no previous at all."""
     ch, _ = loaded
-    scope = Scope(case.TENANT, NOW - timedelta(days=30), NOW, case.ORG, case.APP)
+    scope = QueryScope(case.TENANT, NOW - timedelta(days=30), NOW, case.ORG, case.APP)
     got = asyncio.run(compare.compare(ch, scope, case.NEW))
     release, baseline = got["release"], got["baseline"]
     assert (release["version"], baseline["version"]) == (case.NEW, case.OLD)
@@ -162,7 +162,7 @@ def test_segments_three_ways(loaded: tuple[ClickHouse, list[Event]], window: str
     start, end = WINDOWS[window]
     for tenant, versions in SEGMENTED.items():
         for dims in DIMS:
-            scope = Scope(tenant, start, end, **dims)
+            scope = QueryScope(tenant, start, end, **dims)
             for version in versions:
                 want = expected_decisions.segments(events, window_of(scope), version, by, 1)
                 for use_views in (False, True):
@@ -177,7 +177,7 @@ def test_segments_written_out(loaded: tuple[ClickHouse, list[Event]]) -> None:
     """A device's value is its latest update event's that names one (ties: the greater); the worst of two segments
     with the same counts is the first by key; below min_devices nothing is the worst."""
     ch, _ = loaded
-    scope = Scope(case.TENANT, NOW - timedelta(days=30), NOW, case.ORG, case.APP)
+    scope = QueryScope(case.TENANT, NOW - timedelta(days=30), NOW, case.ORG, case.APP)
     by_channel = asyncio.run(segments.segments(ch, scope, case.NEW, "channel", 1))
     assert [(s["key"], s["devices_attempted"]) for s in by_channel["segments"]] == [
         ("production", 2), ("beta", 1), ("unknown", 1)
@@ -199,7 +199,7 @@ def test_the_data_holds_every_case(loaded: tuple[ClickHouse, list[Event]]) -> No
     """The comparisons above mean something only if their cases occur: significant and not, segments with and
     without sessions and rollbacks, every dimension with more than one value."""
     _, events = loaded
-    window = window_of(Scope("acme", *WINDOWS["a year"]))
+    window = window_of(QueryScope("acme", *WINDOWS["a year"]))
     significance = set()
     for tenant, comparisons in COMPARISONS.items():
         for version, baseline in comparisons:
@@ -217,7 +217,9 @@ def test_the_data_holds_every_case(loaded: tuple[ClickHouse, list[Event]]) -> No
 # ---- the health gate's decision parameters ----
 
 
-def check_gate(loaded: tuple[ClickHouse, list[Event]], scope: Scope, version: str, limits: Thresholds) -> Any:
+def check_gate(
+    loaded: tuple[ClickHouse, list[Event]], scope: QueryScope, version: str, limits: Thresholds
+) -> Any:
     ch, events = loaded
     want = expected_decisions.health(events, window_of(scope), version, **asdict(limits))
     for use_views in (False, True):
@@ -232,7 +234,7 @@ def test_gate_with_confidence_below_inside_and_above_each_interval(
     """A maximum below the interval fails, one inside it cannot tell (insufficient_data), one at or above its upper
     bound passes; the point estimates no longer decide."""
     _, events = loaded
-    scope = Scope("acme", NOW - timedelta(days=30), NOW)
+    scope = QueryScope("acme", NOW - timedelta(days=30), NOW)
     loose: dict[str, Any] = {
         "max_failure_rate": 100.0,
         "max_rollback_rate": 100.0,
@@ -272,7 +274,7 @@ def test_gate_with_confidence_below_inside_and_above_each_interval(
 def test_gate_against_a_baseline(loaded: tuple[ClickHouse, list[Event]]) -> None:
     """A significant regression beyond max_regression fails, one within it passes; no previous version fails
     nothing."""
-    scope = Scope(case.TENANT, NOW - timedelta(days=30), NOW, case.ORG, case.APP)
+    scope = QueryScope(case.TENANT, NOW - timedelta(days=30), NOW, case.ORG, case.APP)
     loose: dict[str, Any] = {
         "max_failure_rate": 100.0,
         "max_rollback_rate": 100.0,
@@ -291,7 +293,7 @@ def test_gate_against_a_baseline(loaded: tuple[ClickHouse, list[Event]]) -> None
     assert first["comparison"] is None and first["verdict"] == "insufficient_data"  # 0 devices attempted it
     named = check_gate(loaded, scope, case.NEW, Thresholds(**{**loose, "baseline": "9.9.9"}))
     assert named["verdict"] == "pass" and named["comparison"]["baseline"]["first_seen"] is None
-    acme = Scope("acme", NOW - timedelta(days=30), NOW, "mobile", "shop")
+    acme = QueryScope("acme", NOW - timedelta(days=30), NOW, "mobile", "shop")
     for version in ("2.2.0", "2.1.0"):
         for confidence in (False, True):
             check_gate(loaded, acme, version, Thresholds(**{**loose, "confidence": confidence}))
@@ -299,7 +301,7 @@ def test_gate_against_a_baseline(loaded: tuple[ClickHouse, list[Event]]) -> None
 
 def test_gate_without_the_new_parameters_answers_as_before(loaded: tuple[ClickHouse, list[Event]]) -> None:
     ch, events = loaded
-    scope = Scope("acme", NOW - timedelta(days=30), NOW)
+    scope = QueryScope("acme", NOW - timedelta(days=30), NOW)
     for limits in (Thresholds(), Thresholds(1.0, 1.0, 5, 3.0)):
         got = asyncio.run(release_health.health(ch, scope, "2.1.0", limits))
         want = expected_releases.health(events, window_of(scope), "2.1.0", *astuple(limits)[:4])

@@ -2,7 +2,8 @@
 
 - Every relative link in README.md and docs/*.md points at a file of the repository, and an anchor at a heading.
 - No page sends readers outside the repository.
-- Every setting, metric and route that the code defines is documented where readers look for it.
+- Every metric and route that the code defines is documented where readers look for it (settings: in
+  tests/test_config_docs.py, against the models).
 - The README's layout names every top-level directory, and every module and subpackage of `ota_stream`.
 """
 
@@ -16,7 +17,6 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from ota_stream import metrics
-from ota_stream.config import Settings
 from ota_stream.web.openapi import document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,12 +104,6 @@ def test_no_page_points_outside_the_repository(page: Path) -> None:
         assert outside not in text, f"{page.relative_to(ROOT)} mentions {outside}"
 
 
-def test_every_setting_is_in_configuration_md() -> None:
-    text = (DOCS / "configuration.md").read_text()
-    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in text]
-    assert not missing, missing
-
-
 def _metric_names() -> set[str]:
     """The exported names of `ota_stream.metrics` (prometheus_client adds `_total` to a counter's name)."""
     names = set()
@@ -172,3 +166,33 @@ def test_the_readme_layout_matches_the_tree() -> None:
                 expected.add(parts[-1].removesuffix(".py"))  # a module of a subpackage, by name
     missing = sorted(name for name in expected if not _names(layout, name))
     assert not missing, f"the README's Layout section does not name {missing}"
+
+
+# The citation looked for, spelt so that this file does not hold it: "spec", a space, the section sign, a number.
+SECTION_SIGN = "\N{SECTION SIGN}"
+_SPEC_CITATION = re.compile(rf"\bspec {SECTION_SIGN}\s*\d|(?<!\d )(?<!\d){SECTION_SIGN}\s*\d", re.IGNORECASE)
+
+
+def spec_citations(text: str) -> list[str]:
+    """Lines citing a section of the specification, which is not in the repository (an RFC's section, cited after
+    the RFC's number, is not one)."""
+    return [line.strip() for line in text.splitlines() if _SPEC_CITATION.search(line)]
+
+
+def test_no_file_cites_the_specification_by_section() -> None:
+    """docs/ is the contract, linked by section: a reader cannot follow a citation of a document that is not here."""
+    found = []
+    for path in _tracked():
+        try:
+            text = (ROOT / path).read_text()
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue  # binary (images), or deleted in the work tree
+        found += [f"{path}: {line}" for line in spec_citations(text)]
+    assert not found, "\n".join(found)
+
+
+def test_the_citation_check_finds_each_form() -> None:
+    sign = SECTION_SIGN
+    cited = [f"Alerts (spec {sign}10)", f"a draft {sign}1 event", f"Spec {sign}3: round", f"({sign}8)"]
+    assert [spec_citations(line) for line in cited] == [[line] for line in cited]
+    assert spec_citations(f"Retry-After (RFC 9110 {sign}10.2.3)") == []

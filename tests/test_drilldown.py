@@ -1,4 +1,4 @@
-"""Drill-down (spec §9): apps three ways, failure messages and one device's events against plain Python.
+"""Drill-down (docs/api.md#analytics): apps three ways, failure messages and one device's events against plain Python.
 
 Apps come from views merged with raw edges, so they are checked from the views, from the raw table alone and in
 Python; messages and device events read the raw table only, so they are checked against Python.
@@ -15,7 +15,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.device_events import device_events
 from ota_stream.storage.queries.failure_messages import failure_messages
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import loaded_database
 from tests.support import expected_drilldown
 from tests.support.expected import assert_same
@@ -30,11 +30,11 @@ def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
     yield from loaded_database(drilldown_events())
 
 
-def scopes() -> Iterator[Scope]:
+def scopes() -> Iterator[QueryScope]:
     for start, end in WINDOWS.values():
         for dims in DIMS:
             for tenant in ("acme", "globex"):
-                yield Scope(tenant, start, end, **dims)
+                yield QueryScope(tenant, start, end, **dims)
 
 
 def test_apps_three_ways(loaded: tuple[ClickHouse, list[Event]]) -> None:
@@ -60,7 +60,7 @@ def test_failure_messages(loaded: tuple[ClickHouse, list[Event]]) -> None:
             want = expected_drilldown.failure_messages(events, window_of(scope), **kwargs)  # type: ignore[arg-type]
             got = asyncio.run(failure_messages(ch, scope, **kwargs))  # type: ignore[arg-type]
             assert_same(got, want, f"messages {scope} {kwargs}")
-    busiest = asyncio.run(failure_messages(ch, Scope("acme", *WINDOWS["a year"]), limit=100))
+    busiest = asyncio.run(failure_messages(ch, QueryScope("acme", *WINDOWS["a year"]), limit=100))
     assert len(busiest) > 5 and any(m["error_code"] == "unknown" for m in busiest)
     assert any(m["error_message"] == "unknown" for m in busiest) and max(m["count"] for m in busiest) > 3
     assert any(len(m["samples"]) == 3 for m in busiest)
@@ -75,12 +75,12 @@ def test_device_events(loaded: tuple[ClickHouse, list[Event]]) -> None:
                 want = expected_drilldown.device_events(events, window_of(scope), device, limit)
                 got = asyncio.run(device_events(ch, scope, device, limit))
                 assert_same(got, want, f"device {device} {scope} limit {limit}")
-    # Every optional field comes back where §1 puts it, with the value sent.
+    # Every optional field comes back where docs/events.md puts it, with the value sent.
     rich = next(e for e in events if "metadata" in e and e["tenant_id"] == "acme")
-    scope = Scope("acme", *WINDOWS["a year"])
+    scope = QueryScope("acme", *WINDOWS["a year"])
     got = asyncio.run(device_events(ch, scope, rich["device_id"], 1000))
     stored = next(e for e in got if e["event_id"] == rich["event_id"])
     assert stored["release_info"]["rollout_percentage"] == 12.3
     assert stored["performance_metrics"]["package_size_bytes"] == 2**53 + 1
     assert stored["metadata"] == {"build": "1234", "note": "héllo, wörld"}
-    assert asyncio.run(device_events(ch, Scope("globex", *WINDOWS["a year"]), rich["device_id"])) == []
+    assert asyncio.run(device_events(ch, QueryScope("globex", *WINDOWS["a year"]), rich["device_id"])) == []

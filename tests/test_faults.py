@@ -20,6 +20,7 @@ from ota_stream.models import parse_event
 from tests.conftest import WorkerFactory
 from tests.support.diagnosis import Check, differences, pipeline_report
 from tests.support.expected import Window, assert_same, unique
+from tests.support.fault_points import injected
 from tests.support.posting import RetryingClient
 from tests.support.processes import Kafka, Worker, free_port, unique_name, wait_for
 from tests.support.scenario import Event, Scenario, post_batches
@@ -182,7 +183,7 @@ def test_a_backlog_assigned_after_a_broker_restart_is_written(
     worker = Worker(tmp_path / "w", broker, unique_name("ota-events"), unique_name("ota-group"))
     report = partial(pipeline_report, worker)
     try:
-        worker.start({"KAFKA_SEEK_DELAY_SECONDS": seek_delay, "CLICKHOUSE_FAILPOINT_FILE": str(failpoint)})
+        worker.start(injected(clickhouse_failpoint=failpoint, seek_delay_seconds=float(seek_delay)))
         created = f"Creating topic '{worker.topic}'"
         wait_for(
             lambda: created in worker.log_tail(1000), 60, "the worker to create its topic", diagnose=report
@@ -211,6 +212,7 @@ def test_a_backlog_assigned_after_a_broker_restart_is_written(
             return kafka["assigned_partitions"] == [0, 1, 2, 3] and (rebalanced or answering)
 
         wait_for(assigned_again, 180, "the assignment after the restart to complete", diagnose=report)
+        assert "test fault: a seek held" in worker.log_path.read_text(), "the slow seek was not injected"
         failpoint.unlink()
         converges(worker, events, ("acme", "globex"), now, timeout=120)
         assert worker.health()["metrics"]["events_processed"] == len(events)
@@ -256,7 +258,7 @@ def test_clickhouse_outage_degrades_then_catches_up(make_worker: WorkerFactory, 
     (after SINK_STALL_SECONDS, 5 here) in /health, in `ota_pipeline_stalled` and in the log, and no longer once
     it writes again; and the healer leaves it alone (no consumer remedy helps ClickHouse)."""
     failpoint = tmp_path / "clickhouse-is-down"
-    worker = make_worker(CLICKHOUSE_FAILPOINT_FILE=str(failpoint), SINK_STALL_SECONDS="5")
+    worker = make_worker(**injected(clickhouse_failpoint=failpoint), SINK_STALL_SECONDS="5")
     worker.start()
     now = datetime.now(UTC)
     events = Scenario(now=now, devices_per_app=30, seed=41).build()

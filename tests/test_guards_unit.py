@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ota_stream.alerts import notifications
 from ota_stream.alerts.webhooks import Target, sign
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.guards import decisions, rules
 from ota_stream.guards.rules import Action, Guard, NewGuard
 from ota_stream.kafka.envelope import partition_for
@@ -98,7 +98,7 @@ def test_the_listing_says_how_each_delivery_went() -> None:
 
 
 def test_the_store_gives_each_decision_its_guards_webhook_and_lists_a_tenants_guards() -> None:
-    store = rules.GuardStore(Settings())  # not started: its items are filled by hand
+    store = rules.GuardStore(KafkaSettings())  # not started: its items are filled by hand
     older = rules.make(NewGuard.model_validate({**BODY, "app_id": "chat"}))
     newer = rules.make(NewGuard.model_validate(BODY))
     other = rules.make(NewGuard.model_validate({**BODY, "tenant_id": "globex"}))
@@ -110,4 +110,4 @@ def test_the_store_gives_each_decision_its_guards_webhook_and_lists_a_tenants_gu
     assert store.target((newer.guard_id, "2.4.0")) == Target(newer.webhook_url, newer.secret,
                                                              f"guard {newer.guard_id}")  # fmt: skip
     assert store.target(("0" * 16, "2.4.0")) is None  # a deleted guard: nothing more is sent
-    assert rules.topic(Settings(kafka_consumer_group="ota")) == "ota-guards"
+    assert rules.topic(KafkaSettings(consumer_group="ota")) == "ota-guards"

@@ -2,7 +2,7 @@
 
 Every manifest is validated against the Kubernetes OpenAPI schemas in strict mode (unknown fields are errors) with
 kubernetes-validate, which ships the schemas: nothing is fetched. The rendered base is then checked against the
-code it deploys: the settings of ota_stream/config.py, the CLI's commands, the Dockerfile, the shutdown timeouts,
+code it deploys: the settings of ota_stream/config/, the CLI's commands, the Dockerfile, the shutdown timeouts,
 and the apply order that deploy/k8s/README.md documents.
 """
 
@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from ota_stream import roles
 from ota_stream.cli import main as cli
-from ota_stream.config import Settings
+from ota_stream.config import PipelineSettings, variables
 from tests.support.k8s import (
     NAMESPACE,
     RENDERED_FIELDS,
@@ -53,13 +53,9 @@ BASE = K8S / "base"
 KUBERNETES_VERSIONS = ("1.27.0", "1.37.0")
 SECRET = "ota-stream-secrets"
 SECRET_SETTINGS = {
-    name.upper()
-    for name, info in Settings.model_fields.items()
+    name
+    for name, (_, info) in variables().items()
     if SecretStr in (info.annotation, *typing.get_args(info.annotation))
-}
-NOT_FOR_DEPLOYMENTS = {
-    "WORKER_SOCKET": "set by `ota-stream worker` for its own processes",
-    "CLICKHOUSE_FAILPOINT_FILE": "fault tests only",
 }
 # Measured resident memory under load, per process (deploy/k8s/README.md).
 WORKER_PEAK_RSS_MIB = 700
@@ -147,7 +143,6 @@ def test_every_variable_set_is_a_setting(objects: list[Manifest]) -> None:
             assert len(names) == len(set(names))
             for position, variable in enumerate(env):
                 name = variable["name"]
-                assert name not in NOT_FOR_DEPLOYMENTS, f"{name}: {NOT_FOR_DEPLOYMENTS.get(name)}"
                 later = [other.get("value", "") for other in env[position + 1 :]]
                 helper = "fieldRef" in variable.get("valueFrom", {}) and any(
                     name in references(v) for v in later
@@ -186,10 +181,12 @@ def test_workers_have_every_setting_they_need(
 ) -> None:
     statefulset, env = workload(objects, config_maps, "StatefulSet", WORKER, "worker")
     settings = settings_of(env)
-    assert settings.worker_role.value == "process", "ingest runs in ota-stream-ingest"
-    assert settings.server_host == "0.0.0.0"
+    assert settings.http.worker_role.value == "process", "ingest runs in ota-stream-ingest"
+    assert settings.http.server_host == "0.0.0.0"
     assert "KAFKA_BROKERS" in env and "CLICKHOUSE_URL" in env
-    assert urlsplit(settings.clickhouse_dsn).scheme in ("http", "https"), "several workers need a server"
+    assert urlsplit(settings.clickhouse.dsn(settings.pipeline.data_dir)).scheme in ("http", "https"), (
+        "several workers need a server"
+    )
     assert env["CLICKHOUSE_PASSWORD"] == f"<secret {SECRET}/CLICKHOUSE_PASSWORD>"
     mounts = {
         mount["name"]: mount["mountPath"] for mount in pod_spec(statefulset)["containers"][0]["volumeMounts"]
@@ -299,7 +296,7 @@ def test_probes_call_health_on_the_container_port(
     statefulset = only(objects, "StatefulSet", **WORKER)
     startup = pod_spec(statefulset)["containers"][0]["startupProbe"]
     env = env_of(statefulset, config_maps)
-    waits = settings_of(env).kafka_startup_timeout_seconds
+    waits = settings_of(env).kafka.startup_timeout_seconds
     assert startup["periodSeconds"] * startup["failureThreshold"] > waits, "killed while waiting for Kafka"
 
 
@@ -359,7 +356,9 @@ def test_resources_follow_the_measured_memory(
 
 
 def test_termination_grace_covers_a_clean_shutdown(objects: list[Manifest]) -> None:
-    needed = max(Settings.model_fields["shutdown_timeout_seconds"].default, roles.STOP_TIMEOUT_SECONDS)
+    needed = max(
+        PipelineSettings.model_fields["shutdown_timeout_seconds"].default, roles.STOP_TIMEOUT_SECONDS
+    )
     for item in (item for item in objects if item["kind"] in ("Deployment", "StatefulSet")):
         spec = pod_spec(item)
         (container,) = spec["containers"]

@@ -16,7 +16,7 @@ import pytest
 import requests
 from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka.broker import refusal
 from tests.support import expected
 from tests.support.certificates import Pair, authority, issue
@@ -163,16 +163,16 @@ def _caused_by(error: Exception, cause: BaseException) -> Exception:
     ids=["connection-refused", "connection-closed", "timeout", "eof-during-tls"],
 )
 def test_a_broker_that_is_away_is_waited_for(error: Exception) -> None:
-    assert refusal(error, "127.0.0.1:9092", Settings()) is None
+    assert refusal(error, "127.0.0.1:9092", KafkaSettings()) is None
 
 
 def test_a_refusal_names_the_settings_to_check() -> None:
-    settings = Settings.model_validate(
+    settings = KafkaSettings.model_validate(
         {
-            "kafka_security_protocol": "SASL_SSL",
-            "kafka_sasl_mechanisms": "SCRAM-SHA-256",
-            "kafka_sasl_username": "u",
-            "kafka_sasl_password": "p",
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanisms": "SCRAM-SHA-256",
+            "sasl_username": "u",
+            "sasl_password": "p",
         }
     )
     said = refusal(SaslAuthenticationFailed("Authentication failed"), "h:1", settings)

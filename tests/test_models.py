@@ -1,4 +1,4 @@
-"""The event model (spec §1): both forms, every limit, and errors that name the field."""
+"""The event model (docs/events.md): both forms, every limit, and errors that name the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""deploy/prometheus/alerts.yml, the alerting rules for the service itself (spec §10): well formed as a Prometheus
+"""deploy/prometheus/alerts.yml, the alerting rules for the service itself (docs/alerts.md): well formed as a Prometheus
 rule file, every expression parsed by a PromQL parser (promql-parser, the Rust parser's Python binding), reading
 only metrics and label values that our processes export, loaded by the compose Prometheus, and covering what the
 issue names. tests/test_alerts.py also checks the metric names against a real worker's /metrics."""

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaConsumer
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka import envelope
 from ota_stream.kafka.producer import EventPublisher
 from tests.support.processes import Kafka
@@ -34,7 +34,7 @@ async def read_back(bootstrap: str, topic: str, lines: int) -> list[tuple[int, b
 
 async def test_concurrent_callers_share_flights_and_every_line_lands_once_in_order(kafka: Kafka) -> None:
     topic = f"publisher-{uuid.uuid4().hex[:8]}"
-    settings = Settings(kafka_brokers=kafka.bootstrap, kafka_topic=topic, kafka_dev_broker=True)
+    settings = KafkaSettings(brokers=kafka.bootstrap, topic=topic, dev_broker=True)
     publisher = EventPublisher(settings)
     await publisher.start()
     try:

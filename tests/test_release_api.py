@@ -1,4 +1,5 @@
-"""Spec §9 and stability end to end on real parts: HTTP → Kafka → worker → chDB → every release route, exact
+"""Releases (docs/api.md#get-analyticsreleases) and stability end to end on real parts: HTTP → Kafka → worker →
+chDB → every release route, exact
 numbers; exports read back with pyarrow equal the events; tenants see only their rows; EXPORT_MAX_ROWS; bad
 parameters get 422."""
 

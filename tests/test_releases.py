@@ -1,4 +1,5 @@
-"""Release figures (spec §9) three ways: from the views, from the raw table alone, and in plain Python.
+"""Release figures (docs/api.md#get-analyticsreleases) three ways: from the views, from the raw table alone, and in
+plain Python.
 
 The events mix the generic scenario with release rollouts (tests/support/release_scenario.py): channels,
 staged rollout percentages, failures then success, rollbacks and re-installs, a beta seen only on its channel.
@@ -18,7 +19,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import releases
 from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.release_health import Thresholds, health
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import loaded_database
 from tests.support import expected_drilldown, expected_releases
 from tests.support.backfill import backfilled
@@ -34,7 +35,7 @@ def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
     yield from loaded_database(release_events())
 
 
-def check_releases(ch: ClickHouse, events: list[Event], scope: Scope) -> None:
+def check_releases(ch: ClickHouse, events: list[Event], scope: QueryScope) -> None:
     for group_by in GROUPINGS:
         want = expected_releases.releases(events, window_of(scope), group_by)
         from_raw = asyncio.run(releases.releases(ch, scope, group_by, use_views=False))
@@ -51,13 +52,13 @@ def test_releases_three_ways(
     ch, events = loaded
     start, end = WINDOWS[window]
     for tenant in ("acme", "globex"):
-        check_releases(ch, events, Scope(tenant, start, end, **dims))
+        check_releases(ch, events, QueryScope(tenant, start, end, **dims))
 
 
 def test_the_scenario_exercises_every_release_figure(loaded: tuple[ClickHouse, list[Event]]) -> None:
     """The comparison above means something only if every figure and case occurs in the data."""
     ch, _ = loaded
-    scope = Scope("acme", NOW - timedelta(days=30), NOW, "mobile", "shop")
+    scope = QueryScope("acme", NOW - timedelta(days=30), NOW, "mobile", "shop")
     rows = asyncio.run(releases.releases(ch, scope, "channel"))
     by_version = {r["version"]: r for r in rows}
     assert {"2.1.0", "2.2.0-beta", "2.2.0", "1.2.0"} <= set(by_version)
@@ -79,7 +80,7 @@ def test_release_views_added_to_a_database_with_data_are_backfilled(tmp_path: Pa
     keep coming, agree with the raw table and with Python."""
     writer_needs = ("sink_blocks", "launch_duration")  # columns of the raw table that the writer fills
 
-    def check(ch: ClickHouse, sent: list[Event], scope: Scope) -> None:
+    def check(ch: ClickHouse, sent: list[Event], scope: QueryScope) -> None:
         check_releases(ch, sent, scope)
         assert_same(asyncio.run(apps(ch, scope)), expected_drilldown.apps(sent, window_of(scope)), "apps")
 
@@ -92,9 +93,9 @@ def test_release_views_added_to_a_database_with_data_are_backfilled(tmp_path: Pa
 VERSION = "2.1.0"
 
 
-def gate_inputs(loaded: tuple[ClickHouse, list[Event]]) -> tuple[Scope, dict[str, Any]]:
+def gate_inputs(loaded: tuple[ClickHouse, list[Event]]) -> tuple[QueryScope, dict[str, Any]]:
     _, events = loaded
-    scope = Scope("acme", NOW - timedelta(days=30), NOW)
+    scope = QueryScope("acme", NOW - timedelta(days=30), NOW)
     figures = expected_releases.health(events, window_of(scope), VERSION, 100, 100, 1)
     assert figures["verdict"] == "pass" and figures["failure_rate"] > 0 and figures["rollback_rate"] > 0
     assert 0 < figures["crash_free_sessions_rate"] < 100 and 0 < figures["crash_free_devices_rate"] < 100
@@ -102,7 +103,7 @@ def gate_inputs(loaded: tuple[ClickHouse, list[Event]]) -> tuple[Scope, dict[str
 
 
 def check_gate(
-    loaded: tuple[ClickHouse, list[Event]], scope: Scope, thresholds: Thresholds
+    loaded: tuple[ClickHouse, list[Event]], scope: QueryScope, thresholds: Thresholds
 ) -> dict[str, Any]:
     ch, events = loaded
     want = expected_releases.health(

@@ -11,23 +11,23 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka.replication import HOUR_MS, broker_count, problems
 from tests.conftest import WorkerFactory
 from tests.support.processes import Kafka, Worker, wait_for
 
 
-def settings(**values: Any) -> Settings:
-    return Settings(kafka_brokers="127.0.0.1:1", **values)
+def settings(**values: Any) -> KafkaSettings:
+    return KafkaSettings(brokers="127.0.0.1:1", **values)
 
 
 def test_production_safe_defaults_and_the_development_broker() -> None:
-    assert (settings().replication_factor, settings().min_insync_replicas) == (3, 2)
-    dev = settings(kafka_dev_broker=True)
-    assert (dev.replication_factor, dev.min_insync_replicas) == (1, 1)
-    mixed = settings(kafka_dev_broker=True, kafka_replication_factor=2)
-    assert (mixed.replication_factor, mixed.min_insync_replicas) == (2, 1)
-    assert settings().kafka_events_retention_hours == 168 and settings().kafka_dlq_retention_hours == 720
+    assert (settings().replicas, settings().in_sync_replicas) == (3, 2)
+    dev = settings(dev_broker=True)
+    assert (dev.replicas, dev.in_sync_replicas) == (1, 1)
+    mixed = settings(dev_broker=True, replication_factor=2)
+    assert (mixed.replicas, mixed.in_sync_replicas) == (2, 1)
+    assert settings().events_retention_hours == 168 and settings().dlq_retention_hours == 720
 
 
 @pytest.mark.parametrize(
@@ -36,21 +36,21 @@ def test_production_safe_defaults_and_the_development_broker() -> None:
         ({}, 3, []),
         ({}, 5, []),
         (
-            {"kafka_replication_factor": 1},
+            {"replication_factor": 1},
             3,
             ["KAFKA_MIN_INSYNC_REPLICAS=2 is above", "KAFKA_REPLICATION_FACTOR=1: an acknowledged event"],
         ),
-        ({"kafka_min_insync_replicas": 1}, 3, ["KAFKA_MIN_INSYNC_REPLICAS=1: acks=all"]),
+        ({"min_insync_replicas": 1}, 3, ["KAFKA_MIN_INSYNC_REPLICAS=1: acks=all"]),
         ({}, 1, ["KAFKA_REPLICATION_FACTOR=3 but the Kafka cluster has 1 broker(s)"]),
         (
-            {"kafka_replication_factor": 2, "kafka_min_insync_replicas": 3},
+            {"replication_factor": 2, "min_insync_replicas": 3},
             3,
             ["is above KAFKA_REPLICATION_FACTOR"],
         ),
         # a development broker may keep one copy, but not ask for more than it has
-        ({"kafka_dev_broker": True}, 1, []),
+        ({"dev_broker": True}, 1, []),
         (
-            {"kafka_dev_broker": True, "kafka_replication_factor": 3},
+            {"dev_broker": True, "replication_factor": 3},
             1,
             ["but the Kafka cluster has 1 broker"],
         ),
@@ -78,7 +78,7 @@ def refused(worker: Worker, **env: str) -> str:
 
 
 def test_broker_count_on_the_real_broker(kafka: Kafka) -> None:
-    assert asyncio.run(broker_count(Settings(kafka_brokers=kafka.bootstrap))) == 1
+    assert asyncio.run(broker_count(KafkaSettings(brokers=kafka.bootstrap))) == 1
 
 
 def test_worker_refuses_three_replicas_on_one_broker(make_worker: WorkerFactory) -> None:

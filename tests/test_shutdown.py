@@ -20,6 +20,7 @@ from ota_stream.shutdown import EXIT_STOP_TIMED_OUT
 from tests.conftest import WorkerFactory
 from tests.support.diagnosis import group_offsets, pipeline_report
 from tests.support.expected import unique
+from tests.support.fault_points import injected
 from tests.support.processes import stored_rows, wait_for
 from tests.support.scenario import Scenario, post_batches
 from tests.support.worker_api import scrape, wait_processed
@@ -78,7 +79,7 @@ def test_sigterm_with_clickhouse_away_ends_in_time_and_commits_nothing_unwritten
     make_worker: WorkerFactory, tmp_path: Path
 ) -> None:
     failpoint = tmp_path / "clickhouse-is-down"
-    worker = make_worker(CLICKHOUSE_FAILPOINT_FILE=str(failpoint), SHUTDOWN_TIMEOUT_SECONDS=str(TIMEOUT))
+    worker = make_worker(**injected(clickhouse_failpoint=failpoint), SHUTDOWN_TIMEOUT_SECONDS=str(TIMEOUT))
     worker.start()
     report = partial(pipeline_report, worker)
     now = datetime.now(UTC)

@@ -14,7 +14,7 @@ import pytest
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import stability
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import loaded_database
 from tests.support import expected_stability
 from tests.support.backfill import backfilled
@@ -38,7 +38,7 @@ def loaded() -> Iterator[tuple[ClickHouse, list[Event]]]:
     yield from loaded_database(release_events())
 
 
-def check(ch: ClickHouse, events: list[Event], scope: Scope) -> None:
+def check(ch: ClickHouse, events: list[Event], scope: QueryScope) -> None:
     """Every figure of the route, of each version filter, and the crash-free counts, from views and from raw."""
     window = window_of(scope)
     for version in (None, "2.1.0", "9.9.9"):
@@ -67,7 +67,7 @@ def test_stability_three_ways(
     ch, events = loaded
     start, end = WINDOWS[window]
     for tenant in ("acme", "globex", "initech"):  # initech has no event: no version
-        check(ch, events, Scope(tenant, start, end, **dims))
+        check(ch, events, QueryScope(tenant, start, end, **dims))
 
 
 def test_the_data_holds_every_case(loaded: tuple[ClickHouse, list[Event]]) -> None:
@@ -127,7 +127,9 @@ def test_written_out_cases(loaded: tuple[ClickHouse, list[Event]]) -> None:
     session id in two apps of a tenant are two sessions of one device, and the other tenant's are its own."""
     ch, _ = loaded
     for use_views in (False, True):
-        got = asyncio.run(stability.stability(ch, Scope("acme", *WINDOWS["a year"]), use_views=use_views))
+        got = asyncio.run(
+            stability.stability(ch, QueryScope("acme", *WINDOWS["a year"]), use_views=use_views)
+        )
         rows = {row["version"]: row for row in got["versions"]}
         assert TIE_LOSES not in rows and NUL_LOSES not in rows
         assert rows[NUL_WINS]["sessions"] == 1
@@ -144,7 +146,7 @@ def test_written_out_cases(loaded: tuple[ClickHouse, list[Event]]) -> None:
         ]
         assert (shared["crash_free_sessions_rate"], shared["crash_free_devices_rate"]) == (50.0, 0.0)
         other = asyncio.run(
-            stability.stability(ch, Scope("globex", *WINDOWS["a year"]), SHARED_VERSION, use_views)
+            stability.stability(ch, QueryScope("globex", *WINDOWS["a year"]), SHARED_VERSION, use_views)
         )
         assert [(r["sessions"], r["crashed_sessions"]) for r in other["versions"]] == [(1, 1)]
 

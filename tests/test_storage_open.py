@@ -1,4 +1,4 @@
-"""Storage opens ClickHouse once, even when a caller gives up waiting (the health check's 2 s timeout)."""
+"""ClickHouseService opens ClickHouse once, even when a caller gives up waiting (the health check's 2 s timeout)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from ota_stream.config import Settings
+from ota_stream.config import ClickHouseSettings
+from ota_stream.storage.client import ClickHouseConfig
 from ota_stream.storage.errors import StorageUnavailable
-from ota_stream.storage.service import Storage
+from ota_stream.storage.service import ClickHouseService
 
 
 async def test_a_caller_that_times_out_does_not_start_a_second_opening(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = Storage(Settings(data_dir=tmp_path))
+    storage = ClickHouseService(ClickHouseConfig.from_settings(ClickHouseSettings(), tmp_path), 365)
     opened, release = [], threading.Event()
 
     def slow_open() -> None:  # stands in for connect + migrate, which may outlast a caller's patience
@@ -34,7 +35,7 @@ async def test_a_caller_that_times_out_does_not_start_a_second_opening(
 
 
 async def test_a_failed_opening_is_tried_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    storage = Storage(Settings(data_dir=tmp_path))
+    storage = ClickHouseService(ClickHouseConfig.from_settings(ClickHouseSettings(), tmp_path), 365)
     attempts: list[int] = []
 
     def flaky_open() -> None:

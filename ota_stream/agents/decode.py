@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from ota_stream import wire
+from ota_stream.errors import OtaStreamError
 from ota_stream.kafka import envelope
 from ota_stream.kafka.coalesce import Part
 from ota_stream.models import EventType, InvalidEvent, parse_event
@@ -67,7 +68,7 @@ class Batch:
     poison: list[Poison]
 
 
-class Unreadable(ValueError):
+class Unreadable(OtaStreamError, ValueError):
     """Lines that are not rows; the message says why."""
 
 

@@ -30,7 +30,7 @@ from prometheus_client import Counter
 from ota_stream.alerts import notifications
 from ota_stream.alerts.state import AlertStates, Key
 from ota_stream.alerts.webhooks import Target, WebhookClient
-from ota_stream.config import Settings
+from ota_stream.config import AlertSettings
 from ota_stream.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class Deliverer(Service):
     def __init__(
         self,
-        settings: Settings,
+        settings: AlertSettings,
         states: AlertStates,
         target: Callable[[Key], Target | None],
         outcomes: Counter,
@@ -53,13 +53,11 @@ class Deliverer(Service):
         self.target = target
         self.outcomes = outcomes
         self.what = what
-        self.give_up_seconds = settings.alert_delivery_give_up_seconds
+        self.give_up_seconds = settings.delivery_give_up_seconds
         self.backoff = Backoff(
-            settings.alert_delivery_backoff_initial_seconds, settings.alert_delivery_backoff_max_seconds
+            settings.delivery_backoff_initial_seconds, settings.delivery_backoff_max_seconds
         )
-        self.client = WebhookClient(
-            settings.alert_delivery_timeout_seconds, settings.alert_webhook_allow_private
-        )
+        self.client = WebhookClient(settings.delivery_timeout_seconds, settings.webhook_allow_private)
         self._deliveries: dict[Key, asyncio.Future[Any]] = {}
 
     async def on_stop(self) -> None:

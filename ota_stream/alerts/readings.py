@@ -6,7 +6,8 @@ that cover `window_minutes` (`rules.windows_in`):
 - The **period** is the last N *closed* windows: `[end - N*S, end)`, where `end` is the start of the window that
   holds the current time. The window still open is never read, so a reading does not swing while a window fills.
   The payload's `window` is this period, `{"start", "end"}` in RFC 3339.
-- `failure_rate` = `update_failed / (update_installed + update_failed)` over the period, as a rate of spec §3
+- `failure_rate` = `update_failed / (update_installed + update_failed)` over the period, as a rate of
+docs/api.md#analytics
   (`round(100 * a / b, 2)`, 0 when b is 0). `min_events` gates on the denominator: with fewer installs and
   failures than that, the rule is not breached (too little data), whatever the rate.
 - `rollback_rate` = `rollback_completed / update_installed` over the period, as a rate; `min_events` gates on the
@@ -42,7 +43,7 @@ class Reading:
 
 
 def rate(part: int, whole: int) -> float:
-    """Spec §3: round(100 * a / b, 2), and 0 when b is 0."""
+    """docs/api.md#analytics: round(100 * a / b, 2), and 0 when b is 0."""
     return round(100 * part / whole, 2) if whole else 0.0
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ota_stream.alerts.owners import OwnerStore
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings, LiveSettings
 from ota_stream.models import FieldError, Identifier, format_timestamp
 
 RULE_ID_LENGTH = 16  # hex digits
@@ -30,7 +30,8 @@ MAX_MIN_EVENTS = 1_000_000
 class Metric(StrEnum):
     """What a rule watches, over the closed live windows of one app (alerts/readings.py defines each exactly)."""
 
-    FAILURE_RATE = "failure_rate"  # update_failed / (update_installed + update_failed), as a rate (spec §3)
+    # Rates as docs/api.md#analytics defines them.
+    FAILURE_RATE = "failure_rate"  # update_failed / (update_installed + update_failed), as a rate
     ROLLBACK_RATE = "rollback_rate"  # rollback_completed / update_installed, as a rate
     INGEST_SILENCE = "ingest_silence"  # events in the period, after a previous period with min_events or more
 
@@ -98,7 +99,7 @@ def windows_in(window_minutes: int, window_seconds: int) -> int:
     return max(1, math.ceil(window_minutes * 60 / window_seconds))
 
 
-def check(rule: NewRule, settings: Settings) -> list[FieldError]:
+def check(rule: NewRule, live: LiveSettings) -> list[FieldError]:
     """What makes a well-formed rule unusable here: the errors name the field, for a 422."""
     errors: list[FieldError] = []
     if rule.app_id is not None and rule.org_id is None:
@@ -110,7 +111,7 @@ def check(rule: NewRule, settings: Settings) -> list[FieldError]:
             )
     elif rule.threshold >= 100:
         errors.append(FieldError("threshold", "a rate in percent: at least 0 and below 100"))
-    size, retention = settings.live_window_seconds, settings.live_retention_seconds
+    size, retention = live.window_seconds, live.retention_seconds
     periods = 2 if rule.metric is Metric.INGEST_SILENCE else 1  # silence compares with the previous period
     if periods * windows_in(rule.window_minutes, size) * size > retention:
         longest = retention // (periods * 60)
@@ -145,5 +146,5 @@ class RuleStore(OwnerStore[AlertRule]):
 
     kind = "rule"
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(settings, settings.alert_rules_topic, AlertRule.from_record, **kwargs)
+    def __init__(self, kafka: KafkaSettings, **kwargs: Any) -> None:
+        super().__init__(kafka, kafka.alert_rules_topic, AlertRule.from_record, **kwargs)

@@ -46,7 +46,9 @@ class AlertStates:
         owned: Callable[[], set[int]],
         topic_configs: Mapping[str, str] | None = None,
         name: str = TABLE_NAME,
-        description: str = "Alert state per rule and app: firing or not, notifications waiting for delivery.",
+        description: str = (
+            "Alert state per rule and app: firing or not, notifications waiting for delivery (docs/alerts.md)."
+        ),
     ) -> None:
         """`topic_configs`: the changelog's (min.insync.replicas, as every topic the worker creates); `name` and
         `description`: the table's (guard decisions keep their state in a table of the same kind)."""

@@ -24,6 +24,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from ota_stream.errors import OtaStreamError
+
 RESOLVE_TIMEOUT_SECONDS = 5.0
 SIGNATURE_HEADER = "X-OTA-Signature"
 ID_HEADER = "X-OTA-Notification-Id"
@@ -39,7 +41,7 @@ class Target:
     owner: str
 
 
-class WebhookRefused(Exception):
+class WebhookRefused(OtaStreamError):
     """The URL or an address it resolves to may not be called; the message says why, for a 422 or a log line."""
 
 

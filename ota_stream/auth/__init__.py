@@ -1,4 +1,4 @@
-"""Tenant isolation (spec §7): API keys with scopes, their distribution to every process, rate limits, and the
+"""Tenant isolation (docs/security.md): API keys with scopes, their distribution to every process, rate limits, and the
 pseudonymisation of device ids.
 
 - `keys`: what a key is, how it is made, shown once, hashed and checked in constant time.

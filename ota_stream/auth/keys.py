@@ -25,7 +25,7 @@ _KEY_SHAPED = re.compile(r"ota_[0-9a-f]{16}_[A-Za-z0-9_-]{10,}")
 MIN_ADMIN_KEY_LENGTH = 32
 
 
-class Scope(StrEnum):
+class KeyScope(StrEnum):
     INGEST = "ingest"  # write events of its tenant (narrowed to an org or an app when the key says so)
     READ = "read"  # analytics, live views, exports, release health of its tenant
     ADMIN = "admin"  # keys and alert rules of its tenant
@@ -38,7 +38,7 @@ class ApiKey:
     key_id: str
     secret_hash: str
     tenant_id: str
-    scopes: tuple[Scope, ...]
+    scopes: tuple[KeyScope, ...]
     org_id: str | None = None
     app_id: str | None = None
     name: str | None = None
@@ -67,7 +67,7 @@ class ApiKey:
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> ApiKey:
-        return cls(**{**data, "scopes": tuple(Scope(scope) for scope in data["scopes"])})
+        return cls(**{**data, "scopes": tuple(KeyScope(scope) for scope in data["scopes"])})
 
 
 def hash_secret(secret: str) -> str:
@@ -75,7 +75,7 @@ def hash_secret(secret: str) -> str:
 
 
 def make(
-    tenant_id: str, scopes: tuple[Scope, ...], org_id: str | None, app_id: str | None, name: str | None
+    tenant_id: str, scopes: tuple[KeyScope, ...], org_id: str | None, app_id: str | None, name: str | None
 ) -> tuple[ApiKey, str]:
     """A new key's record and the key itself, which is never stored and shown only now."""
     key_id = secrets.token_hex(8)
@@ -91,5 +91,6 @@ def split(key: str) -> tuple[str, str] | None:
 
 
 def redact(text: str) -> str:
-    """`text` with every key-shaped token replaced: for logs, audit lines, and paths that carry a key (§8)."""
+    """`text` with every key-shaped token replaced: for logs, audit lines, and paths that carry a key
+    (docs/clients.md)."""
     return _KEY_SHAPED.sub("ota_***", text)

@@ -1,4 +1,4 @@
-"""Per-key token buckets (spec §7): ingest events and read requests, each at a rate with a burst of twice it.
+"""Per-key token buckets (docs/security.md): ingest events and read requests, each at a rate with a burst of twice it.
 
 Buckets live in each process (per key, per process, as the contract says). A request that would take more tokens
 than the bucket holds is refused whole with the time until it would fit; every keyed answer reports the bucket in

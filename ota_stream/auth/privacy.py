@@ -1,4 +1,4 @@
-"""Device ids pseudonymised before they reach Kafka (DEVICE_ID_HMAC_KEY, spec §7).
+"""Device ids pseudonymised before they reach Kafka (DEVICE_ID_HMAC_KEY, docs/security.md).
 
 `hex(HMAC-SHA256(key, tenant_id + "\\x00" + device_id))[:32]`: the same device gives the same id within a tenant,
 so every count stays the same, and the raw id is stored nowhere. The device drill-down route hashes the id in its

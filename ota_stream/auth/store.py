@@ -11,9 +11,11 @@ import hashlib
 import hmac
 from typing import Any
 
+from pydantic import SecretStr
+
 from ota_stream.auth import keys
-from ota_stream.auth.keys import ApiKey, Scope
-from ota_stream.config import Settings
+from ota_stream.auth.keys import ApiKey, KeyScope
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka.compacted import CompactedTable
 
 ADMIN_KEY_ID = "admin"  # how the bootstrap key appears in audit lines
@@ -22,9 +24,10 @@ VERIFIED_CACHE_SIZE = 10_000
 
 
 class KeyStore(CompactedTable[ApiKey]):
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(settings, settings.keys_topic, ApiKey.from_record, **kwargs)
-        admin = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    def __init__(self, kafka: KafkaSettings, admin_api_key: SecretStr | None = None, **kwargs: Any) -> None:
+        """`admin_api_key`: ADMIN_API_KEY, accepted on the admin routes for every tenant."""
+        super().__init__(kafka, kafka.keys_topic, ApiKey.from_record, **kwargs)
+        admin = admin_api_key.get_secret_value() if admin_api_key else None
         self._admin_hash = hashlib.sha256(admin.encode()).hexdigest() if admin else None
         self._verified: dict[str, ApiKey] = {}  # presented key -> its record, while that record is current
 
@@ -40,7 +43,7 @@ class KeyStore(CompactedTable[ApiKey]):
         if self._admin_hash is not None and hmac.compare_digest(
             hashlib.sha256(presented.encode()).hexdigest(), self._admin_hash
         ):
-            return ApiKey(ADMIN_KEY_ID, self._admin_hash, "*", (Scope.ADMIN,))
+            return ApiKey(ADMIN_KEY_ID, self._admin_hash, "*", (KeyScope.ADMIN,))
         parts = keys.split(presented)
         if parts is None:
             return None
@@ -55,7 +58,7 @@ class KeyStore(CompactedTable[ApiKey]):
     async def create(
         self,
         tenant_id: str,
-        scopes: tuple[Scope, ...],
+        scopes: tuple[KeyScope, ...],
         org_id: str | None,
         app_id: str | None,
         name: str | None,

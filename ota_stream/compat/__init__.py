@@ -1,4 +1,4 @@
-"""Real OTA clients' wire formats mapped onto the event model (spec §8): one module per client, base.py shared.
+"""Real OTA clients' wire formats mapped onto the event model (docs/clients.md): one module per client, base.py shared.
 
 The HTTP routes that use them are in ota_stream/web/compat.py; docs/clients.md has the mapping tables.
 """

@@ -22,7 +22,7 @@ from ota_stream.models import FieldError, InvalidEvent
 
 ANSWER_MESSAGE = "OTA event queued for processing"  # events.rs
 
-# OtaEventType -> (§1 type, failure_stage, metadata.result)
+# OtaEventType -> (event type, failure_stage, metadata.result)
 EVENT_TYPES: dict[str, tuple[str, str | None, str | None]] = {
     "UPDATE_CHECK": ("update_checked", None, None),
     "UPDATE_AVAILABLE": ("update_checked", None, "available"),
@@ -38,7 +38,7 @@ EVENT_TYPES: dict[str, tuple[str, str | None, str | None]] = {
     "ROLLBACK_COMPLETED": ("rollback_completed", None, None),
     "ROLLBACK_FAILED": ("update_failed", "rollback", None),
 }
-# Airborne field -> §1 leaf (strings)
+# Airborne field -> event field (strings)
 TEXT_FIELDS = {
     "tenant_id": "tenant_id",
     "org_id": "org_id",
@@ -54,7 +54,7 @@ TEXT_FIELDS = {
     "error_code": "error_code",
     "error_message": "error_message",
 }
-# Airborne field -> (§1 leaf, scale, integer)
+# Airborne field -> (event field, scale, integer)
 NUMBER_FIELDS = {
     "rollout_percentage": ("rollout_percentage", 1.0, False),
     "download_size_bytes": ("package_size_bytes", 1.0, True),
@@ -65,7 +65,7 @@ HANDLED = {"event_type", "timestamp", *TEXT_FIELDS, *NUMBER_FIELDS}
 
 
 def to_event(body: Any, received: datetime) -> Draft:
-    """One Airborne event (snake_case or the iOS camelCase form) as a draft §1 event."""
+    """One Airborne event (snake_case or the iOS camelCase form) as a draft event (docs/events.md)."""
     raw = require_object(body)
     data: dict[str, Any] = {}
     names: dict[str, str] = {}  # snake name -> the name the client sent

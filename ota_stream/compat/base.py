@@ -1,4 +1,4 @@
-"""What every client format shares on its way to the event model (spec §8): a draft event that remembers which
+"""What every client format shares on its way to the event model (docs/clients.md): a draft event that remembers which
 client field each of its fields came from, the clients' loose values (empty strings, epoch milliseconds, numbers
 sent as text), and `metadata` for everything without an equivalent.
 
@@ -49,7 +49,8 @@ def as_text(value: Any) -> str:
 
 @dataclass
 class Draft:
-    """One event being built from a client payload: §1 fields, metadata, and where each came from."""
+    """One event being built from a client payload: event fields (docs/events.md), metadata, and where each came
+    from."""
 
     received: datetime
     event: dict[str, Any] = field(default_factory=dict)
@@ -58,7 +59,8 @@ class Draft:
     _overflow: list[str] = field(default_factory=list)
 
     def put(self, name: str, value: Any, source: str) -> None:
-        """Set a §1 field (a leaf name goes into its group) unless the client left it absent."""
+        """Set an event field (docs/events.md#fields) (a leaf name goes into its group) unless the client left it
+        absent."""
         if absent(value):
             return
         group = _LEAF_GROUP.get(name)
@@ -113,12 +115,12 @@ class Draft:
 
     def derive_id(self, *parts: Any) -> None:
         """An event id from the payload itself, for formats that send none: a client's retry of the same
-        report carries the same parts, so it counts once (spec §1 deduplication)."""
+        report carries the same parts, so it counts once (docs/events.md#ids-and-deduplication)."""
         if "event_id" not in self.event:
             self.event["event_id"] = str(uuid.uuid5(ID_NAMESPACE, orjson.dumps(parts).decode()))
 
     def build(self) -> dict[str, Any]:
-        """The §1 object, ready for `Ingest.accept`."""
+        """The event object (docs/events.md), ready for `Ingest.accept`."""
         event = dict(self.event)
         metadata = dict(self.metadata)
         if self._overflow:

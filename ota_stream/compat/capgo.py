@@ -97,7 +97,8 @@ def to_event(body: Any, received: datetime) -> Draft:
 
 
 def _action(draft: Draft, action: str, version: Any, old_version: Any) -> None:
-    """The §1 type of a Capgo action and which version it names (see the module's docstring)."""
+    """The event type (docs/events.md#event-types) of a Capgo action and which version it names (see the module's
+    docstring)."""
     progress = _PROGRESS.match(action)
     if action == "set":
         _typed(draft, "update_installed", target=version, current=old_version)

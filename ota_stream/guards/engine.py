@@ -30,16 +30,16 @@ from ota_stream.guards import decisions
 from ota_stream.guards.rules import Guard, GuardStore
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import release_health, releases
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 log = logging.getLogger(__name__)
 BASELINE_LOOKBACK = timedelta(days=30)  # before the watch: where a guard's baseline may still be found
 
 
-async def watched(ch: ClickHouse, guard: Guard, now: datetime) -> tuple[Scope, list[str]]:
+async def watched(ch: ClickHouse, guard: Guard, now: datetime) -> tuple[QueryScope, list[str]]:
     """The window the guard reads, and the versions it watches in it now."""
     since = now - timedelta(hours=guard.watch_hours)
-    scope = Scope(guard.tenant_id, since - BASELINE_LOOKBACK, now, guard.org_id, guard.app_id)
+    scope = QueryScope(guard.tenant_id, since - BASELINE_LOOKBACK, now, guard.org_id, guard.app_id)
     seen = await releases.first_updates(ch, scope)
     recent = sorted(v for v, first_ms in seen.items() if first_ms >= since.timestamp() * 1000)
     if guard.channel is not None and recent:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ota_stream.alerts.owners import OwnerStore
 from ota_stream.alerts.rules import MAX_URL_LENGTH
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka.envelope import partition_for
 from ota_stream.models import Identifier, ShortText, format_timestamp
 from ota_stream.storage.queries import compare, release_health
@@ -131,9 +131,9 @@ def make(spec: NewGuard) -> Guard:
     )
 
 
-def topic(settings: Settings) -> str:
+def topic(kafka: KafkaSettings) -> str:
     """The compacted topic that holds this installation's guards (its consumer group's)."""
-    return f"{settings.kafka_consumer_group}-guards"
+    return f"{kafka.consumer_group}-guards"
 
 
 class GuardStore(OwnerStore[Guard]):
@@ -141,5 +141,5 @@ class GuardStore(OwnerStore[Guard]):
 
     kind = "guard"
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(settings, topic(settings), Guard.from_record, **kwargs)
+    def __init__(self, kafka: KafkaSettings, **kwargs: Any) -> None:
+        super().__init__(kafka, topic(kafka), Guard.from_record, **kwargs)

@@ -25,7 +25,8 @@ from aiokafka.errors import (
 )
 from aiokafka.protocol.metadata import MetadataRequest
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
+from ota_stream.errors import OtaStreamError
 from ota_stream.kafka.options import security_options
 from ota_stream.retry import Backoff, retry_forever
 
@@ -34,7 +35,7 @@ BACKOFF = Backoff(initial=0.5, maximum=10.0)
 PROBE_TIMEOUT_MS = 10_000
 
 
-class KafkaNotReachable(RuntimeError):
+class KafkaNotReachable(OtaStreamError):
     """No broker answered within KAFKA_STARTUP_TIMEOUT_SECONDS (see also KafkaRefused)."""
 
 
@@ -45,12 +46,12 @@ class KafkaRefused(KafkaNotReachable):
     """
 
 
-def refusal(exc: BaseException, server: str, settings: Settings) -> str | None:
+def refusal(exc: BaseException, server: str, settings: KafkaSettings) -> str | None:
     """Why the broker at `server` refused us, naming the settings to check; None for an error worth retrying."""
     if isinstance(exc, SaslAuthenticationFailed):
         return (
             f"Kafka at {server} rejected the SASL {settings.sasl_mechanism.value} login of user "
-            f"{settings.kafka_sasl_username!r}: {exc}; check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and "
+            f"{settings.sasl_username!r}: {exc}; check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and "
             "KAFKA_SASL_MECHANISMS"
         )
     if isinstance(exc, UnsupportedSaslMechanismError):
@@ -59,11 +60,11 @@ def refusal(exc: BaseException, server: str, settings: Settings) -> str | None:
     if isinstance(exc, IllegalSaslStateError):
         return (
             f"Kafka at {server} does not take SASL on this listener; check KAFKA_SECURITY_PROTOCOL "
-            f"({settings.kafka_security_protocol.value}) against the broker's listener on that port"
+            f"({settings.security_protocol.value}) against the broker's listener on that port"
         )
     tls = _tls_error(exc)
     if isinstance(tls, ssl.SSLCertVerificationError):
-        ca = settings.kafka_ssl_ca_file or "the system's CAs"
+        ca = settings.ssl_ca_file or "the system's CAs"
         return (
             f"the TLS certificate of Kafka at {server} did not verify against {ca}: {tls.verify_message}; "
             "check KAFKA_SSL_CA_FILE (the CA that signed the broker's certificate) and the host in KAFKA_BROKERS"
@@ -89,7 +90,7 @@ def _tls_error(exc: BaseException | None) -> ssl.SSLError | None:
     return None
 
 
-async def _answers(settings: Settings) -> None:
+async def _answers(settings: KafkaSettings) -> None:
     """Return once one bootstrap server answers a metadata request; raise KafkaRefused at the first refusal."""
     options = security_options(settings)
     error: Exception = KafkaNotReachable("no bootstrap server")
@@ -110,10 +111,10 @@ async def _answers(settings: Settings) -> None:
     raise error
 
 
-async def wait_for_kafka(settings: Settings) -> int:
+async def wait_for_kafka(settings: KafkaSettings) -> int:
     """Return the number of attempts once a broker answers; raise KafkaNotReachable after the timeout, and
     KafkaRefused at once when a broker refuses this worker."""
-    timeout = settings.kafka_startup_timeout_seconds
+    timeout = settings.startup_timeout_seconds
     where = ",".join(settings.bootstrap_servers)
     errors: list[Exception] = []
     waiting = retry_forever(

@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from mode import Service
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
 from ota_stream.kafka.options import client_options
 from ota_stream.kafka.producer import RETIRE_TIMEOUT_SECONDS, retire
 from ota_stream.kafka.replication import durability_configs
@@ -35,7 +35,7 @@ RETRY_SECONDS = 2.0
 
 class CompactedTable(Service, Generic[V]):
     def __init__(
-        self, settings: Settings, topic: str, decode: Callable[[dict[str, Any]], V], **kwargs: Any
+        self, settings: KafkaSettings, topic: str, decode: Callable[[dict[str, Any]], V], **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
@@ -99,7 +99,7 @@ class CompactedTable(Service, Generic[V]):
         await admin.start()
         try:
             configs = {**COMPACTED, **durability_configs(self.settings)}
-            topic = NewTopic(self.topic, 1, self.settings.replication_factor, topic_configs=configs)
+            topic = NewTopic(self.topic, 1, self.settings.replicas, topic_configs=configs)
             await admin.create_topics([topic])
         except TopicAlreadyExistsError:
             pass

@@ -90,12 +90,9 @@ class SafeConsumerThread(aiokafka.AIOKafkaConsumerThread):
         """Faust's seek after a rebalance, plus: a source partition with no commit goes to its beginning."""
         consumer = self._ensure_consumer()
         app = self.consumer.app
-        delay = cast(Transport, self.consumer.transport).seek_delay_seconds
         changelogs = app.tables.changelog_topics
 
         async def seek() -> Mapping[TP, int]:
-            if delay and self.consumer.flow_active:  # tests: a seek as slow as on a loaded broker
-                await asyncio.sleep(delay)
             committed: Mapping[TP, int] = await consumer.seek_to_committed()
             fresh = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
             if fresh:
@@ -192,18 +189,12 @@ class SafeConsumer(aiokafka.Consumer):
 
 
 class Transport(aiokafka.Transport):
-    """`seek_delay_seconds` (KAFKA_SEEK_DELAY_SECONDS, for fault tests) holds each seek that ends a recovery."""
-
     Consumer = SafeConsumer
 
-    def __init__(self, url: Any, app: faust.App, seek_delay_seconds: float = 0.0) -> None:
-        super().__init__(url, app)
-        self.seek_delay_seconds = seek_delay_seconds
 
-
-def install(app: faust.App, seek_delay_seconds: float = 0.0) -> None:
+def install(app: faust.App) -> None:
     """Give `app` this transport for its consumer, before anything creates Faust's default one."""
-    app.transport = Transport(app.conf.broker_consumer, app, seek_delay_seconds)
+    app.transport = Transport(app.conf.broker_consumer, app)
 
 
 def assigned_partitions(app: faust.App, topic: str) -> list[int]:

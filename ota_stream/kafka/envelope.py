@@ -3,7 +3,7 @@
 Faust's cost is paid per Kafka message (fetch, dispatch, sensors, acks: about 0.28 ms each on our machines), so
 ingest packs the events of one partition that arrive together into one message: NDJSON of row lines
 (storage/events_table.py), with the header `ota-envelope: rows-ndjson-v1`. A message without that header is a
-single event in the public JSON form (spec §1), as another producer may write it; the sink reads both.
+single event in the public JSON form (docs/events.md), as another producer may write it; the sink reads both.
 
 An event's position is (partition, offset, index of its line in the message): what the sink records with each
 row, what live windows gate replays on, and what a dead letter names.

@@ -33,7 +33,8 @@ from aiokafka.errors import KafkaError
 from mode import Service
 
 from ota_stream import metrics
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
+from ota_stream.errors import Unavailable
 from ota_stream.kafka import envelope
 from ota_stream.kafka.options import client_options
 
@@ -48,8 +49,11 @@ PARTITIONS_TTL_SECONDS = 1.0
 Headers = list[tuple[str, bytes]]
 
 
-class KafkaUnavailable(RuntimeError):
-    """The broker did not acknowledge in time; the client should retry later (HTTP 503)."""
+class KafkaUnavailable(Unavailable):
+    """The broker did not acknowledge in time; the client should retry later (HTTP 503). The message holds aiokafka's
+    error, for the log only."""
+
+    answer = "Kafka is unavailable; retry later"
 
 
 @dataclass
@@ -71,7 +75,7 @@ class EventPublisher(Service):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaSettings,
         on_replaced: Callable[[], None] = metrics.PRODUCER_REPLACED.inc,
         **kwargs: Any,
     ) -> None:
@@ -90,14 +94,14 @@ class EventPublisher(Service):
 
     def _new_producer(self) -> AIOKafkaProducer:
         s = self.settings
-        compression = None if s.kafka_compression_type.value == "none" else s.kafka_compression_type.value
+        compression = None if s.compression_type.value == "none" else s.compression_type.value
         return AIOKafkaProducer(
             acks="all",
             enable_idempotence=True,
-            linger_ms=s.kafka_linger_ms,
-            max_batch_size=max(s.kafka_batch_size, envelope.MAX_BYTES + 64 * 1024),
+            linger_ms=s.linger_ms,
+            max_batch_size=max(s.batch_size, envelope.MAX_BYTES + 64 * 1024),
             compression_type=compression,
-            request_timeout_ms=int(s.ingest_ack_timeout_seconds * 1000),
+            request_timeout_ms=int(s.ack_timeout_seconds * 1000),
             client_id="ota-stream-ingest",
             **client_options(s),
         )
@@ -152,15 +156,15 @@ class EventPublisher(Service):
         return count
 
     async def _read_partitions(self, producer: AIOKafkaProducer) -> int:
-        known = producer.client.cluster.partitions_for_topic(self.settings.kafka_topic)
+        known = producer.client.cluster.partitions_for_topic(self.settings.topic)
         if not known:
             try:
                 known = await asyncio.wait_for(
-                    producer.partitions_for(self.settings.kafka_topic),
-                    self.settings.ingest_ack_timeout_seconds,
+                    producer.partitions_for(self.settings.topic),
+                    self.settings.ack_timeout_seconds,
                 )
             except (KafkaError, TimeoutError) as exc:
-                raise KafkaUnavailable(f"no metadata for {self.settings.kafka_topic}: {exc!r}") from exc
+                raise KafkaUnavailable(f"no metadata for {self.settings.topic}: {exc!r}") from exc
         return len(known)
 
     async def publish(self, items: Sequence[tuple[bytes, bytes]]) -> None:
@@ -194,7 +198,7 @@ class EventPublisher(Service):
                 flight = [(partition, item) for partition, items in waiting.items() for item in items]
                 messages = [(partition, None, envelope.pack(item.lines)) for partition, item in flight]
                 try:
-                    await self._deliver(self.settings.kafka_topic, messages, envelope.HEADERS)
+                    await self._deliver(self.settings.topic, messages, envelope.HEADERS)
                 # KafkaUnavailable (503), or anything unforeseen: no caller may wait forever.
                 except Exception as exc:
                     for _, item in flight:
@@ -212,7 +216,7 @@ class EventPublisher(Service):
         if len(value) > DEAD_LETTER_MAX_VALUE:
             value = value[:DEAD_LETTER_MAX_VALUE]
             headers.append(("truncated", b"true"))
-        await self._deliver(self.settings.dlq_topic, [(None, key, value)], headers)
+        await self._deliver(self.settings.dead_letter_topic, [(None, key, value)], headers)
 
     async def _deliver(
         self, topic: str, messages: Sequence[tuple[int | None, bytes | None, bytes]], headers: Headers
@@ -225,7 +229,7 @@ class EventPublisher(Service):
                 await producer.send(topic, value=value, key=key, headers=headers, partition=partition)
                 for partition, key, value in messages
             ]
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ingest_ack_timeout_seconds)
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.settings.ack_timeout_seconds)
         except (KafkaError, TimeoutError) as exc:
             self._replace(producer, exc)
             raise KafkaUnavailable(f"Kafka did not acknowledge {topic}: {exc!r}") from exc

@@ -25,7 +25,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import BrokerNotAvailableError, TopicAlreadyExistsError
 
-from ota_stream.config import Settings
+from ota_stream.config import KafkaSettings
+from ota_stream.errors import OtaStreamError
 from ota_stream.kafka.broker import KafkaNotReachable
 from ota_stream.kafka.options import client_options
 from ota_stream.kafka.topics import DECLARE_BACKOFF, is_transient
@@ -34,23 +35,23 @@ from ota_stream.retry import retry_forever
 HOUR_MS = 3600 * 1000
 
 
-class UnsafeReplication(RuntimeError):
+class UnsafeReplication(OtaStreamError):
     """The topic settings would lose acknowledged events on this cluster, or cannot be applied to it."""
 
 
-def durability_configs(settings: Settings) -> dict[str, str]:
+def durability_configs(settings: KafkaSettings) -> dict[str, str]:
     """Topic configs of every topic the worker creates."""
-    return {"min.insync.replicas": str(settings.min_insync_replicas)}
+    return {"min.insync.replicas": str(settings.in_sync_replicas)}
 
 
-def retained_configs(settings: Settings, hours: float) -> dict[str, str]:
+def retained_configs(settings: KafkaSettings, hours: float) -> dict[str, str]:
     """Topic configs of a topic whose messages are kept `hours` (the events and dead-letter topics)."""
     return {**durability_configs(settings), "retention.ms": str(int(hours * HOUR_MS))}
 
 
-def problems(settings: Settings, brokers: int) -> list[str]:
+def problems(settings: KafkaSettings, brokers: int) -> list[str]:
     """What is wrong with the replication settings on a cluster of `brokers` brokers; empty when they are safe."""
-    replicas, insync = settings.replication_factor, settings.min_insync_replicas
+    replicas, insync = settings.replicas, settings.in_sync_replicas
     found = []
     if replicas > brokers:
         found.append(
@@ -62,7 +63,7 @@ def problems(settings: Settings, brokers: int) -> list[str]:
             f"KAFKA_MIN_INSYNC_REPLICAS={insync} is above KAFKA_REPLICATION_FACTOR={replicas}: no write with "
             "acks=all could ever be acknowledged"
         )
-    if settings.kafka_dev_broker:
+    if settings.dev_broker:
         return found
     if replicas < 2:
         found.append(
@@ -77,23 +78,23 @@ def problems(settings: Settings, brokers: int) -> list[str]:
     return found
 
 
-def topics(settings: Settings) -> list[NewTopic]:
+def topics(settings: KafkaSettings) -> list[NewTopic]:
     """The events and dead-letter topics, as the worker creates them."""
     return [
         NewTopic(
             name,
-            settings.kafka_topic_partitions,
-            settings.replication_factor,
+            settings.topic_partitions,
+            settings.replicas,
             topic_configs=retained_configs(settings, hours),
         )
         for name, hours in (
-            (settings.kafka_topic, settings.kafka_events_retention_hours),
-            (settings.dlq_topic, settings.kafka_dlq_retention_hours),
+            (settings.topic, settings.events_retention_hours),
+            (settings.dead_letter_topic, settings.dlq_retention_hours),
         )
     ]
 
 
-async def broker_count(settings: Settings) -> int:
+async def broker_count(settings: KafkaSettings) -> int:
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -105,14 +106,14 @@ async def broker_count(settings: Settings) -> int:
     return len(cluster["brokers"])
 
 
-async def prepare(settings: Settings) -> int:
+async def prepare(settings: KafkaSettings) -> int:
     """Verify the settings against the cluster, then create the topics that do not exist; returns the broker count.
     Raises UnsafeReplication with every problem found, before anything is created. Waits out a broker that is
     away (as topics.ResilientTopic does), within KAFKA_STARTUP_TIMEOUT_SECONDS when it is not 0."""
     preparing = retry_forever(
         lambda: _prepare(settings), "preparing Kafka topics", DECLARE_BACKOFF, retry_if=is_transient
     )
-    timeout = settings.kafka_startup_timeout_seconds
+    timeout = settings.startup_timeout_seconds
     try:
         brokers, _ = await (asyncio.wait_for(preparing, timeout) if timeout else preparing)
     except TimeoutError as exc:
@@ -120,7 +121,7 @@ async def prepare(settings: Settings) -> int:
     return brokers
 
 
-async def _prepare(settings: Settings) -> int:
+async def _prepare(settings: KafkaSettings) -> int:
     brokers = await broker_count(settings)
     _refuse(settings, problems(settings, brokers))
     admin = AIOKafkaAdminClient(**client_options(settings))
@@ -134,11 +135,11 @@ async def _prepare(settings: Settings) -> int:
     return brokers
 
 
-def _refuse(settings: Settings, found: list[str]) -> None:
+def _refuse(settings: KafkaSettings, found: list[str]) -> None:
     if found:
         hint = (
             ""
-            if settings.kafka_dev_broker
+            if settings.dev_broker
             else "; for a single development broker set KAFKA_DEV_BROKER=true (replication 1)"
         )
         raise UnsafeReplication(

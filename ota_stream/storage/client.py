@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ import orjson
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
-from ota_stream.config import Settings
+from ota_stream.config import ClickHouseSettings
 from ota_stream.storage.errors import StorageUnavailable, is_unavailable
 
 Row = Sequence[Any]
@@ -71,31 +72,19 @@ CLUSTER_SESSION_SETTINGS: dict[str, Any] = {
 }
 
 
-class InjectedFailure(ConnectionError):
-    """Raised while the failure-point file exists (CLICKHOUSE_FAILPOINT_FILE): a test's stand-in for an outage."""
-
-
 @dataclass(frozen=True)
 class ClickHouseConfig:
     dsn: str
     database: str
     username: str | None = None
     password: str | None = None
-    failpoint_file: str | None = None
     cluster: str = ""  # CLICKHOUSE_CLUSTER: empty on one node (storage/ddl.py renders the migrations for it)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ClickHouseConfig:
-        password = settings.clickhouse_password.get_secret_value() if settings.clickhouse_password else None
-        failpoint = settings.clickhouse_failpoint_file
-        return cls(
-            settings.clickhouse_dsn,
-            settings.clickhouse_database,
-            settings.clickhouse_username,
-            password,
-            str(failpoint) if failpoint else None,
-            settings.clickhouse_cluster,
-        )
+    def from_settings(cls, settings: ClickHouseSettings, data_dir: Path) -> ClickHouseConfig:
+        """CLICKHOUSE_*, with embedded chDB under `data_dir` (DATA_DIR) unless CLICKHOUSE_URL names a server."""
+        password = settings.password.get_secret_value() if settings.password else None
+        return cls(settings.dsn(data_dir), settings.database, settings.username, password, settings.cluster)
 
     @property
     def embedded(self) -> bool:
@@ -138,10 +127,6 @@ class ClickHouse:
 
     @property
     def client(self) -> Client:
-        if self.config.failpoint_file and os.path.exists(self.config.failpoint_file):
-            raise InjectedFailure(
-                f"ClickHouse unavailable: failure point {self.config.failpoint_file} is set"
-            )
         if self._client is None:
             raise RuntimeError("ClickHouse.connect() has not run")
         return self._client

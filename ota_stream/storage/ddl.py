@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ota_stream.errors import OtaStreamError
+
 LOCAL = "_local"
 APP_KEY = "cityHash64(tenant_id, org_id, app_id)"
 # Tables without the app key. None: never inserted into through its Distributed table; its rows are written on each
@@ -64,7 +66,7 @@ _CODEC = re.compile(r"\s+CODEC\((?:[^()]|\([^()]*\))*\)", re.IGNORECASE)
 _FROM = re.compile(r"\b(FROM|JOIN)\s+(\w+)\b", re.IGNORECASE)
 
 
-class RenderError(ValueError):
+class RenderError(OtaStreamError, ValueError):
     """A statement this renderer cannot turn into its cluster form: the migration must say how."""
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 
-from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.exceptions import DatabaseError, Error, OperationalError
+
+from ota_stream.errors import Unavailable
 
 # ClickHouse error codes (src/Common/ErrorCodes.cpp) that a given set of rows causes, whatever the server's state.
 ROWS_REFUSED_CODES = frozenset(
@@ -63,12 +65,23 @@ UNAVAILABLE_CODES = frozenset(
 _CODE = re.compile(r"\bCode: (\d+)\b")
 
 
-class StorageUnavailable(RuntimeError):
-    """ClickHouse cannot answer now; the caller should retry later (HTTP 503 with Retry-After)."""
+class StorageUnavailable(Unavailable):
+    """ClickHouse cannot answer now; the caller should retry later (HTTP 503 with Retry-After). The message holds
+    the driver's error, for the log only."""
+
+    answer = "ClickHouse is unavailable; retry later"
+    logged = True
 
 
 def error_code(exc: BaseException) -> int | None:
-    """ClickHouse's error code in a clickhouse-connect error, if it carries one."""
+    """ClickHouse's error code of a clickhouse-connect error: the driver's `code` (from the server's
+    X-ClickHouse-Exception-Code header, or read by the driver from chDB's message), even when the message itself is
+    hidden (`show_clickhouse_errors=False`). Only a database error the driver made without a code falls back to a
+    `Code: N` in its text."""
+    if not isinstance(exc, Error):
+        return None
+    if exc.code is not None:
+        return exc.code
     if not isinstance(exc, DatabaseError):
         return None
     found = _CODE.search(str(exc))

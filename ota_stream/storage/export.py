@@ -23,7 +23,7 @@ import pyarrow.ipc
 
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.queries.event_rows import COLUMNS, RFC3339, select_list
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 STREAM_READ_BYTES = 1 << 16
 
@@ -77,7 +77,7 @@ class Layout:
 
 
 LAYOUTS = {
-    # Flat §1 objects, one per line; absent fields are null; 64-bit integers as JSON numbers.
+    # Flat events (docs/events.md), one per line; absent fields are null; 64-bit integers as JSON numbers.
     "ndjson": Layout(
         "JSONEachRow", {"timestamp": RFC3339}, f"{STREAMING}, output_format_json_quote_64bit_integers = 0"
     ),
@@ -99,13 +99,13 @@ LAYOUTS = {
 
 @dataclass(frozen=True)
 class Snapshot:
-    scope: Scope
+    scope: QueryScope
     event_type: str | None
     cutoff: str  # server time, 'YYYY-MM-DD hh:mm:ss.sss'
     rows: int
 
 
-async def snapshot(ch: ClickHouse, scope: Scope, event_type: str | None) -> Snapshot:
+async def snapshot(ch: ClickHouse, scope: QueryScope, event_type: str | None) -> Snapshot:
     [(cutoff,)] = await ch.query("SELECT toString(now64(3, 'UTC'))")
     sql, params = _sql(COUNT, scope, event_type, cutoff)
     [(rows,)] = await ch.query(sql, params)
@@ -113,7 +113,7 @@ async def snapshot(ch: ClickHouse, scope: Scope, event_type: str | None) -> Snap
 
 
 def _sql(
-    template: str, scope: Scope, event_type: str | None, cutoff: str, **parts: str
+    template: str, scope: QueryScope, event_type: str | None, cutoff: str, **parts: str
 ) -> tuple[str, dict[str, Any]]:
     where, params = scope.window()
     params["cutoff"] = cutoff

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ota_stream.errors import OtaStreamError
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.ddl import Renderer, RenderError, Step, created_tables
 
@@ -32,7 +33,7 @@ _CREATE = re.compile(r"^CREATE\s+(TABLE|MATERIALIZED VIEW|VIEW)\s+IF\s+NOT\s+EXI
 MIGRATIONS_TABLE = "schema_migrations"
 
 
-class MigrationError(RuntimeError):
+class MigrationError(OtaStreamError):
     """A migration file is malformed, or a statement of it failed."""
 
 

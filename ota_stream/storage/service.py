@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ota_stream.config import Settings
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.errors import StorageUnavailable, is_unavailable
 from ota_stream.storage.migrations import migrate
@@ -13,12 +12,13 @@ from ota_stream.storage.migrations import migrate
 log = logging.getLogger(__name__)
 
 
-class Storage:
+class ClickHouseService:
     """Lazily opened, so that Faust commands that never touch ClickHouse never lock the chDB folder."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.clickhouse = ClickHouse(ClickHouseConfig.from_settings(settings))
+    def __init__(self, config: ClickHouseConfig, retention_days: int) -> None:
+        """`retention_days`: RETENTION_DAYS, the TTL that migrations write when they create a table."""
+        self.retention_days = retention_days
+        self.clickhouse = ClickHouse(config)
         self._lock = asyncio.Lock()
         self._opened = False
         self._opening: asyncio.Future[None] | None = None
@@ -45,7 +45,7 @@ class Storage:
 
     def _open(self) -> None:
         self.clickhouse.connect()
-        applied = migrate(self.clickhouse, self.settings.retention_days)
+        applied = migrate(self.clickhouse, self.retention_days)
         log.info("ClickHouse ready at %s (%d migrations applied now)", self._where(), len(applied))
 
     def _where(self) -> str:

@@ -1,1 +1,1 @@
-"""Windowed state in Faust tables (RocksDB through rocksdict), for the live views of spec §4."""
+"""Windowed state in Faust tables (RocksDB through rocksdict), for the live views of docs/api.md#live-windows."""

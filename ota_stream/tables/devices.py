@@ -1,7 +1,7 @@
 """Distinct devices of a window: an exact set below a threshold, then an HLL sketch (Apache DataSketches).
 
-Spec §4 allows a sketch but demands exact counts below 1,000 devices. The state is JSON-friendly, because it
-lives in a Faust table whose values are JSON.
+The live windows (docs/api.md#live-windows) may count with a sketch, but exactly below 1,000 devices. The state is
+JSON-friendly, because it lives in a Faust table whose values are JSON.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class LiveWindows:
             partitions=partitions,  # keys and values are JSON: Faust's default without a Record type
             options={"driver": "rocksdict"},
             extra_topic_configs=topic_configs,  # the changelog's min.insync.replicas (kafka/replication.py)
-            help="Live tumbling windows per app (spec §4).",
+            help="Live tumbling windows per app (docs/api.md#live-windows).",
         )
 
     def oldest_start(self, now: float) -> int:

@@ -13,13 +13,14 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ota_stream.alerts.rules import AlertRule
-from ota_stream.auth.keys import KEY_ID, ApiKey, Scope
+from ota_stream.auth.keys import KEY_ID, ApiKey, KeyScope
 from ota_stream.auth.store import KeyStore
+from ota_stream.errors import Unavailable
 from ota_stream.kafka.compacted import CompactedTable
 from ota_stream.models import FieldError, Identifier
 from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
-from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
+from ota_stream.web.errors import ApiError, invalid, json_response
 from ota_stream.web.params import identifier, only_known
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -30,7 +31,7 @@ class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tenant_id: Identifier
-    scopes: list[Scope] = Field(min_length=1, max_length=3)
+    scopes: list[KeyScope] = Field(min_length=1, max_length=3)
     org_id: Identifier | None = None
     app_id: Identifier | None = None
     name: str | None = Field(default=None, min_length=1, max_length=128)
@@ -91,9 +92,9 @@ async def stored(table: CompactedTable[Any], write: Awaitable[Written]) -> Writt
     it within INGEST_ACK_TIMEOUT_SECONDS: a broker that is away surfaced as a 500, after aiokafka's 40 s. The
     change may still be stored later, so a retry is safe (a retried creation makes another key or rule)."""
     try:
-        return await asyncio.wait_for(write, table.settings.ingest_ack_timeout_seconds)
+        return await asyncio.wait_for(write, table.settings.ack_timeout_seconds)
     except (KafkaError, TimeoutError):
-        raise unavailable("Kafka did not store the change; retry") from None
+        raise Unavailable("Kafka did not store the change; retry") from None
 
 
 def routes(store: KeyStore) -> list[web.RouteDef]:

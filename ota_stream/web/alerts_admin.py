@@ -12,32 +12,33 @@ from aiohttp import web
 from ota_stream.alerts import rules
 from ota_stream.alerts.rules import NewRule, RuleStore
 from ota_stream.alerts.webhooks import WebhookRefused, check_destination
-from ota_stream.config import Settings
+from ota_stream.config import AlertSettings, LiveSettings
+from ota_stream.errors import NotReady
 from ota_stream.web.admin import admin_body, check_reach, listed_tenant, narrowed, stored, within_reach
-from ota_stream.web.errors import ApiError, invalid, json_response, unavailable
+from ota_stream.web.errors import ApiError, invalid, json_response
 
 RULE_ID = re.compile(rf"^[0-9a-f]{{{rules.RULE_ID_LENGTH}}}$")
 
 
-def _validated(spec: NewRule, settings: Settings) -> NewRule:
-    errors = rules.check(spec, settings)
+def _validated(spec: NewRule, live: LiveSettings) -> NewRule:
+    errors = rules.check(spec, live)
     if errors:
         raise ApiError(422, "the alert rule is invalid", errors)
     return spec
 
 
-def routes(store: RuleStore, settings: Settings) -> list[web.RouteDef]:
+def routes(store: RuleStore, live: LiveSettings, alerts: AlertSettings) -> list[web.RouteDef]:
     def ready() -> None:
         if not store.caught_up.is_set():
-            raise unavailable("the worker is still reading the alert rules; retry")
+            raise NotReady("the worker is still reading the alert rules; retry")
 
     async def create(request: web.Request) -> web.Response:
         given = await admin_body(request, NewRule, "alert rule")
         org_id, app_id = narrowed(request, given.org_id, given.app_id)
-        spec = _validated(given.model_copy(update={"org_id": org_id, "app_id": app_id}), settings)
+        spec = _validated(given.model_copy(update={"org_id": org_id, "app_id": app_id}), live)
         check_reach(request, spec.tenant_id, spec.org_id, spec.app_id)
         try:
-            await check_destination(spec.webhook_url, settings.alert_webhook_allow_private)
+            await check_destination(spec.webhook_url, alerts.webhook_allow_private)
         except WebhookRefused as exc:
             raise invalid("webhook_url", str(exc)) from None
         rule = rules.make(spec)

@@ -1,7 +1,7 @@
 """`GET /analytics/*`: parse the scope, run the query, answer `{"data": ...}`.
 
 Every route gets its tenant scope from `authorized_scope`, the one place where a read key's tenant is to be
-checked against the request (spec §7) once keys exist.
+checked against the request (docs/security.md) once keys exist.
 """
 
 from __future__ import annotations
@@ -32,18 +32,20 @@ from ota_stream.storage.queries.adoption import adoption
 from ota_stream.storage.queries.apps import apps
 from ota_stream.storage.queries.failures import GROUP_BY, failures
 from ota_stream.storage.queries.performance import performance
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.storage.queries.versions import SEGMENTS, versions
 from ota_stream.web import params
 from ota_stream.web.errors import ApiError, invalid, json_response
 from ota_stream.wire import Pseudonymize
 
-Storage = Callable[[], Awaitable[ClickHouse]]
-Run = Callable[[ClickHouse, Scope, web.Request], Awaitable[Any]]
+OpenClickHouse = Callable[
+    [], Awaitable[ClickHouse]
+]  # the connected, migrated client, once ClickHouse answers
+Run = Callable[[ClickHouse, QueryScope, web.Request], Awaitable[Any]]
 
 
-def authorized_scope(request: web.Request, extra: Collection[str] = ()) -> Scope:
-    """The tenant scope and window of a request. Read keys (spec §7) are to check the tenant here."""
+def authorized_scope(request: web.Request, extra: Collection[str] = ()) -> QueryScope:
+    """The tenant scope and window of a request. Read keys (docs/security.md) are to check the tenant here."""
     return params.scope(request.query, extra)
 
 
@@ -63,34 +65,34 @@ def route(name: str, path: str, *extra: str) -> Callable[[Run], Route]:
 
 
 @route("adoption", "/analytics/adoption", "target_version")
-async def _adoption(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _adoption(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     return await adoption(ch, scope, params.text(request.query, "target_version"))
 
 
 @route("versions", "/analytics/versions", "segment")
-async def _versions(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _versions(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     return await versions(ch, scope, params.choice(request.query, "segment", SEGMENTS, None))
 
 
 @route("active-devices", "/analytics/active-devices")
-async def _active_devices(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _active_devices(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     return await active_devices(ch, scope)
 
 
 @route("failures", "/analytics/failures", "group_by")
-async def _failures(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _failures(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     group_by = params.choice(request.query, "group_by", GROUP_BY, "error_code")
     assert group_by is not None
     return await failures(ch, scope, group_by)
 
 
 @route("performance", "/analytics/performance")
-async def _performance(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _performance(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     return await performance(ch, scope)
 
 
 @route("releases", "/analytics/releases", "group_by")
-async def _releases(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _releases(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     group_by = params.choice(request.query, "group_by", releases.GROUP_BY, None)
     return await releases.releases(ch, scope, group_by)
 
@@ -101,7 +103,7 @@ async def _releases(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
     *release_health.PARAMETERS,
     *release_health.DECISION_PARAMETERS,
 )
-async def _release_health(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _release_health(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     version = params.path_text(request.match_info["version"], "version")
     query, defaults = request.query, release_health.Thresholds()
     limits = release_health.Thresholds(
@@ -123,7 +125,7 @@ def _hours(query: Mapping[str, str]) -> int:
 
 
 @route("release-compare", "/analytics/releases/{version:.+}/compare", "baseline", "hours")
-async def _release_compare(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _release_compare(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     version = params.path_text(request.match_info["version"], "version")
     baseline = params.text(request.query, "baseline") or compare.PREVIOUS
     try:
@@ -133,7 +135,7 @@ async def _release_compare(ch: ClickHouse, scope: Scope, request: web.Request) -
 
 
 @route("release-segments", "/analytics/releases/{version:.+}/segments", "by", "min_devices")
-async def _release_segments(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _release_segments(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     version = params.path_text(request.match_info["version"], "version")
     query = request.query
     if "by" not in query:
@@ -145,12 +147,12 @@ async def _release_segments(ch: ClickHouse, scope: Scope, request: web.Request) 
 
 
 @route("stability", "/analytics/stability", "version")
-async def _stability(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _stability(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     return await stability.stability(ch, scope, params.text(request.query, "version"))
 
 
 @route("failure-messages", "/analytics/failures/messages", "error_code", "target_version", "limit")
-async def _failure_messages(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _failure_messages(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     query = request.query
     limit = params.integer(query, "limit", 1, failure_messages.MAX_LIMIT, failure_messages.DEFAULT_LIMIT)
     code, version = params.text(query, "error_code"), params.text(query, "target_version")
@@ -158,10 +160,11 @@ async def _failure_messages(ch: ClickHouse, scope: Scope, request: web.Request) 
 
 
 def _device_events(device_ids: Pseudonymize | None) -> Route:
-    """Callers name the device by its raw id; with DEVICE_ID_HMAC_KEY it is stored as its pseudonym (spec §7)."""
+    """Callers name the device by its raw id; with DEVICE_ID_HMAC_KEY it is stored as its pseudonym
+    (docs/security.md)."""
 
     @route("device-events", "/analytics/devices/{device_id:.+}/events", "limit")
-    async def run(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+    async def run(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
         device_id = params.path_text(request.match_info["device_id"], "device_id")
         if device_ids is not None:
             device_id = device_ids(scope.tenant_id, device_id)
@@ -174,7 +177,7 @@ def _device_events(device_ids: Pseudonymize | None) -> Route:
 
 
 @route("apps", "/analytics/apps")
-async def _apps(ch: ClickHouse, scope: Scope, request: web.Request) -> Any:
+async def _apps(ch: ClickHouse, scope: QueryScope, request: web.Request) -> Any:
     return await apps(ch, scope)
 
 
@@ -194,13 +197,13 @@ ROUTES = (
 )
 
 
-def register(app: App, storage: Storage, device_ids: Pseudonymize | None) -> None:
+def register(app: App, storage: OpenClickHouse, device_ids: Pseudonymize | None) -> None:
     """One GET view per analytics route, each timed into ota_query_latency_seconds."""
     for one in (*ROUTES, _device_events(device_ids)):
         _register_one(app, storage, one)
 
 
-def _register_one(app: App, storage: Storage, one: Route) -> None:
+def _register_one(app: App, storage: OpenClickHouse, one: Route) -> None:
     latency = metrics.QUERY_LATENCY.labels(
         one.name
     )  # created now, so every endpoint is exported from the start

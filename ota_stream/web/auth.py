@@ -18,21 +18,21 @@ No log line holds a key: `redact` removes anything shaped like one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from ota_stream.auth.keys import ApiKey, Scope, redact
+from ota_stream.auth.keys import ApiKey, KeyScope, redact
 from ota_stream.auth.limits import Bucket, Limits
 from ota_stream.auth.store import ADMIN_KEY_ID, KeyStore
 from ota_stream.compat import PATHS as CLIENT_PATHS
-from ota_stream.config import Settings
-from ota_stream.web.errors import ApiError, unavailable
+from ota_stream.config import AuthSettings
+from ota_stream.errors import NotReady, Unavailable
+from ota_stream.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("ota_stream.audit")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 INGEST_PATHS = frozenset({"/events", "/events/batch", *CLIENT_PATHS})
 OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/dashboard"})
@@ -113,20 +113,20 @@ def too_many(bucket: Bucket, wait: float) -> ApiError:
                     headers={**bucket.headers(), "Retry-After": retry})  # fmt: skip
 
 
-def required_scope(request: web.Request) -> Scope | None:
+def required_scope(request: web.Request) -> KeyScope | None:
     return scope_for(request.method, request.path)
 
 
-def scope_for(method: str, path: str) -> Scope | None:
+def scope_for(method: str, path: str) -> KeyScope | None:
     """The scope a route needs (None: open). Also what /openapi.json documents for each route."""
     if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or method == "OPTIONS":
         return None
     if method == "POST" and (path in INGEST_PATHS or path.startswith("/c/")):
-        return Scope.INGEST
+        return KeyScope.INGEST
     if path.startswith("/admin/") or path == "/admin":
-        return Scope.ADMIN
+        return KeyScope.ADMIN
     if path.startswith(("/analytics/", "/live/")):
-        return Scope.READ
+        return KeyScope.READ
     return None
 
 
@@ -143,7 +143,7 @@ def is_served(path: str) -> bool:
 
 def presented_key(request: web.Request) -> str | None:
     """The key of `Authorization: Bearer <key>`, `X-API-Key: <key>` or a `/c/{ingest_key}/…` path (for clients
-    that take only a base URL, spec §8); 401 when malformed."""
+    that take only a base URL, docs/clients.md); 401 when malformed."""
     values = request.headers.getall("Authorization", []) + request.headers.getall("X-API-Key", [])
     in_path = request.match_info.get("ingest_key")
     if in_path is not None:
@@ -168,7 +168,7 @@ class Guard:
     worker is checked there, once."""
 
     def __init__(
-        self, settings: Settings, keys: KeyStore, enforce: frozenset[Scope] = frozenset(Scope)
+        self, settings: AuthSettings, keys: KeyStore, enforce: frozenset[KeyScope] = frozenset(KeyScope)
     ) -> None:
         self.required = settings.auth_required
         self.keys = keys
@@ -187,7 +187,7 @@ class Guard:
         if scope is None or not self.required or scope not in self.enforce:
             return await handler(request)
         if not self.keys.ready:
-            raise unavailable("the worker is still reading its keys; retry")
+            raise NotReady("the worker is still reading its keys; retry")
         presented = presented_key(request)
         if presented is None:
             raise unauthorized("this route needs a key: Authorization: Bearer <key> or X-API-Key")
@@ -196,9 +196,9 @@ class Guard:
             raise unauthorized("unknown or revoked key")
         if scope not in key.scopes:
             raise forbidden(f"this key has no {scope} scope")
-        grant = Grant(key, self.limits.bucket(key.key_id, "ingest") if scope is Scope.INGEST else None)
+        grant = Grant(key, self.limits.bucket(key.key_id, "ingest") if scope is KeyScope.INGEST else None)
         request["grant"] = grant
-        if scope is Scope.INGEST:
+        if scope is KeyScope.INGEST:
             response = await handler(request)
             if grant.events is not None:
                 response.headers.update(grant.events.headers())
@@ -206,9 +206,9 @@ class Guard:
         return await self._read_or_admin(request, handler, grant, scope)
 
     async def _read_or_admin(
-        self, request: web.Request, handler: Handler, grant: Grant, scope: Scope
+        self, request: web.Request, handler: Handler, grant: Grant, scope: KeyScope
     ) -> web.StreamResponse:
-        if scope is Scope.READ:
+        if scope is KeyScope.READ:
             request = self._scoped(request, grant)
         bucket = self.limits.bucket(grant.key.key_id, "read")
         if bucket is not None:
@@ -223,6 +223,9 @@ class Guard:
             status = exc.status
             if bucket is not None:
                 exc.headers.update(bucket.headers())
+            raise
+        except Unavailable:
+            status = 503  # as web/errors.py answers it
             raise
         finally:
             self._audit(request, grant, status)

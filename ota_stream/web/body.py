@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from ota_stream.models import FieldError
 from ota_stream.web.errors import ApiError, BodyAborted
@@ -15,8 +15,6 @@ from ota_stream.web.errors import ApiError, BodyAborted
 KIB = 1024
 MIB = 1024 * KIB
 BODY_TIMEOUT = "body_timeout_seconds"  # set on each request by `body_deadline`
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def require_content_type(request: web.Request, allowed: tuple[str, ...]) -> str:

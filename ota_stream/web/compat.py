@@ -1,4 +1,4 @@
-"""The real clients' routes (spec §8): each reads its client's body, maps it (ota_stream/compat/), and hands the
+"""The real clients' routes (docs/clients.md): each reads its client's body, maps it (ota_stream/compat/), and hands the
 events to the same validation and publisher as `POST /events/batch` (web/ingest.py `Ingest`); the answer is shaped
 as the client's own server answers, so that an unmodified client sees success.
 
@@ -9,11 +9,12 @@ from `?tenant_id=&org_id=&app_id=`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ota_stream import metrics, wire
 from ota_stream.compat import (
@@ -164,7 +165,7 @@ def _named(draft: Draft, error: FieldError) -> FieldError:
 def routes(ingest: Ingest) -> list[web.RouteDef]:
     """Each client's routes, at the root and under /c/{ingest_key}."""
     compat = Compat(ingest)
-    handlers: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {
+    handlers: dict[str, Handler] = {
         AIRBORNE: compat.airborne,
         CAPGO: compat.capgo,
         HOT_UPDATER: compat.hot_updater,

@@ -1,21 +1,17 @@
-"""CORS for browsers (CORS_ALLOW_ORIGINS, spec §7): the listed origins may call the API, with their keys in
+"""CORS for browsers (CORS_ALLOW_ORIGINS, docs/security.md): the listed origins may call the API, with their keys in
 headers; any other origin gets no CORS headers, so its browser keeps the answer from the page."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ALLOWED_HEADERS = "Authorization, X-API-Key, Content-Type, X-Request-ID"
 EXPOSED_HEADERS = "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 MAX_AGE_SECONDS = "600"
 
 
-def cors_middleware(
-    origins: frozenset[str],
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def cors_middleware(origins: frozenset[str]) -> Middleware:
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")

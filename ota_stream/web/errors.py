@@ -1,4 +1,4 @@
-"""The one error shape of the API (spec §2), and the middleware that guarantees it.
+"""The one error shape of the API (docs/api.md#errors), and the middleware that guarantees it.
 
 `{"error": {"code", "message", "details": [{"field", "message"}]}}`, for our own errors, for aiohttp's (404,
 405, 413) and, as a last resort, for a bug: that is logged and answered 500 in the same shape.
@@ -10,22 +10,20 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
-from faust.exceptions import NotReady
-from faust.web.exceptions import ServiceUnavailable
+from aiohttp.typedefs import Handler
 
 from ota_stream import logs
+from ota_stream.errors import OtaStreamError, Unavailable
 from ota_stream.models import FieldError
-from ota_stream.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 # Aborted uploads: INFO, and at most one line per interval however many (logs.py, RepeatLimiter).
 aborted_log = logging.getLogger("ota_stream.web.aborted")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _CODES = {
     400: "invalid_json",
@@ -46,7 +44,7 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     )
 
 
-class ApiError(Exception):
+class ApiError(OtaStreamError):
     """Raised by a view to answer with the error shape."""
 
     def __init__(
@@ -75,19 +73,15 @@ class ApiError(Exception):
         return json_response(body, self.status, self.headers)
 
 
-class BodyAborted(Exception):
+class BodyAborted(OtaStreamError):
     """The client closed its connection before its body ended: nobody is left to answer, and nothing is wrong here.
     Logged at INFO without a traceback, at most once an interval (each one was an ERROR traceback: a way to flood
     the logs)."""
 
 
-# How long a client should wait before it retries a 503: Kafka, ClickHouse or the worker itself unavailable.
-RETRY_AFTER_SECONDS = 5
-
-
-def unavailable(message: str) -> ApiError:
-    """503 with Retry-After: the one answer for every dependency that is away for now."""
-    return ApiError(503, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+def unavailable(exc: Unavailable) -> ApiError:
+    """503 with Retry-After: the one answer for everything that is away for now (ota_stream/errors.py)."""
+    return ApiError(503, exc.public_message, headers={"Retry-After": str(exc.retry_after_seconds)})
 
 
 def invalid(field: str, message: str) -> ApiError:
@@ -123,12 +117,10 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
         response = await handler(request)
     except ApiError as exc:
         response = exc.response()
-    except (NotReady, ServiceUnavailable):
-        # Faust's table_route before the tables are ready, or with no owner for the key yet.
-        response = unavailable("the worker is starting or rebalancing; retry").response()
-    except StorageUnavailable as exc:
-        log.warning("%s %s: %s", request.method, request.path, exc)
-        response = unavailable("ClickHouse is unavailable; retry later").response()
+    except Unavailable as exc:
+        if exc.logged:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+        response = unavailable(exc).response()
     except BodyAborted:
         aborted_log.info(
             "%s %s: the client closed the connection before its body ended", request.method, request.path

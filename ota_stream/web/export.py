@@ -1,4 +1,5 @@
-"""`GET /analytics/export?format=ndjson|csv|parquet` (spec §9): the window's raw events, streamed in chunks.
+"""`GET /analytics/export?format=ndjson|csv|parquet` (docs/api.md#get-analyticsexport): the window's raw events,
+streamed in chunks.
 
 Memory stays flat however large the export: ClickHouse reads blocks, each block is encoded and written to the
 socket before the next is read (aiohttp waits for the client to drain), and Parquet buffers one row group of
@@ -27,7 +28,7 @@ from ota_stream import logs, metrics
 from ota_stream.models import EventType
 from ota_stream.storage.export import LAYOUTS, ExportReader, Snapshot, rows_query, snapshot
 from ota_stream.storage.queries.event_rows import NAMES
-from ota_stream.storage.service import Storage
+from ota_stream.storage.service import ClickHouseService
 from ota_stream.web import params
 from ota_stream.web.analytics import authorized_scope
 from ota_stream.web.errors import ApiError, invalid
@@ -101,7 +102,9 @@ def filename(taken: Snapshot, fmt: str) -> str:
     return f"ota-events-{scope.tenant_id}-{span}.{fmt}"
 
 
-async def stream(request: web.Request, storage: Storage, taken: Snapshot, fmt: str) -> web.StreamResponse:
+async def stream(
+    request: web.Request, storage: ClickHouseService, taken: Snapshot, fmt: str
+) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": CONTENT_TYPES[fmt],
@@ -125,9 +128,9 @@ async def stream(request: web.Request, storage: Storage, taken: Snapshot, fmt: s
     return response
 
 
-def register(app: App, storage: Storage) -> None:
+def register(app: App, storage: ClickHouseService, max_rows: int) -> None:
+    """`max_rows`: EXPORT_MAX_ROWS."""
     latency = metrics.QUERY_LATENCY.labels("export")
-    max_rows = storage.settings.export_max_rows
 
     @app.page("/analytics/export", name="analytics_export")
     class Export(View):

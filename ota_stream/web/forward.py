@@ -16,8 +16,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ota_stream import logs
+from ota_stream.errors import NotReady
 from ota_stream.web.body import KIB, require_plain_body
-from ota_stream.web.errors import BodyAborted, unavailable
+from ota_stream.web.errors import BodyAborted
 
 # Headers that describe one connection, not the message (RFC 9110 §7.6.1), and the ones aiohttp sets itself.
 HOP_BY_HOP = frozenset(
@@ -74,7 +75,7 @@ class Forwarder:
                 allow_redirects=False,
             )
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError):
-            raise unavailable(WORKER_STARTING) from None
+            raise NotReady(WORKER_STARTING) from None
         except aiohttp.ClientOSError:
             if request.body_exists and request.content.exception() is not None:
                 raise BodyAborted() from None  # the client closed its connection while its body was passed on

@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ota_stream import metrics
-from ota_stream.auth.keys import Scope
+from ota_stream.auth.keys import KeyScope
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, format_timestamp
@@ -66,7 +66,7 @@ def create_front(
 ) -> web.Application:
     """Ingest routes guarded by keys here; every other request is passed on, and guarded by the worker."""
     app = web.Application(middlewares=guarded.middlewares(), client_max_size=ingest.BATCH_LIMIT + 1)
-    window = TimeWindow(settings.retention_days)
+    window = TimeWindow(settings.pipeline.retention_days)
     events = ingest.Ingest(publisher, window, guarded.device_ids)
     app.router.add_routes(ingest.routes(events) + compat.routes(events))
 
@@ -111,20 +111,24 @@ def _ingest_health(kafka: dict[str, Any]) -> web.Response:
 
 async def serve(settings: Settings, worker_socket: Path | None) -> None:
     """Serve until SIGTERM or SIGINT, then finish the requests in flight and stop the producer."""
-    publisher = EventPublisher(settings)
+    publisher = EventPublisher(settings.kafka)
     await publisher.start()
-    guarded = security(settings, enforce=frozenset({Scope.INGEST}))
+    guarded = security(settings.auth, settings.kafka, settings.http, enforce=frozenset({KeyScope.INGEST}))
     await guarded.keys.start()
     forwarder = Forwarder(worker_socket) if worker_socket is not None else None
     if forwarder is not None:
         await forwarder.start()
     front = create_front(settings, publisher, guarded, forwarder)
     runner = web.AppRunner(
-        front, access_log=None, shutdown_timeout=settings.shutdown_timeout_seconds, **server_options(settings)
+        front,
+        access_log=None,
+        shutdown_timeout=settings.pipeline.shutdown_timeout_seconds,
+        **server_options(settings.http),
     )
     await runner.setup()
-    await web.TCPSite(runner, settings.server_host, settings.server_port, reuse_port=True).start()
-    log.info("ingest process %d serving on %s:%d", os.getpid(), settings.server_host, settings.server_port)
+    http = settings.http
+    await web.TCPSite(runner, http.server_host, http.server_port, reuse_port=True).start()
+    log.info("ingest process %d serving on %s:%d", os.getpid(), http.server_host, http.server_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -149,11 +153,11 @@ def main(worker_socket: Path | None) -> None:
     from ota_stream.logs import logging_config
 
     settings = load_settings()
-    logging.config.dictConfig(logging_config(settings.log_level.value))
+    logging.config.dictConfig(logging_config(settings.logs.level.value))
     uvloop.run(serve(settings, worker_socket))
 
 
-if __name__ == "__main__":  # `python -m ota_stream.web.front [WORKER_SOCKET]`, as roles.py starts them
+if __name__ == "__main__":  # `python -m ota_stream.web.front [worker socket]`, as roles.py starts them
     import sys
 
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -1,4 +1,4 @@
-"""`GET /health` (spec §5): ClickHouse round trip, Kafka producer and consumer lag, pipeline rate."""
+"""`GET /health` (docs/metrics.md): ClickHouse round trip, Kafka producer and consumer lag, pipeline rate."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ota_stream.auth.store import KeyStore
 from ota_stream.kafka.consumer import assigned_partitions, consumer_lag
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import format_timestamp
-from ota_stream.storage.service import Storage
+from ota_stream.storage.service import ClickHouseService
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import json_response
 from ota_stream.web.readiness import kafka_readiness
@@ -25,7 +25,7 @@ from ota_stream.web.readiness import kafka_readiness
 PING_TIMEOUT_SECONDS = 2.0
 
 
-async def _clickhouse_status(storage: Storage) -> dict[str, Any]:
+async def _clickhouse_status(storage: ClickHouseService) -> dict[str, Any]:
     try:
         ch = await asyncio.wait_for(storage.ready(), PING_TIMEOUT_SECONDS)
         elapsed = await asyncio.wait_for(ch.ping(), PING_TIMEOUT_SECONDS)
@@ -36,7 +36,7 @@ async def _clickhouse_status(storage: Storage) -> dict[str, Any]:
 
 def register(
     app: App,
-    storage: Storage,
+    storage: ClickHouseService,
     publisher: EventPublisher,
     keys: KeyStore,
     stats: SinkStats,

@@ -1,4 +1,4 @@
-"""`POST /events` and `POST /events/batch` (spec §2).
+"""`POST /events` and `POST /events/batch` (docs/api.md#ingest).
 
 202 is answered only after Kafka has acknowledged the event (acks=all, idempotent producer). Invalid input gets
 the documented 4xx; a broker that does not answer gets 503 with Retry-After.
@@ -6,19 +6,20 @@ the documented 4xx; a broker that does not answer gets 503 with Retry-After.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ota_stream import metrics, wire
+from ota_stream.errors import OtaStreamError
 from ota_stream.kafka.producer import EventPublisher, KafkaUnavailable
 from ota_stream.models import FieldError, InvalidEvent, TimeWindow, parse_event
 from ota_stream.web.auth import Grant
 from ota_stream.web.body import KIB, MIB, decode_json, read_limited, require_content_type
-from ota_stream.web.errors import ApiError, json_response, unavailable
+from ota_stream.web.errors import ApiError, json_response
 from ota_stream.wire import Pseudonymize
 
 SINGLE_LIMIT = 64 * KIB
@@ -28,8 +29,8 @@ JSON = ("application/json",)
 JSON_OR_NDJSON = ("application/json", "application/x-ndjson")
 
 
-class OutsideKey(Exception):
-    """An event of a tenant, org or app that the request's ingest key does not cover (spec §7)."""
+class OutsideKey(OtaStreamError):
+    """An event of a tenant, org or app that the request's ingest key does not cover (docs/security.md)."""
 
 
 def rejection(index: int, exc: InvalidEvent | OutsideKey) -> dict[str, Any]:
@@ -79,9 +80,9 @@ class Ingest:
             grant.charge(len(events))  # 429 for the whole request when the key's bucket cannot take them
         try:
             await self.publisher.publish([(event.key, event.line) for event in events])
-        except KafkaUnavailable as exc:
+        except KafkaUnavailable:
             metrics.INGEST_REJECTED.labels("kafka_unavailable").inc(len(events))
-            raise unavailable("Kafka is unavailable; retry later") from exc
+            raise  # 503 with Retry-After (web/errors.py)
         metrics.INGEST_ACCEPTED.inc(len(events))
 
     async def one(self, request: web.Request) -> web.Response:
@@ -161,11 +162,10 @@ def _ndjson_items(body: bytes) -> list[Any]:
 
 # Whole requests refused before any event is published, by status. 503s are counted per event in `publish`.
 REQUEST_REJECTIONS = {400: "invalid_json", 413: "too_large", 415: "unsupported_media_type", 422: "validation"}
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def counting_rejections(handler: Handler) -> Handler:
-    async def counted(request: web.Request) -> web.Response:
+    async def counted(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as exc:

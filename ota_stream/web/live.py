@@ -1,4 +1,4 @@
-"""`GET /live/{tenant_id}/{org_id}/{app_id}/windows?last=N` and `/now` (spec §4).
+"""`GET /live/{tenant_id}/{org_id}/{app_id}/windows?last=N` and `/now` (docs/api.md#live-windows).
 
 Faust's `table_route` forwards a request to the worker that owns the app's partition, so any worker answers for
 any app. The app key travels as one path segment group, `tenant/org/app`, which is also the Kafka key.
@@ -10,6 +10,7 @@ from aiohttp import web
 from faust import App
 from faust.web import View
 
+from ota_stream.kafka.routing import on_owner
 from ota_stream.models import ID_CHARS, ID_MAX
 from ota_stream.tables.live import LiveWindows
 from ota_stream.web.errors import invalid, json_response
@@ -33,14 +34,20 @@ def register(app: App, live: LiveWindows) -> None:
 
     @app.page(f"/live/{KEY}/windows", name="live_windows")
     class Windows(View):
-        @app.table_route(table=live.table, match_info="key")  # type: ignore[arg-type]
-        async def get(self, request: web.Request, key: str) -> web.Response:
-            last = _last(request, most)
-            return json_response({"data": {"window_seconds": live.size, "windows": live.recent(key, last)}})
+        async def get(self, request: web.Request, key: str) -> web.StreamResponse:
+            async def answer() -> web.Response:
+                last = _last(request, most)
+                return json_response(
+                    {"data": {"window_seconds": live.size, "windows": live.recent(key, last)}}
+                )
+
+            return await on_owner(app, live.table, key, request, answer)
 
     @app.page(f"/live/{KEY}/now", name="live_now")
     class Now(View):
-        @app.table_route(table=live.table, match_info="key")  # type: ignore[arg-type]
-        async def get(self, request: web.Request, key: str) -> web.Response:
-            only_known(request.query, ())
-            return json_response({"data": {"window_seconds": live.size, "window": live.current(key)}})
+        async def get(self, request: web.Request, key: str) -> web.StreamResponse:
+            async def answer() -> web.Response:
+                only_known(request.query, ())
+                return json_response({"data": {"window_seconds": live.size, "window": live.current(key)}})
+
+            return await on_owner(app, live.table, key, request, answer)

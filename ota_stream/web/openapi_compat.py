@@ -1,4 +1,4 @@
-"""The real clients' routes in the OpenAPI document (spec §8), each at the root and under `/c/{ingest_key}`."""
+"""The real clients' routes in the OpenAPI document (docs/clients.md), each at the root and under `/c/{ingest_key}`."""
 
 from __future__ import annotations
 

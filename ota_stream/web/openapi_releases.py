@@ -239,7 +239,7 @@ def release_paths(common: list[dict[str, Any]], errors: dict[str, Any]) -> dict[
             errors,
         ),
         "/analytics/devices/{device_id}/events": _get(
-            "One device's events in the window, newest first, as §1 objects.",
+            "One device's events in the window, newest first, as event objects.",
             [*common, device, _limit(device_events.MAX_LIMIT, device_events.DEFAULT_LIMIT)],
             json_body("Events.", data(array({"$ref": "#/components/schemas/OtaEvent"}))),
             {**errors, **PATH_ERROR},

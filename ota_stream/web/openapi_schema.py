@@ -1,4 +1,4 @@
-"""Building blocks of the OpenAPI document, shared by the §3 and §9 parts of it."""
+"""Building blocks of the OpenAPI document, shared by its analytics and release parts."""
 
 from __future__ import annotations
 

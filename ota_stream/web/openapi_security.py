@@ -1,4 +1,5 @@
-"""The keys of spec §7 in the OpenAPI document: security schemes, the admin routes, and per operation the key it
+"""The keys of docs/security.md in the OpenAPI document: security schemes, the admin routes, and per operation the
+key it
 needs (from `web.auth.scope_for`, the rule the Guard enforces) with the 401, 403 and 429 answers that come with it."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ota_stream.alerts.rules import Metric, NewRule
-from ota_stream.auth.keys import Scope
+from ota_stream.auth.keys import KeyScope
 from ota_stream.web.admin import NewKey
 from ota_stream.web.auth import scope_for
 from ota_stream.web.openapi_schema import data, json_body, param
@@ -22,7 +23,7 @@ KEY: dict[str, Any] = {
     "properties": {
         "key_id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
         "tenant_id": {"type": "string"},
-        "scopes": {"type": "array", "items": {"enum": [str(scope) for scope in Scope]}},
+        "scopes": {"type": "array", "items": {"enum": [str(scope) for scope in KeyScope]}},
         "org_id": {"type": ["string", "null"]},
         "app_id": {"type": ["string", "null"]},
         "name": {"type": ["string", "null"]},

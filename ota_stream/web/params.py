@@ -1,4 +1,4 @@
-"""Query parameters of the analytics routes (spec §3), with a 422 naming the parameter when one is bad."""
+"""Query parameters of the analytics routes (docs/api.md#analytics), with a 422 naming the parameter when one is bad."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import overload
 from multidict import MultiMapping
 
 from ota_stream.models import ID_PATTERN, ID_RULE, parse_rfc3339
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.web.errors import invalid
 
 _IDENTIFIER = re.compile(ID_PATTERN)
@@ -78,7 +78,7 @@ def only_known(query: Mapping[str, str], known: Collection[str]) -> None:
             raise invalid(name, "given more than once")
 
 
-def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime | None = None) -> Scope:
+def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime | None = None) -> QueryScope:
     """Parse tenant_id, org_id, app_id and the window; any parameter not known to the route is a 422."""
     only_known(query, COMMON | set(extra))
     tenant_id = identifier(query, "tenant_id", required=True)
@@ -100,7 +100,7 @@ def scope(query: Mapping[str, str], extra: Collection[str] = (), now: datetime |
             raise invalid("to", "must not be before from")
     else:
         start, end = now - timedelta(days=30), now
-    return Scope(tenant_id, start, end, identifier(query, "org_id"), identifier(query, "app_id"))
+    return QueryScope(tenant_id, start, end, identifier(query, "org_id"), identifier(query, "app_id"))
 
 
 def integer(query: Mapping[str, str], name: str, lowest: int, highest: int, default: int) -> int:
@@ -142,7 +142,7 @@ def flag(query: Mapping[str, str], name: str) -> bool:
 
 
 def path_text(value: str, name: str, max_length: int = 128) -> str:
-    """A path parameter that names a stored value (a version, a device id): 1-128 characters, as in §1."""
+    """A path parameter that names a stored value (a version, a device id): 1-128 characters, as in docs/events.md."""
     if not 1 <= len(value) <= max_length:
         raise invalid(name, f"must be 1-{max_length} characters")
     return value

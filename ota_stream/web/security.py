@@ -8,10 +8,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ota_stream.auth.keys import Scope
+from ota_stream.auth.keys import KeyScope
 from ota_stream.auth.privacy import DeviceIds
 from ota_stream.auth.store import KeyStore
-from ota_stream.config import Settings
+from ota_stream.config import AuthSettings, HttpSettings, KafkaSettings
 from ota_stream.web.auth import Guard
 from ota_stream.web.body import body_deadline
 from ota_stream.web.cors import cors_middleware
@@ -38,17 +38,22 @@ class Security:
         ]
 
 
-def security(settings: Settings, enforce: frozenset[Scope] = frozenset(Scope)) -> Security:
-    if not settings.auth_required:
+def security(
+    auth: AuthSettings,
+    kafka: KafkaSettings,
+    http: HttpSettings,
+    enforce: frozenset[KeyScope] = frozenset(KeyScope),
+) -> Security:
+    if not auth.auth_required:
         log.warning("AUTH_REQUIRED=false: every route is open, keys are ignored; for local experiments only")
-    keys = KeyStore(settings)
-    hmac_key = settings.device_id_hmac_key
+    keys = KeyStore(kafka, auth.admin_api_key)
+    hmac_key = auth.device_id_hmac_key
     device_ids = DeviceIds(hmac_key.get_secret_value().encode()) if hmac_key else None
-    guard = Guard(settings, keys, enforce)
-    return Security(keys, guard, device_ids, settings.cors_origins, settings.http_body_timeout_seconds)
+    guard = Guard(auth, keys, enforce)
+    return Security(keys, guard, device_ids, auth.cors_origins, http.http_body_timeout_seconds)
 
 
-def server_options(settings: Settings, facing_clients: bool = True) -> dict[str, Any]:
+def server_options(settings: HttpSettings, facing_clients: bool = True) -> dict[str, Any]:
     """Keyword arguments for aiohttp's request handler, in the worker (Faust's `handler_args`) and in ingest
     processes (their runner).
 

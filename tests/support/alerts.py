@@ -100,5 +100,5 @@ def wait_passes(count: int, *workers: Worker) -> None:
 
 
 def rate(part: int, whole: int) -> float:
-    """Spec §3, computed here independently of the worker."""
+    """docs/api.md#analytics, computed here independently of the worker."""
     return round(100 * part / whole, 2) if whole else 0.0

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.migrations import Migration, discover, migrate, schema_dir
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import drop_database, open_database
 from tests.support.loaded import WINDOWS, release_events, write
 from tests.support.scenario import Event
 
-Check = Callable[[ClickHouse, list[Event], Scope], None]
+Check = Callable[[ClickHouse, list[Event], QueryScope], None]
 
 
 def backfilled(directory: Path, later: Callable[[Migration], bool], check: Check) -> list[Migration]:
@@ -33,8 +33,8 @@ def backfilled(directory: Path, later: Callable[[Migration], bool], check: Check
             if sent is events:
                 write(ch, new)  # after the migration, the views take new rows as they come
             for scope in (
-                Scope("acme", *WINDOWS["a year"]),
-                Scope("globex", *WINDOWS["hours not days"], "web"),
+                QueryScope("acme", *WINDOWS["a year"]),
+                QueryScope("globex", *WINDOWS["hours not days"], "web"),
             ):
                 check(ch, sent, scope)
         return applied

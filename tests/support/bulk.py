@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ota_stream.config import Settings
+from ota_stream.config import ClickHouseSettings
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.migrations import migrate
 
@@ -44,7 +44,7 @@ FROM numbers({{rows:UInt64}})
 
 
 def fill(data_dir: Path, tenant: str, org: str, app: str, rows: int) -> None:
-    ch = ClickHouse(ClickHouseConfig.from_settings(Settings(data_dir=data_dir)))
+    ch = ClickHouse(ClickHouseConfig.from_settings(ClickHouseSettings(), data_dir))
     ch.connect()
     migrate(ch, retention_days=365)
     ch.command_sync(

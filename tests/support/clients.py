@@ -1,5 +1,6 @@
-"""Payloads exactly as the real OTA clients send them (spec §8), written from their public sources, and the §1
-events they mean, written by hand from spec §8 and the clients' semantics (not by the code under test).
+"""Payloads exactly as the real OTA clients send them (docs/clients.md), written from their public sources, and the
+events (docs/events.md) they mean, written by hand from docs/clients.md and the clients' semantics (not by the code
+under test).
 
 Sources:
 - Airborne: juspay/airborne, airborne_analytics_server/src/common/models.rs (`OtaEventIngestRequest`,

@@ -1,6 +1,6 @@
 """Independent computations of the analytics numbers, in plain Python over the events as sent.
 
-Written from spec §3 alone; it shares no code with ota_stream.
+Written from docs/api.md#analytics alone; it shares no code with ota_stream.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def adoption(events: list[Event], window: Window, target_version: str | None = N
     }
 
 
-# ---- versions, active devices, failures, performance (spec §3) ----
+# ---- versions, active devices, failures, performance (docs/api.md#analytics) ----
 
 SEGMENT_FIELDS = {
     "device_os": ("os", "device_info"),

@@ -1,5 +1,5 @@
-"""Independent computations for the drill-down routes of spec §9 (messages, one device's events, apps, export),
-in plain Python over the events as sent. Shares no code with ota_stream.
+"""Independent computations for the drill-down routes (docs/api.md#analytics: messages, one device's events, apps,
+export), in plain Python over the events as sent. Shares no code with ota_stream.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ INTEGERS = {"package_size_bytes"}  # every other number reads back as a float
 
 
 def flat(e: Event) -> dict[str, Any]:
-    """Every §1 leaf under its flat name, None when absent, numbers as the export types them."""
+    """Every event field (docs/events.md#fields) under its flat name, None when absent, numbers as the export types
+    them."""
     row: dict[str, Any] = {name: e.get(name) for name in TOP + TAIL}
     for group, names in GROUPS.items():
         for name in names:
@@ -43,7 +44,7 @@ def flat(e: Event) -> dict[str, Any]:
 
 
 def nested(e: Event) -> dict[str, Any]:
-    """The §1 object: grouped fields in their groups, absent fields and empty groups left out."""
+    """The event object (docs/events.md): grouped fields in their groups, absent fields and empty groups left out."""
     row = flat(e)
     out: dict[str, Any] = {name: row[name] for name in TOP + TAIL if row[name] not in (None, {})}
     for group, names in GROUPS.items():

@@ -1,6 +1,7 @@
-"""Independent computations of the spec §9 numbers, in plain Python over the events as sent.
+"""Independent computations of the release figures (docs/api.md#get-analyticsreleases), in plain Python over the
+events as sent.
 
-Written from spec §9 and the choices docs/api.md states where §9 is silent; it shares no code with ota_stream.
+Written from docs/api.md alone, its release sections and the choices they state; it shares no code with ota_stream.
 """
 
 from __future__ import annotations

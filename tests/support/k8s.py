@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from pydantic_settings import PydanticBaseSettingsSource
 
-from ota_stream.config import Settings
+from ota_stream.config import GROUPS, Settings, variables
+from ota_stream.config.base import Group
 
 RENDERED_FIELDS = {"apiVersion", "kind", "resources", "images"}
 WORKLOADS = {"Deployment", "StatefulSet", "Job"}
@@ -24,7 +25,7 @@ _BYTES = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 Manifest = dict[str, Any]
 NAMESPACE = "ota-test"  # where the tests pretend the base is applied
-SETTINGS = {name.upper() for name in Settings.model_fields}
+SETTINGS = set(variables())
 
 
 def documents(path: Path) -> list[Manifest]:
@@ -136,20 +137,26 @@ def dockerfile_runtime(path: Path) -> dict[str, list[str]]:
     return found
 
 
-class ManifestSettings(Settings):
+def _given_only(
+    cls: type[Group],
+    settings_cls: type[Any],
+    init_settings: PydanticBaseSettingsSource,
+    *others: Any,
+    **named: Any,
+) -> tuple[PydanticBaseSettingsSource, ...]:
     """Settings from the values given only, not from this test process's environment."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[Any], init_settings: PydanticBaseSettingsSource, *others: Any, **named: Any
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+    return (init_settings,)
 
 
 def settings_of(env: dict[str, str]) -> Settings:
     """The settings a process started with `env` reads (variables that are not settings ignored)."""
-    values: dict[str, Any] = {name.lower(): value for name, value in env.items() if name in SETTINGS}
-    return ManifestSettings(**values)
+    groups: dict[str, Group] = {}
+    for attribute, group in GROUPS.items():
+        fields = {group.variable(name): name for name in group.model_fields}
+        values = {fields[name]: value for name, value in env.items() if name in fields}
+        manifest = type(group.__name__, (group,), {"settings_customise_sources": classmethod(_given_only)})
+        groups[attribute] = manifest(**values)
+    return Settings(**groups)  # type: ignore[arg-type]
 
 
 def pod_of(item: Manifest, ordinal: int = 0, namespace: str = NAMESPACE) -> Manifest:

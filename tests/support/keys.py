@@ -1,5 +1,5 @@
 """Keys on a worker started with SECURED: the bootstrap admin key of this test session, and making and revoking
-keys through the admin API (spec §7), as an operator would."""
+keys through the admin API (docs/security.md), as an operator would."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.storage.writer import EventWriter
 from tests.support.expected import Window
 from tests.support.release_scenario import ReleaseScenario, with_every_field
@@ -27,7 +27,7 @@ WINDOWS = {
 }
 
 
-def window_of(scope: Scope) -> Window:
+def window_of(scope: QueryScope) -> Window:
     """The plain-Python window of a query's scope."""
     return Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
 

@@ -1,4 +1,5 @@
-"""Release rollouts for the spec §9 tests: channels, staged rollout percentages, failures, rollbacks, re-installs.
+"""Release rollouts for the release tests (docs/api.md#get-analyticsreleases): channels, staged rollout
+percentages, failures, rollbacks, re-installs.
 
 Each device of an app walks through the app's releases; each attempt follows one of PATTERNS. The odd cases
 that the release figures must get right are all here: a device that fails then succeeds, one that rolls back and
@@ -130,7 +131,8 @@ class ReleaseScenario(Fleet):
 
 
 def with_every_field(events: list[Event], rng: random.Random, share: float = 0.25) -> list[Event]:
-    """Give every event an event_id, and a share of them every optional field of §1 (nested form), with values
+    """Give every event an event_id, and a share of them every optional field (docs/events.md#fields) (nested
+    form), with values
     that are awkward to store: a float32-inexact percentage, a huge byte count, Unicode, commas and quotes."""
     out = []
     for i, e in enumerate(events):

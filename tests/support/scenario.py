@@ -34,7 +34,7 @@ class Scenario:
     devices_per_app: int = 6
     seed: int = 7
     now: datetime | None = None
-    # Also `app_launched` and `update_checked` (activity, spec §1): launches after updates, and devices that only
+    # Also `app_launched` and `update_checked` (activity, docs/events.md): launches after updates, and devices that only
     # launch. Drawn from a generator of their own, so that the update events are the same with or without them.
     activity: bool = False
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import active_devices, adoption, failures, performance, versions
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from tests.support import expected
 from tests.support.expected import Window, assert_same
 from tests.support.scenario import Event
@@ -33,7 +33,7 @@ ENDPOINTS: list[tuple[str, Query, Callable[..., Any], dict[str, Any]]] = [
 ]
 
 
-def check(ch: ClickHouse, events: list[Event], scope: Scope) -> None:
+def check(ch: ClickHouse, events: list[Event], scope: QueryScope) -> None:
     window = Window(scope.tenant_id, scope.start, scope.end, scope.org_id, scope.app_id)
     for name, query, compute, kwargs in ENDPOINTS:
         from_views: Any = asyncio.run(query(ch, scope, use_views=True, **kwargs))

@@ -1,1 +1,1 @@
-"""Analytics queries (spec §3). Every value from a request is a server-side parameter."""
+"""Analytics queries (docs/api.md#analytics). Every value from a request is a server-side parameter."""

@@ -1,11 +1,11 @@
-"""`/analytics/active-devices`: distinct devices per UTC day and over the window (spec §3)."""
+"""`/analytics/active-devices`: distinct devices per UTC day and over the window (docs/api.md#analytics)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 STATES = """(
     SELECT date, devices FROM daily_devices WHERE {view_where}
@@ -24,12 +24,12 @@ SETTINGS group_by_use_nulls = 1
 TOTAL = "SELECT uniqExactMerge(devices) FROM {states}"
 
 
-def _states(scope: Scope, use_views: bool) -> tuple[str, dict[str, Any]]:
+def _states(scope: QueryScope, use_views: bool) -> tuple[str, dict[str, Any]]:
     hybrid = scope.hybrid("day", use_views)
     return STATES.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where), hybrid.params
 
 
-async def active_devices(ch: ClickHouse, scope: Scope, use_views: bool = True) -> dict[str, Any]:
+async def active_devices(ch: ClickHouse, scope: QueryScope, use_views: bool = True) -> dict[str, Any]:
     states, params = _states(scope, use_views)
     rows = await ch.query(DAILY.format(states=states), params)
     daily = [{"date": day, "active_devices": n} for day, n in rows if day is not None]
@@ -37,8 +37,9 @@ async def active_devices(ch: ClickHouse, scope: Scope, use_views: bool = True) -
     return {"daily_active_devices": daily, "total_active_devices": total}
 
 
-async def total_active_devices(ch: ClickHouse, scope: Scope, use_views: bool = True) -> int:
-    """`total_active_devices` alone: the denominator of the release adoption curves (spec §9)."""
+async def total_active_devices(ch: ClickHouse, scope: QueryScope, use_views: bool = True) -> int:
+    """`total_active_devices` alone: the denominator of the release adoption curves
+    (docs/api.md#get-analyticsreleases)."""
     states, params = _states(scope, use_views)
     [(total,)] = await ch.query(TOTAL.format(states=states), params)
     return int(total)

@@ -1,11 +1,12 @@
-"""`/analytics/adoption`: installs, failures, rollbacks and devices updated (spec §3), from `adoption_hourly`."""
+"""`/analytics/adoption`: installs, failures, rollbacks and devices updated (docs/api.md#analytics), from
+`adoption_hourly`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Hybrid, Scope, rate
+from ota_stream.storage.queries.scope import Hybrid, QueryScope, rate
 
 STATES = """(
     SELECT hour, toUInt64(installs) AS installs, toUInt64(failures) AS failures,
@@ -35,7 +36,7 @@ FROM (
 """
 
 
-def _states(scope: Scope, target_version: str | None, use_views: bool) -> tuple[str, dict[str, Any]]:
+def _states(scope: QueryScope, target_version: str | None, use_views: bool) -> tuple[str, dict[str, Any]]:
     hybrid: Hybrid = scope.hybrid("hour", use_views)
     view_where, raw_where, params = hybrid.view_where, hybrid.raw_where, dict(hybrid.params)
     if target_version is not None:
@@ -46,7 +47,7 @@ def _states(scope: Scope, target_version: str | None, use_views: bool) -> tuple[
 
 
 async def adoption(
-    ch: ClickHouse, scope: Scope, target_version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, target_version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     states, params = _states(scope, target_version, use_views)
     [(installed, failed, rollbacks, devices, hourly)] = await ch.query(ANSWER.format(states=states), params)

@@ -1,4 +1,4 @@
-"""`/analytics/apps`: the tenant's apps with events in the window (spec §9), for an app picker.
+"""`/analytics/apps`: the tenant's apps with events in the window (docs/api.md#get-analyticsapps), for an app picker.
 
 `events` counts events, `devices` distinct devices, `last_seen` is the latest event's time; apps are listed by
 org_id, then app_id. Whole days come from `app_activity_daily` and `daily_devices`, the partial days at the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rfc3339
+from ota_stream.storage.queries.scope import QueryScope, rfc3339
 
 EPOCH = "toDateTime64(0, 3, 'UTC')"
 APPS = f"""
@@ -30,7 +30,7 @@ ORDER BY org_id, app_id
 """
 
 
-async def apps(ch: ClickHouse, scope: Scope, use_views: bool = True) -> list[dict[str, Any]]:
+async def apps(ch: ClickHouse, scope: QueryScope, use_views: bool = True) -> list[dict[str, Any]]:
     hybrid = scope.hybrid("day", use_views)
     rows = await ch.query(
         APPS.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where), hybrid.params

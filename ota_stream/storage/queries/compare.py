@@ -20,11 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ota_stream.errors import OtaStreamError
 from ota_stream.models import format_timestamp
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import releases, stability
 from ota_stream.storage.queries.confidence import Proportion
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 PREVIOUS = "previous"
 DEFAULT_HOURS, MAX_HOURS = 24, 720
@@ -32,7 +33,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RATES = ("install_success_rate", "rollback_rate", "crash_free_sessions_rate", "crash_free_devices_rate")
 
 
-class NotFound(Exception):
+class NotFound(OtaStreamError):
     """The version has no data in the window, or it has no previous version: a 404 naming which parameter."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -94,7 +95,7 @@ def _moment(epoch_ms: int) -> datetime:
 
 
 async def first_seen(
-    ch: ClickHouse, scope: Scope, versions: list[str] | None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, versions: list[str] | None, use_views: bool = True
 ) -> dict[str, int]:
     """first_seen in epoch ms of `versions` (None: of every version with data in the window). Versions without
     data are absent."""
@@ -106,7 +107,7 @@ async def first_seen(
 
 
 async def _first_sessions(
-    ch: ClickHouse, scope: Scope, versions: list[str] | None, use_views: bool
+    ch: ClickHouse, scope: QueryScope, versions: list[str] | None, use_views: bool
 ) -> dict[str, int]:
     """The start of each version's first session: of `versions`, or of every version (which reads every session
     of the window: what `previous` costs)."""
@@ -125,7 +126,7 @@ def previous_of(version: str, seen: dict[str, int]) -> str | None:
 
 
 async def side(
-    ch: ClickHouse, scope: Scope, version: str, first_ms: int | None, hours: int, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str, first_ms: int | None, hours: int, use_views: bool = True
 ) -> Side:
     """The figures of `version` over [first_seen, first_seen + hours), within the window."""
     if first_ms is None:
@@ -145,7 +146,7 @@ async def side(
 
 async def sides(
     ch: ClickHouse,
-    scope: Scope,
+    scope: QueryScope,
     version: str,
     baseline: str = PREVIOUS,
     hours: int = DEFAULT_HOURS,
@@ -192,7 +193,7 @@ def _drop(futures: list[asyncio.Future[Any]]) -> None:
 
 async def compare(
     ch: ClickHouse,
-    scope: Scope,
+    scope: QueryScope,
     version: str,
     baseline: str = PREVIOUS,
     hours: int = DEFAULT_HOURS,

@@ -1,4 +1,5 @@
-"""`/analytics/devices/{device_id}/events`: one device's events in the window, newest first, as §1 objects.
+"""`/analytics/devices/{device_id}/events`: one device's events in the window, newest first, as event objects
+(docs/events.md).
 
 Ties on the timestamp are broken by event_id, descending. The raw table is sorted by app and time, not by
 device, so this reads the device_id column of the scope's window; bench/RESULTS.md has its latency.
@@ -10,7 +11,7 @@ from typing import Any
 
 from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.event_rows import NAMES, RFC3339, nested, select_list
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 
@@ -23,7 +24,7 @@ LIMIT {{limit:UInt32}}
 
 
 async def device_events(
-    ch: ClickHouse, scope: Scope, device_id: str, limit: int = DEFAULT_LIMIT
+    ch: ClickHouse, scope: QueryScope, device_id: str, limit: int = DEFAULT_LIMIT
 ) -> list[dict[str, Any]]:
     """`device_id` as stored: pseudonymised by the caller when the installation pseudonymises (web/analytics.py)."""
     where, params = scope.window()

@@ -1,7 +1,7 @@
-"""Stored events read back as the client sent them (spec §1): one column list for drill-down and export.
+"""Stored events read back as the client sent them (docs/events.md): one column list for drill-down and export.
 
-Columns carry the flat names of §1 (`os`, `channel`, ...), so that a CSV or Parquet export reads like the flat
-form and an NDJSON line is a valid flat event. Float32 columns are read through their shortest text, so that a
+Columns carry the flat names of docs/events.md (`os`, `channel`, ...), so that a CSV or Parquet export reads like
+the flat form and an NDJSON line is a valid flat event. Float32 columns are read through their shortest text, so that a
 `rollout_percentage` sent as 12.3 reads back 12.3 and not 12.300000190734863.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from ota_stream.models import FLAT_FIELDS
 
-# (name in §1, column of ota_events_raw)
+# (name in docs/events.md, column of ota_events_raw)
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "event_id"), ("tenant_id", "tenant_id"), ("org_id", "org_id"), ("app_id", "app_id"),
     ("device_id", "device_id"), ("event_type", "event_type"), ("timestamp", "timestamp"),
@@ -47,7 +47,8 @@ def select_list(overrides: dict[str, str] | None = None) -> str:
 
 
 def nested(row: dict[str, Any]) -> dict[str, Any]:
-    """The §1 object of a flat row: groups for the grouped fields, absent fields and empty groups left out."""
+    """The event object (docs/events.md) of a flat row: groups for the grouped fields, absent fields and empty
+    groups left out."""
     event: dict[str, Any] = {}
     for name, value in row.items():
         if value is None or (name == "metadata" and not value):

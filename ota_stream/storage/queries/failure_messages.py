@@ -1,4 +1,5 @@
-"""`/analytics/failures/messages`: the most frequent failure messages, with the latest events as samples (§9).
+"""`/analytics/failures/messages`: the most frequent failure messages, with the latest events as samples
+(docs/api.md#get-analyticsfailuresmessages).
 
 - One entry per (error_code, error_message) of `update_failed` events in the window; a missing value reads
   `unknown`, as the keys of /analytics/failures do, and the `error_code` and `target_version` filters compare
@@ -15,7 +16,7 @@ from typing import Any
 
 from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rfc3339
+from ota_stream.storage.queries.scope import QueryScope, rfc3339
 
 DEFAULT_LIMIT, MAX_LIMIT, SAMPLES = 20, 100, 3
 
@@ -37,7 +38,7 @@ FILTERS = {
 
 async def failure_messages(
     ch: ClickHouse,
-    scope: Scope,
+    scope: QueryScope,
     error_code: str | None = None,
     target_version: str | None = None,
     limit: int = DEFAULT_LIMIT,

@@ -1,4 +1,4 @@
-"""`/analytics/failures`: failure totals and a breakdown by one dimension (spec §3)."""
+"""`/analytics/failures`: failure totals and a breakdown by one dimension (docs/api.md#analytics)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.scope import QueryScope, rate
 
 GROUP_BY = ("error_code", "failure_stage", "target_version", "device_os", "device_model")
 
@@ -42,7 +42,7 @@ ANSWER = "SELECT {updates}, (SELECT groupArray((key, failures, affected)) FROM (
 
 
 async def failures(
-    ch: ClickHouse, scope: Scope, group_by: str = "error_code", use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, group_by: str = "error_code", use_views: bool = True
 ) -> dict[str, Any]:
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}")

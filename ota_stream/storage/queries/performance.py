@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 
 # response name -> (column prefix in performance_daily, raw expression as Nullable(Float64))
 METRICS = {
@@ -55,7 +55,7 @@ def _avg(total: float, samples: int) -> float | None:
     return round(total / samples, 2) if samples else None
 
 
-async def performance(ch: ClickHouse, scope: Scope, use_views: bool = True) -> dict[str, Any]:
+async def performance(ch: ClickHouse, scope: QueryScope, use_views: bool = True) -> dict[str, Any]:
     hybrid = scope.hybrid("day", use_views)
     states = STATES.format(view_where=hybrid.view_where, raw_where=hybrid.raw_where)
     [merged] = await ch.query(ANSWER.format(states=states), hybrid.params)

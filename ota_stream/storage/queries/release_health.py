@@ -1,4 +1,5 @@
-"""`/analytics/releases/{version}/health`: a verdict a CI job or a rollout controller can gate on.
+"""`/analytics/releases/{version}/health`: a verdict a CI job or a rollout controller can gate on
+(docs/api.md#get-analyticsreleasesversionhealth).
 
 - `failure_rate`: devices that failed the release and never installed it in the window, over installed devices
   plus those; the complement of `install_success_rate` in /analytics/releases. `rollback_rate` as there.
@@ -32,7 +33,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import compare
 from ota_stream.storage.queries.confidence import Proportion
 from ota_stream.storage.queries.releases import Figures, release_figures
-from ota_stream.storage.queries.scope import Scope
+from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.storage.queries.stability import Sessions, crash_free
 
 PARAMETERS = ("max_failure_rate", "max_rollback_rate", "min_devices", "max_crash_rate")
@@ -130,7 +131,7 @@ def rules(figures: Figures | None, counts: Sessions, limits: Thresholds) -> list
 
 
 async def _comparison(
-    ch: ClickHouse, scope: Scope, version: str, limits: Thresholds, use_views: bool
+    ch: ClickHouse, scope: QueryScope, version: str, limits: Thresholds, use_views: bool
 ) -> dict[str, Any] | None:
     if limits.baseline is None:
         return None
@@ -141,7 +142,7 @@ async def _comparison(
 
 
 async def health(
-    ch: ClickHouse, scope: Scope, version: str, limits: Thresholds, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str, limits: Thresholds, use_views: bool = True
 ) -> dict[str, Any]:
     figures, sessions, comparison = await asyncio.gather(
         release_figures(ch, scope, version, use_views),

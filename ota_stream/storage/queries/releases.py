@@ -1,6 +1,7 @@
-"""`/analytics/releases` and the figures behind the health gate (spec §9), from `release_devices_hourly`.
+"""`/analytics/releases` and the figures behind the health gate (docs/api.md#get-analyticsreleases), from
+`release_devices_hourly`.
 
-Where §9 is silent (also in docs/api.md):
+Choices docs/api.md#get-analyticsreleases states:
 - An update event is one of the seven `update_*` types (release_sql.UPDATE_TYPES, named one by one so that
   activity types such as `app_launched` never count). A release is a `target_version` with an update event in
   the window.
@@ -47,7 +48,7 @@ from ota_stream.storage.queries.release_sql import (
     rows,
     version_devices,
 )
-from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.scope import QueryScope, rate
 from ota_stream.storage.queries.stability_sql import sessions as session_rows
 
 # group_by parameter -> position in the first_update tuple (timestamp, channel, os, rollout percentage)
@@ -58,7 +59,7 @@ HOUR_MS = 3_600_000
 
 @dataclass
 class Figures:
-    """The counts of one release or group; everything §9 lists derives from them."""
+    """The counts of one release or group; every release figure derives from them."""
 
     first_seen_ms: int
     attempted: int
@@ -127,7 +128,7 @@ def _curve(curve: tuple[list[int], list[int]]) -> list[tuple[int, int]]:
     return [(hour * 3600, n) for hour, n in zip(hours, counts, strict=True)]
 
 
-def window_where(scope: Scope, version: str | None, use_views: bool, params: dict[str, Any]) -> Where:
+def window_where(scope: QueryScope, version: str | None, use_views: bool, params: dict[str, Any]) -> Where:
     """The window's conditions; their parameters go into `params`."""
     hybrid = scope.hybrid("hour", use_views)
     exact, exact_params = scope.window()
@@ -138,7 +139,7 @@ def window_where(scope: Scope, version: str | None, use_views: bool, params: dic
     return Where(hybrid.view_where, hybrid.raw_where, exact, "version = {version:String}")
 
 
-def _active_states(scope: Scope, use_views: bool, params: dict[str, Any]) -> str:
+def _active_states(scope: QueryScope, use_views: bool, params: dict[str, Any]) -> str:
     """The states of total_active_devices, on whole days: their window parameters are prefixed `day_`."""
     days = scope.hybrid("day", use_views, prefix="day_")
     params.update(days.params)
@@ -146,7 +147,7 @@ def _active_states(scope: Scope, use_views: bool, params: dict[str, Any]) -> str
 
 
 async def _fast(
-    ch: ClickHouse, scope: Scope, version: str | None, use_views: bool
+    ch: ClickHouse, scope: QueryScope, version: str | None, use_views: bool
 ) -> tuple[dict[str, Figures], int, dict[str, stability.Sessions]]:
     """Figures per release (one release with `version`); without `version`, total active devices and the session
     counts of every version too (0 and none with it)."""
@@ -182,7 +183,7 @@ async def _fast(
 
 
 async def _grouped(
-    ch: ClickHouse, scope: Scope, group_by: str, use_views: bool
+    ch: ClickHouse, scope: QueryScope, group_by: str, use_views: bool
 ) -> tuple[dict[str, Figures], dict[str, list[tuple[str, Figures]]], int]:
     params: dict[str, Any] = {}
     where = window_where(scope, None, use_views, params)
@@ -221,14 +222,14 @@ async def _grouped(
     return releases, groups, rows_[0][-1] if rows_ else 0
 
 
-async def first_updates(ch: ClickHouse, scope: Scope, use_views: bool = True) -> dict[str, int]:
+async def first_updates(ch: ClickHouse, scope: QueryScope, use_views: bool = True) -> dict[str, int]:
     """Each release's first_seen in the window (its earliest update event), in epoch milliseconds."""
     params: dict[str, Any] = {}
     sql = FIRST_SEEN.format(rows=rows(window_where(scope, None, use_views, params), ["first_ts"]))
     return {version: first_ms for version, first_ms in await ch.query(sql, params)}
 
 
-async def on_channel(ch: ClickHouse, scope: Scope, channel: str, versions: list[str]) -> set[str]:
+async def on_channel(ch: ClickHouse, scope: QueryScope, channel: str, versions: list[str]) -> set[str]:
     """Those of `versions` with an update event on `channel` in the window (raw: a channel is an event's)."""
     where, params = scope.window()
     params.update(channel=channel, versions=versions)
@@ -240,7 +241,7 @@ async def on_channel(ch: ClickHouse, scope: Scope, channel: str, versions: list[
 
 
 async def release_figures(
-    ch: ClickHouse, scope: Scope, version: str, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str, use_views: bool = True
 ) -> Figures | None:
     """The figures of one release over the window, or None when it has no update event there."""
     figures, _, _ = await _fast(ch, scope, version, use_views)
@@ -248,7 +249,7 @@ async def release_figures(
 
 
 async def releases(
-    ch: ClickHouse, scope: Scope, group_by: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, group_by: str | None = None, use_views: bool = True
 ) -> list[dict[str, Any]]:
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {sorted(GROUP_BY)}")

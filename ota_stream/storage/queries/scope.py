@@ -28,7 +28,7 @@ def rfc3339(value: datetime) -> str:
 
 
 def rate(part: int, whole: int) -> float:
-    """`round(100 * a / b, 2)`, and 0 when b is 0 (spec §3)."""
+    """`round(100 * a / b, 2)`, and 0 when b is 0 (docs/api.md#analytics)."""
     return round(100 * part / whole, 2) if whole else 0.0
 
 
@@ -57,7 +57,7 @@ class Hybrid:
 
 
 @dataclass(frozen=True)
-class Scope:
+class QueryScope:
     """tenant_id is required; org_id and app_id narrow it. The window is [start, end], in UTC."""
 
     tenant_id: str

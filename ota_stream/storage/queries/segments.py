@@ -21,7 +21,7 @@ from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.confidence import Proportion
 from ota_stream.storage.queries.release_sql import NEVER, UPDATES, rolled_back, rows, version_devices
 from ota_stream.storage.queries.releases import window_where
-from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.scope import QueryScope, rate
 from ota_stream.storage.queries.stability import sessions_sql
 
 # the `by` parameter -> the raw table's column (a fixed map: no input reaches the SQL text)
@@ -84,7 +84,7 @@ def worst(listed: list[dict[str, Any]], min_devices: int) -> str | None:
 
 async def segments(
     ch: ClickHouse,
-    scope: Scope,
+    scope: QueryScope,
     version: str,
     by: str,
     min_devices: int = DEFAULT_MIN_DEVICES,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.scope import QueryScope, rate
 from ota_stream.storage.queries.stability_sql import (
     COUNTS,
     FIRST_ROWS,
@@ -62,7 +62,7 @@ class Sessions:
 
 
 def sessions_sql(
-    scope: Scope, version: str | None, use_views: bool, columns: list[str], narrow: bool = True
+    scope: QueryScope, version: str | None, use_views: bool, columns: list[str], narrow: bool = True
 ) -> tuple[str, dict[str, Any]]:
     """The window's sessions with `columns`, whole hours from the view unless `use_views` is off, and the
     statement's parameters (`narrow`: stability_sql.sessions)."""
@@ -74,7 +74,7 @@ def sessions_sql(
 
 
 async def crash_free(
-    ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Sessions]:
     """The counts per version of the window (one version with `version`); versions without a session are absent."""
     sql, params = sessions_sql(scope, version, use_views, ["crashed"])
@@ -83,7 +83,7 @@ async def crash_free(
 
 
 async def of_version(
-    ch: ClickHouse, scope: Scope, version: str, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str, use_views: bool = True
 ) -> tuple[Sessions, float | None]:
     """One version's counts and the p50 of its launch durations (None without one), for a short window: its
     sessions are found without narrowing them to the version's candidates first."""
@@ -96,7 +96,7 @@ async def of_version(
 
 
 async def first_sessions(
-    ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str | None = None, use_views: bool = True
 ) -> dict[str, int]:
     """When each version's first session of the window starts (its earliest versioned event), in epoch
     milliseconds; only `version` when given. Versions without a session are absent.
@@ -147,7 +147,7 @@ def _version(name: str, figures: list[Any]) -> dict[str, Any]:
 
 
 async def stability(
-    ch: ClickHouse, scope: Scope, version: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     """`{"versions": [...]}`: every version with a session in the window (only `version` when given)."""
     sql, params = sessions_sql(scope, version, use_views, ["crashed", "crashes", "launch_durations"])

@@ -1,4 +1,4 @@
-"""`/analytics/versions`: the current version spread across devices active in the window (spec §3).
+"""`/analytics/versions`: the current version spread across devices active in the window (docs/api.md#analytics).
 
 A device's current version is the version-after of its latest versioned event in the window, by timestamp and
 then by event_id, so that ties resolve the same way in the view, in the raw table and in tests.
@@ -11,7 +11,7 @@ from typing import Any
 
 from ota_stream.models import UNKNOWN
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries.scope import Scope, rate
+from ota_stream.storage.queries.scope import QueryScope, rate
 
 # segment parameter -> position in the `latest` tuple
 # (timestamp, event_id, version-after, os, model, manufacturer, os_version); see 002_analytics_views.sql
@@ -74,7 +74,7 @@ def _spread(rows: list[tuple[str, int]]) -> dict[str, Any]:
 
 
 async def versions(
-    ch: ClickHouse, scope: Scope, segment: str | None = None, use_views: bool = True
+    ch: ClickHouse, scope: QueryScope, segment: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     hybrid = scope.hybrid("day", use_views)
     # The segment column comes from a fixed map, never from the input.

@@ -1,0 +1,41 @@
+"""Answering a request for a table key on the worker that owns it: Faust's router, behind a plain aiohttp handler.
+
+Faust's `table_route` decorates methods of its own `View`s; the service's routes are plain aiohttp handlers
+(web/routes.py), so they call the router it uses. Faust's "no owner known yet" is the project's `NotReady`, which
+the API answers 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+import faust
+from aiohttp import web
+from faust.exceptions import NotReady as FaustNotReady
+from faust.exceptions import SameNode
+from faust.types.tables import CollectionT
+from faust.web import Request as FaustRequest
+from faust.web import Web
+from faust.web.exceptions import ServiceUnavailable
+
+from ota_stream.errors import NotReady
+
+STARTING = "the worker is starting or rebalancing; retry"
+
+
+async def on_owner(
+    app: faust.App,
+    table: CollectionT,
+    key: str,
+    request: web.Request,
+    answer: Callable[[], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    """`answer()` when this worker owns `key`, else the owner's answer to the same request."""
+    try:
+        routed = await app.router.route_req(table.name, key, cast(Web, app.web), cast(FaustRequest, request))
+    except SameNode:
+        return await answer()
+    except (FaustNotReady, ServiceUnavailable):
+        raise NotReady(STARTING) from None
+    return cast(web.StreamResponse, routed)
