@@ -21,9 +21,9 @@ from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
 from ota_stream.config import Settings, load_settings
-from ota_stream.kafka import consumer
+from ota_stream.kafka import consumer, recovery
 from ota_stream.kafka.healing import ConsumerRemedies
-from ota_stream.kafka.options import faust_credentials
+from ota_stream.kafka.options import client_options, faust_credentials
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.kafka.recovery import OrderedTableManager
 from ota_stream.kafka.replication import durability_configs, retained_configs
@@ -128,6 +128,7 @@ def create_app(settings: Settings) -> faust.App:
     app = WorkerApp(settings.kafka_consumer_group, **faust_options(settings, middlewares))
     app.shutdown = shutdown = Shutdown(settings.shutdown_timeout_seconds)
     consumer.install(app, settings.kafka_seek_delay_seconds)
+    recovery.install(app, client_options(settings))
     app.add_dependency(guarded.keys)
     alert_rules = RuleStore(settings)
     app.add_dependency(alert_rules)

@@ -40,15 +40,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.types import TP, ConsumerT
 
+from ota_stream.kafka import changelog_audit
+
 
 class OrderedRecovery(Recovery):
+    taken_over: Set[TP] = frozenset()  # changelog partitions active now and not in the generation before
+
     async def on_rebalance(
         self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
     ) -> None:
@@ -56,7 +61,8 @@ class OrderedRecovery(Recovery):
         start (3 above)."""
         held = set(self.active_tps)
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
-        for tp in self.active_tps - held:
+        self.taken_over = set(self.active_tps - held)
+        for tp in self.taken_over:
             self.active_offsets[tp] = -1
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
@@ -71,6 +77,7 @@ class OrderedRecovery(Recovery):
         ]
         if callbacks:
             await asyncio.wait(callbacks)
+        await self._audit_taken_over()
         if not await self._seek_then_resume(generation_id):
             return
         self.tables.on_actives_ready()
@@ -78,6 +85,16 @@ class OrderedRecovery(Recovery):
             self.tables.on_standbys_ready()
         self.app.on_rebalance_end()
         self.log.info("Worker ready")
+
+    async def _audit_taken_over(self) -> None:
+        """Check each changelog partition taken over against the changelog itself (kafka/changelog_audit.py)."""
+        options = CHANGELOG_CLIENTS.get(self.app)
+        if options is None:
+            return
+        for table in self.tables.values():
+            taken = self.actives_for_table[table] & self.taken_over
+            if taken:
+                await changelog_audit.audit(options, table, taken)
 
     async def _resume_streams(self, generation_id: int = 0) -> None:
         await self.app.on_rebalance_complete.send()
@@ -121,6 +138,15 @@ class OrderedRecovery(Recovery):
         positive integer", which crashed the worker; reading a changelog partition from its start only rebuilds
         the state it holds. An offset Faust has not learned yet (None, seen once in the same case) is read so too."""
         await consumer.seek_wait({tp: max(offsets[tp] or 0, 0) for tp in tps})
+
+
+# The aiokafka client options each app's changelog audit connects with (set by `install`).
+CHANGELOG_CLIENTS: WeakKeyDictionary[Any, Mapping[str, Any]] = WeakKeyDictionary()
+
+
+def install(app: Any, client_options: Mapping[str, Any]) -> None:
+    """Let `app`'s recovery audit the partitions it takes over, connecting with `client_options`."""
+    CHANGELOG_CLIENTS[app] = client_options
 
 
 class OrderedTableManager(TableManager):
