@@ -43,8 +43,11 @@ browser:
 dashboard-vendor:
 	scripts/vendor-uplot.sh
 
+# Test files run in TEST_PROCESSES parallel processes (pytest-xdist), each with its own broker and chDB folder;
+# most of the suite's time is waiting on brokers and workers, not CPU. TEST_PROCESSES=0 runs them in this one.
+TEST_PROCESSES ?= 3
 test: install client-test browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 # The fast tests: no broker, no worker processes (chDB, the parsers, the rules); about a minute.
 unit: install

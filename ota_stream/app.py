@@ -24,9 +24,9 @@ from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
 from ota_stream.config import Settings, WorkerRole, load_settings
-from ota_stream.kafka import consumer
+from ota_stream.kafka import consumer, recovery
 from ota_stream.kafka.healing import ConsumerRemedies
-from ota_stream.kafka.options import faust_credentials
+from ota_stream.kafka.options import client_options, faust_credentials
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.kafka.recovery import OrderedTableManager
 from ota_stream.kafka.replication import durability_configs, retained_configs
@@ -140,6 +140,7 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
     app = WorkerApp(kafka.consumer_group, **faust_options(settings, middlewares, worker_socket))
     app.shutdown = shutdown = Shutdown(pipeline.shutdown_timeout_seconds)
     consumer.install(app)
+    recovery.install(app, client_options(kafka))
     app.add_dependency(guarded.keys)
     alert_rules = RuleStore(kafka)
     app.add_dependency(alert_rules)

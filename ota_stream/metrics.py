@@ -29,6 +29,11 @@ EVENTS_PROCESSED = Counter("ota_pipeline_events_processed_total", "Events writte
 DUPLICATES_DROPPED = Counter(
     "ota_pipeline_duplicates_dropped_total", "Events dropped as duplicates of an (tenant_id, event_id)."
 )
+CHANGELOG_KEYS_MENDED = Counter(
+    "ota_table_changelog_keys_mended_total",
+    "Keys of a table partition taken over that were older locally than in its changelog (kafka/changelog_audit.py).",
+    ["table"],
+)
 BATCHES_FLUSHED = Counter("ota_pipeline_batches_flushed_total", "Batches written to ClickHouse.")
 FLUSH_LATENCY = Histogram(
     "ota_pipeline_flush_latency_seconds",

@@ -202,6 +202,9 @@ def production_replication(cluster: Cluster, worker: Worker) -> None:
         found
     )
     assert asyncio.run(topic_config(cluster, worker.topic, "min.insync.replicas")) == "2"
+    # The live changelog is read from its start at each takeover (kafka/recovery.py): a segment rolls every hour
+    # (the default retention) so that compaction keeps it short.
+    assert asyncio.run(topic_config(cluster, topics[1], "segment.ms")) == "3600000"
 
 
 async def topic_config(cluster: Cluster, topic: str, name: str) -> str:

@@ -68,6 +68,9 @@ PINS = (
     Pin("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._fetch_records", "39a2c6c79fc1455a199629912b533458a720c64983bc957420a42feef6593baa", "ota_stream.kafka.consumer:SafeConsumerThread._fetch_records"),
     Pin("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer", "c2701bfc3e6f6cad95c2be36d6a255a86e2c57d18d36cc1082b5fb5c482d99d7", "ota_stream.kafka.consumer:SafeConsumerThread._create_worker_consumer"),
     Pin("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread.verify_event_path", "b983e7735f647cb34650530fb0f1bc709e8cb67d54c483b939b14b49b8d931e0", "ota_stream.kafka.consumer:SafeConsumerThread.verify_event_path"),
+    # kafka/changelog_audit.py: mends a partition's database as Faust's store opens it, raw keys and values as the changelog's (apply_changelog_batch writes them so)
+    Pin("faust.stores.rocksdb:Store._db_for_partition", "cb7e67d5f9efc4bced7b7ab09a55fe717c352daad5b693594e3f7ca52a98787f", "ota_stream.kafka.changelog_audit:mend"),
+    Pin("faust.stores.rocksdb:Store.apply_changelog_batch", "ea3344d369fc4ab5e3cdace30565691136035a463acb7b2551fdc0b8af71643b", "ota_stream.kafka.changelog_audit:mend"),
     # kafka/table_state.py: the store reads the current event's partition only; the changelog callback keeps offsets
     Pin("faust.streams:current_event", "3b821f1a78d86a58234dfe781fbf539775b00e66fdac9489c1c398a2d81d7e9d", "ota_stream.kafka.table_state:at_partition"),
     Pin("faust.stores.rocksdb:Store._get", "7ae8dfd6d7754a5952ae162d4d5cf0d51a8a020ed730a4a7c7dc7f7c84e73fb8", "ota_stream.kafka.table_state:at_partition"),

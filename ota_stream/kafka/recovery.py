@@ -1,4 +1,4 @@
-"""Faust's table recovery with three losses mended: stream messages, standby records, and stale standby copies.
+"""Faust's table recovery with three losses mended: stream messages, standby records, and stale local copies.
 
 1. Stream messages (issue 18; upstream faust-streaming #596, open). At the end of a rebalance Faust's
 `Recovery.on_recovery_completed` (and `Recovery._resume_streams`, the path without tables) resumes the stream
@@ -16,15 +16,21 @@ seek were cleared unread, the consumer's position moved past them, and the next 
 standby's persisted offset over the gap. With tables, recovery has always resumed the flow before it gets there,
 so `OrderedRecovery` resumes (and clears) only a flow that is still suspended: the path without tables.
 
-3. Stale standby copies. A changelog partition that this process held as a standby and now takes over is read
-from its start, not from the offset its standby copy says it has applied: 2 left such copies short (a rolling
-restart test served a window short of events about one run in ten), and after 2 was mended the same test still
-caught, about one run in twelve, every copy short of a former owner's updates, by a path not found, each time in a
-takeover by a standby of the same process. The compacted changelog holds the latest window per key, so one pass
-restores the copy. A restart still trusts the copy on disk: reading every partition from its start there sent
-each restart through the recovery path that starts the Fetcher before the seek, where a restarted worker's whole
-backlog could be fetched and dropped between the seek and the resume of the stream partitions (a stall, 1 run in
-3 of the SIGTERM test under load; mended in kafka/consumer.py, `SafeConsumer._wait_next_records`).
+3. Stale copies. A changelog partition that this process did not hold active in the generation before is read
+from its start, not from the offset its local copy (a standby's, or the database a restarted process finds on
+disk) says it has applied. Those copies fall short of a former owner's updates by paths in Faust's standby
+reading that are not all found: 2 left such copies short (a rolling restart test served a window short of events
+about one run in ten); after 2 was mended the same test still caught, about one run in twelve, a takeover by a
+standby of the same process short; and after that was mended, a restarted process that trusted the standby copy
+it had written to disk before its restart took over a partition short of events between its persisted offset and
+the previous owner's last updates (the test failed about one run in two on a loaded machine; the copies read
+back after the run showed the missing events, all before the copy's offset). The compacted changelog holds the
+latest window per key, so one pass restores the copy; a partition this process kept active across the rebalance
+is its own writing and is trusted. What this costs is one pass per takeover over the partition's changelog,
+which the live table keeps short (segment.ms, tables/live.py). Reading every partition from its start once sent
+restarts through the recovery path that starts the Fetcher before the seek, where a restarted worker's backlog
+could be fetched and dropped between the seek and the resume of the stream partitions (a stall; mended in
+kafka/consumer.py, `SafeConsumer._wait_next_records`).
 
 These override faust-streaming 0.15's methods with copies that differ only as described; the app's
 `TableManager` setting installs them. Re-check them when upgrading Faust (pyproject pins 0.15).
@@ -34,23 +40,29 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.types import TP, ConsumerT
 
+from ota_stream.kafka import changelog_audit
+
 
 class OrderedRecovery(Recovery):
+    taken_over: Set[TP] = frozenset()  # changelog partitions active now and not in the generation before
+
     async def on_rebalance(
         self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
     ) -> None:
-        """Faust's, then: a changelog partition that this process held as a standby and now holds active is read
-        from its start (3 above). It costs such a takeover one pass over the partition's compacted changelog."""
-        held, standbys = set(self.active_tps), set(self.standby_tps)
+        """Faust's, then: a changelog partition that this process did not hold active before is read from its
+        start (3 above)."""
+        held = set(self.active_tps)
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
-        for tp in (self.active_tps - held) & standbys:
+        self.taken_over = set(self.active_tps - held)
+        for tp in self.taken_over:
             self.active_offsets[tp] = -1
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
@@ -65,6 +77,7 @@ class OrderedRecovery(Recovery):
         ]
         if callbacks:
             await asyncio.wait(callbacks)
+        await self._audit_taken_over()
         if not await self._seek_then_resume(generation_id):
             return
         self.tables.on_actives_ready()
@@ -72,6 +85,16 @@ class OrderedRecovery(Recovery):
             self.tables.on_standbys_ready()
         self.app.on_rebalance_end()
         self.log.info("Worker ready")
+
+    async def _audit_taken_over(self) -> None:
+        """Check each changelog partition taken over against the changelog itself (kafka/changelog_audit.py)."""
+        options = CHANGELOG_CLIENTS.get(self.app)
+        if options is None:
+            return
+        for table in self.tables.values():
+            taken = self.actives_for_table[table] & self.taken_over
+            if taken:
+                await changelog_audit.audit(options, table, taken)
 
     async def _resume_streams(self, generation_id: int = 0) -> None:
         await self.app.on_rebalance_complete.send()
@@ -115,6 +138,15 @@ class OrderedRecovery(Recovery):
         positive integer", which crashed the worker; reading a changelog partition from its start only rebuilds
         the state it holds. An offset Faust has not learned yet (None, seen once in the same case) is read so too."""
         await consumer.seek_wait({tp: max(offsets[tp] or 0, 0) for tp in tps})
+
+
+# The aiokafka client options each app's changelog audit connects with (set by `install`).
+CHANGELOG_CLIENTS: WeakKeyDictionary[Any, Mapping[str, Any]] = WeakKeyDictionary()
+
+
+def install(app: Any, client_options: Mapping[str, Any]) -> None:
+    """Let `app`'s recovery audit the partitions it takes over, connecting with `client_options`."""
+    CHANGELOG_CLIENTS[app] = client_options
 
 
 class OrderedTableManager(TableManager):

@@ -50,12 +50,15 @@ class LiveWindows:
         self.size = size
         self.retention = retention
         self.max_last = max(1, retention // size + 1)  # the most windows `?last=` can ask for: all retained
+        # The changelog's min.insync.replicas (kafka/replication.py), and a segment rolled every hour or retention:
+        # compaction only cleans rolled segments, and a takeover reads the partition from its start
+        # (kafka/recovery.py), so the segment bounds that read to about one retention of writes.
         self.table = app.Table(
             TABLE_NAME,
             default=None,
             partitions=partitions,  # keys and values are JSON: Faust's default without a Record type
             options={"driver": "rocksdict"},
-            extra_topic_configs=topic_configs,  # the changelog's min.insync.replicas (kafka/replication.py)
+            extra_topic_configs={**(topic_configs or {}), "segment.ms": str(max(retention, 3600) * 1000)},
             help="Live tumbling windows per app (docs/api.md#live-windows).",
         )
 
