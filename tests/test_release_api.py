@@ -22,12 +22,11 @@ import requests
 
 from ota_stream.models import format_timestamp
 from tests.support import expected_drilldown, expected_releases, expected_stability
-from tests.support.diagnosis import group_offsets, kafka_report
-from tests.support.expected import Window, assert_same, unique
+from tests.support.expected import Window, assert_same
 from tests.support.loaded import NOW, WINDOWS, drilldown_events
-from tests.support.processes import Kafka, Worker, unique_name, wait_for
-from tests.support.scenario import Event, post_batches, rfc3339, with_duplicates
-from tests.support.worker_api import wait_processed
+from tests.support.processes import Kafka, Worker, unique_name
+from tests.support.scenario import Event, rfc3339, with_duplicates
+from tests.support.worker_api import load_and_settle
 
 ODD_DEVICE, ODD_VERSION = "ünï/cödé 1", "3.0.0+build/7"  # need percent-encoding in a path
 YEAR = WINDOWS["a year"]
@@ -56,15 +55,7 @@ def served(kafka: Kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     )
     worker.start()
     try:
-        assert post_batches(worker.url, sent) == len(sent)
-        wait_processed(worker, len(unique(sent)), len(sent) - len(unique(sent)))
-        # The broker holds the same story: every partition's committed offset is its end offset (none when empty).
-        wait_for(
-            lambda: all((committed or 0) == end for _, end, committed in group_offsets(worker)),
-            60,
-            "every offset committed",
-            diagnose=lambda: kafka_report(worker),
-        )
+        load_and_settle(worker, sent)
         yield worker, sent
     finally:
         worker.stop()

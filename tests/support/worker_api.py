@@ -10,9 +10,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import expected
+from tests.support.diagnosis import group_offsets, kafka_report
 from tests.support.expected import Window
-from tests.support.processes import Worker
-from tests.support.scenario import rfc3339
+from tests.support.processes import Worker, wait_for
+from tests.support.scenario import Event, post_batches, rfc3339
 
 
 def adoption(worker: Worker, **params: Any) -> dict[str, Any]:
@@ -87,3 +88,18 @@ def live(worker: Worker, key: str, last: int = 61) -> list[dict[str, Any]]:
     response = requests.get(f"{worker.url}/live/{key}/windows", params={"last": last}, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()["data"]["windows"]
+
+
+def load_and_settle(worker: Worker, sent: list[Event]) -> None:
+    """Post `sent` in batches, wait until the sink has stored each distinct event once and dropped the rest, and
+    until the broker holds the same story: every partition's committed offset is its end offset (none when
+    empty)."""
+    assert post_batches(worker.url, sent) == len(sent)
+    distinct = len(expected.unique(sent))
+    wait_processed(worker, distinct, len(sent) - distinct)
+    wait_for(
+        lambda: all((committed or 0) == end for _, end, committed in group_offsets(worker)),
+        60,
+        "every offset committed",
+        diagnose=lambda: kafka_report(worker),
+    )
