@@ -295,11 +295,11 @@ def test_live_windows_move_after_new_events(served: Served, page: tuple[Page, Co
     now = datetime.now(UTC)
     new = [
         {"tenant_id": TENANT, "org_id": ORG, "app_id": APP, "device_id": f"fresh-{i}", "event_id": f"fresh-{i}",
-         "event_type": "update_installed" if i % 3 else "update_failed", "target_version": "9.9.9",
+         "event_type": "update_failed" if i % 3 == 1 else "update_installed", "target_version": "9.9.9",
          "error_code": "E_FRESH", "timestamp": rfc3339(now - timedelta(seconds=i))}
         for i in range(12)
     ]  # fmt: skip
-    send(served, new)
+    send(served, new)  # fresh-0, the newest, is an install: the newest window shows 9.9.9 wherever a minute starts
     want = expected_windows(served.sent, APP_KEY, LIVE_SECONDS)[:LIVE_SHOWN]
 
     def moved() -> bool:
