@@ -23,8 +23,8 @@ Endpoint = Callable[[ClickHouse, QueryScope, bool], Awaitable[Any]]
 
 
 def release_endpoints(version: str, device_id: str) -> dict[str, Endpoint]:
-    """`version` is a release of the measured app for the gate; `device_id` one of its devices. The drill-down
-    reads of messages and device events use the raw table only, so their two columns measure the same query."""
+    """`version` is a release of the measured app for the gate; `device_id` one of its devices. A device's events
+    are read from the raw table only, so its two columns measure the same query."""
     limits = release_health.Thresholds()
     against_previous = release_health.Thresholds(baseline=compare.PREVIOUS, confidence=True)
     return {
@@ -32,7 +32,7 @@ def release_endpoints(version: str, device_id: str) -> dict[str, Endpoint]:
         "releases?group_by=channel": lambda ch, s, v: releases.releases(ch, s, "channel", use_views=v),
         f"releases/{version}/health": lambda ch, s, v: release_health.health(ch, s, version, limits, v),
         "apps": lambda ch, s, v: apps.apps(ch, s, use_views=v),
-        "failures/messages": lambda ch, s, v: failure_messages.failure_messages(ch, s),
+        "failures/messages": lambda ch, s, v: failure_messages.failure_messages(ch, s, use_views=v),
         "devices/{id}/events": lambda ch, s, v: device_events.device_events(ch, s, device_id),
         "stability": lambda ch, s, v: stability.stability(ch, s, use_views=v),
         f"stability?version={version}": lambda ch, s, v: stability.stability(ch, s, version, use_views=v),

@@ -1,13 +1,14 @@
 """Drill-down (docs/api.md#analytics): apps three ways, failure messages and one device's events against plain Python.
 
-Apps come from views merged with raw edges, so they are checked from the views, from the raw table alone and in
-Python; messages and device events read the raw table only, so they are checked against Python.
+Apps and failure messages come from views merged with raw edges, so they are checked from the views, from the raw
+table alone and in Python; device events read the raw table only, so they are checked against Python.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from ota_stream.storage.queries.failure_messages import failure_messages
 from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import loaded_database
 from tests.support import expected_drilldown
+from tests.support.backfill import backfilled
 from tests.support.expected import assert_same
 from tests.support.loaded import WINDOWS, drilldown_events, window_of
 from tests.support.scenario import Event
@@ -58,12 +60,34 @@ def test_failure_messages(loaded: tuple[ClickHouse, list[Event]]) -> None:
     for scope in scopes():
         for kwargs in filters:
             want = expected_drilldown.failure_messages(events, window_of(scope), **kwargs)  # type: ignore[arg-type]
-            got = asyncio.run(failure_messages(ch, scope, **kwargs))  # type: ignore[arg-type]
-            assert_same(got, want, f"messages {scope} {kwargs}")
+            for use_views in (False, True):
+                got = asyncio.run(failure_messages(ch, scope, **kwargs, use_views=use_views))  # type: ignore[arg-type]
+                assert_same(got, want, f"messages {scope} {kwargs} views={use_views}")
     busiest = asyncio.run(failure_messages(ch, QueryScope("acme", *WINDOWS["a year"]), limit=100))
     assert len(busiest) > 5 and any(m["error_code"] == "unknown" for m in busiest)
     assert any(m["error_message"] == "unknown" for m in busiest) and max(m["count"] for m in busiest) > 3
     assert any(len(m["samples"]) == 3 for m in busiest)
+
+
+def test_message_view_added_to_a_database_with_data_is_backfilled(tmp_path: Path) -> None:
+    """Migration 012 on a database that already holds failures: the backfill, then the view as events keep coming,
+    agree with the raw table and with Python."""
+
+    checked: list[int] = []  # messages compared per check
+
+    def check(ch: ClickHouse, sent: list[Event], scope: QueryScope) -> None:
+        for kwargs in ({"limit": 100}, {"target_version": "2.1.0"}):
+            want = expected_drilldown.failure_messages(sent, window_of(scope), **kwargs)
+            for use_views in (False, True):
+                got = asyncio.run(failure_messages(ch, scope, **kwargs, use_views=use_views))
+                assert_same(got, want, f"messages {scope} {kwargs} views={use_views}")
+            checked.append(len(want))
+
+    applied = backfilled(tmp_path, lambda m: m.name == "failure_messages", check, drilldown_events())
+    assert [m.name for m in applied] == ["failure_messages"]
+    assert checked[0] > 5 and checked[-4] > 5, (
+        "the year's window holds messages before and after the migration"
+    )
 
 
 def test_device_events(loaded: tuple[ClickHouse, list[Event]]) -> None:

@@ -17,15 +17,18 @@ from tests.support.scenario import Event
 Check = Callable[[ClickHouse, list[Event], QueryScope], None]
 
 
-def backfilled(directory: Path, later: Callable[[Migration], bool], check: Check) -> list[Migration]:
-    """Half the release tests' events written with the migrations that `later` leaves out, then those migrations,
-    then the other half; `check` over two scopes after each step. Returns the migrations applied later."""
+def backfilled(
+    directory: Path, later: Callable[[Migration], bool], check: Check, events: list[Event] | None = None
+) -> list[Migration]:
+    """Half of `events` (the release tests' by default) written with the migrations that `later` leaves out, then
+    those migrations, then the other half; `check` over two scopes after each step. Returns the migrations applied
+    later."""
     for migration in discover():
         if not later(migration):
             shutil.copy(schema_dir() / f"{migration.version:03d}_{migration.name}.sql", directory)
     ch = open_database(directory)
     try:
-        events = release_events()
+        events = release_events() if events is None else events
         old, new = events[: len(events) // 2], events[len(events) // 2 :]
         write(ch, old)
         applied = migrate(ch, retention_days=365)

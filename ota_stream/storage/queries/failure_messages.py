@@ -6,8 +6,10 @@
   against the value as read (so `error_code=unknown` selects failures without a code).
 - Sorted by count descending, then error_code and error_message ascending; `samples` are the 3 latest events
   (timestamp descending, then event_id descending).
-- Read from the raw table: failures are a small share of events, and messages are free text that a view keyed
-  by them would not shrink (bench/RESULTS.md has the latency at 10M events).
+- Counts, devices and last_seen come from `failure_messages_hourly` (schema/012_failure_messages.sql) for the
+  window's whole hours and from the raw table for the partial hours at its edges. The samples are raw events: per
+  listed message, its hourly counts give the latest hour from which it has SAMPLES failures up to the window's
+  end, and only the raw events since the earliest of those hours are read.
 """
 
 from __future__ import annotations
@@ -20,19 +22,51 @@ from ota_stream.storage.queries.scope import QueryScope, rfc3339
 
 DEFAULT_LIMIT, MAX_LIMIT, SAMPLES = 20, 100, 3
 
-MESSAGES = f"""
-SELECT ifNull(error_code, '{UNKNOWN}') AS code, ifNull(error_message, '{UNKNOWN}') AS message,
-    count() AS n, uniqExact(device_id) AS devices, max(timestamp) AS last,
-    arraySlice(arrayReverseSort(groupArray((timestamp, event_id, device_id))), 1, {SAMPLES}) AS samples
-FROM ota_events_raw
-WHERE {{where}} AND event_type = 'update_failed' {{filters}}
+_CODE = f"ifNull(error_code, '{UNKNOWN}')"
+_MESSAGE = f"ifNull(error_message, '{UNKNOWN}')"
+_VERSION = f"ifNull(target_version, '{UNKNOWN}')"
+
+# Per listed (code, message): count, devices, last, and `since`, the start of the latest hour from which it has
+# SAMPLES failures up to the window's end (the window's start when it has fewer). Rows are per hour: whole hours
+# from the view, the edges from the raw table.
+LISTED = f"""
+SELECT code, message, sum(failures) AS n, uniqExactMerge(devices) AS devices, max(latest) AS last,
+    arraySort(x -> -toUnixTimestamp(x.1), groupArray((hour, failures))) AS newest_hours,
+    arrayFirstIndex(c -> c >= {SAMPLES}, arrayCumSum(arrayMap(x -> x.2, newest_hours))) AS reached,
+    if(reached = 0, {{{{start:DateTime64(3, 'UTC')}}}}, toDateTime64(newest_hours[reached].1, 3, 'UTC')) AS since
+FROM (
+    SELECT error_code AS code, error_message AS message, hour, toUInt64(failures) AS failures, devices,
+        last AS latest
+    FROM failure_messages_hourly WHERE {{view_where}} {{view_filters}}
+    UNION ALL
+    SELECT {_CODE} AS code, {_MESSAGE} AS message, toStartOfHour(timestamp) AS hour, count(),
+        uniqExactState(device_id), max(timestamp)
+    FROM ota_events_raw WHERE {{raw_where}} AND event_type = 'update_failed' {{raw_filters}}
+    GROUP BY code, message, hour
+)
 GROUP BY code, message
 ORDER BY n DESC, code, message
 LIMIT {{{{limit:UInt32}}}}
 """
+MESSAGES = f"""
+WITH listed AS ({LISTED})
+SELECT code, message, n, devices, last, samples
+FROM listed
+LEFT JOIN (
+    SELECT {_CODE} AS code, {_MESSAGE} AS message,
+        arraySlice(arrayReverseSort(groupArray((timestamp, event_id, device_id))), 1, {SAMPLES}) AS samples
+    FROM ota_events_raw
+    WHERE {{where}} AND event_type = 'update_failed' {{raw_filters}}
+        AND timestamp >= (SELECT min(since) FROM listed)
+        AND (code, message) IN (SELECT code, message FROM listed)
+    GROUP BY code, message
+) AS latest USING (code, message)
+ORDER BY n DESC, code, message
+"""
+# The column each filter compares: of the view, of the raw table (both as read, missing values `unknown`).
 FILTERS = {
-    "error_code": f"ifNull(error_code, '{UNKNOWN}') = {{error_code:String}}",
-    "target_version": f"ifNull(target_version, '{UNKNOWN}') = {{target_version:String}}",
+    "error_code": ("error_code", _CODE),
+    "target_version": ("target_version", _VERSION),
 }
 
 
@@ -42,15 +76,26 @@ async def failure_messages(
     error_code: str | None = None,
     target_version: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    use_views: bool = True,
 ) -> list[dict[str, Any]]:
     where, params = scope.window()
-    params["limit"] = limit
-    filters = ""
+    hybrid = scope.hybrid("hour", use_views)
+    params.update(hybrid.params, limit=limit)
+    view_filters = raw_filters = ""
     for name, value in (("error_code", error_code), ("target_version", target_version)):
         if value is not None:
-            filters += f" AND {FILTERS[name]}"
+            view_column, raw_column = FILTERS[name]
+            view_filters += f" AND {view_column} = {{{name}:String}}"
+            raw_filters += f" AND {raw_column} = {{{name}:String}}"
             params[name] = value
-    rows = await ch.query(MESSAGES.format(where=where, filters=filters), params)
+    sql = MESSAGES.format(
+        where=where,
+        view_where=hybrid.view_where,
+        raw_where=hybrid.raw_where,
+        view_filters=view_filters,
+        raw_filters=raw_filters,
+    )
+    rows = await ch.query(sql, params)
     return [
         {
             "error_code": code,
