@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import asdict, astuple, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from ota_stream.storage.queries.scope import QueryScope
 from tests.conftest import loaded_database
 from tests.support import decision_scenario as case
 from tests.support import expected_decisions, expected_releases
+from tests.support.backfill import backfilled
 from tests.support.expected import assert_same
 from tests.support.expected_releases import UPDATES
 from tests.support.loaded import NOW, WINDOWS, drilldown_events, window_of
@@ -193,6 +195,25 @@ def test_segments_written_out(loaded: tuple[ClickHouse, list[Event]]) -> None:
     assert asyncio.run(segments.segments(ch, scope, case.NEW, "device_os", 3))["worst"] is None
     sessions = asyncio.run(segments.segments(ch, scope, case.NEW, "channel", 1))["segments"]
     assert sum(s["sessions"] for s in sessions) == 0  # the 5.0.0 sessions' devices never updated: no segment
+
+
+def test_segment_view_added_to_a_database_with_data_is_backfilled(tmp_path: Path) -> None:
+    """Migration 013 on a database that already holds update events: the backfill, then the view as events keep
+    coming, agree with the raw table and with Python, for every dimension."""
+    checked: list[int] = []  # segments compared per check
+
+    def check(ch: ClickHouse, sent: list[Event], scope: QueryScope) -> None:
+        for version in ("2.1.0", "2.2.0"):
+            for by in segments.DIMENSIONS:
+                want = expected_decisions.segments(sent, window_of(scope), version, by, 1)
+                for use_views in (False, True):
+                    got = asyncio.run(segments.segments(ch, scope, version, by, 1, use_views))
+                    assert_same(got, want, f"segments {version} by {by} {scope} views={use_views}")
+                checked.append(len(want["segments"]))
+
+    applied = backfilled(tmp_path, lambda m: m.name == "release_segments", check, drilldown_events())
+    assert [m.name for m in applied] == ["release_segments"]
+    assert max(checked[:12]) > 1 and max(checked[-24:-12]) > 1, "the year's window splits devices both times"
 
 
 def test_the_data_holds_every_case(loaded: tuple[ClickHouse, list[Event]]) -> None:

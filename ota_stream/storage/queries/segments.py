@@ -36,8 +36,24 @@ DIMENSIONS = {
 DEFAULT_MIN_DEVICES = 20
 MAX_MIN_DEVICES = 100_000_000
 
+# Per device of the release: its latest (timestamp, value) of the dimension in the window, whole hours from
+# release_segments_hourly (whose columns are named as the `by` parameter), the edges from the raw table.
+KEYS = f"""
+SELECT device, max(latest).2 AS key
+FROM (
+    SELECT device, {{dimension}} AS latest
+    FROM release_segments_hourly WHERE {{view}} AND version = {{{{version:String}}}}
+    UNION ALL
+    SELECT cityHash64(device_id) AS device,
+        maxIf((timestamp, toString(assumeNotNull({{column}}))), {{column}} IS NOT NULL)
+    FROM ota_events_raw WHERE {{raw}} AND target_version = {{{{version:String}}}} AND event_type IN {UPDATES}
+    GROUP BY device
+)
+GROUP BY device
+"""
+
 # Per device of the release: its figures (whole hours from release_devices_hourly, edges raw), its segment value
-# (raw: the dimensions live on the events only), whether it rolled the release back, and its sessions of it.
+# (KEYS), whether it rolled the release back, and its sessions of it.
 SEGMENTS = f"""
 SELECT if(key = '', '{UNKNOWN}', key) AS segment, count() AS attempted, countIf(fi < {NEVER}) AS installed,
     countIf(fa = 1 AND fi = {NEVER}) AS failed_only, countIf(device IN (SELECT device FROM {{rolled_back}})) AS rolled,
@@ -45,13 +61,7 @@ SELECT if(key = '', '{UNKNOWN}', key) AS segment, count() AS attempted, countIf(
 FROM (
     SELECT device, min(first_install) AS fi, max(failed) AS fa FROM ({{pairs}}) GROUP BY device
 ) AS figures
-LEFT JOIN (
-    SELECT cityHash64(device_id) AS device,
-        maxIf((timestamp, assumeNotNull({{column}})), {{column}} IS NOT NULL).2 AS key
-    FROM ota_events_raw
-    WHERE {{exact}} AND target_version = {{{{version:String}}}} AND event_type IN {UPDATES}
-    GROUP BY device
-) AS keys USING (device)
+LEFT JOIN ({{keys}}) AS keys USING (device)
 LEFT JOIN (
     SELECT device, count() AS n_sessions, countIf(crashed = 1) AS n_crashed FROM ({{sessions}}) GROUP BY device
 ) AS runs USING (device)
@@ -99,8 +109,7 @@ async def segments(
     sql = SEGMENTS.format(
         rolled_back=rolled_back(where, f"AND device IN {version_devices(where)}"),
         pairs=rows(where, ["first_install", "failed"]),
-        column=DIMENSIONS[by],
-        exact=where.exact,
+        keys=KEYS.format(dimension=by, column=DIMENSIONS[by], view=where.view, raw=where.raw),
         sessions=runs,
     )
     listed = [_segment(*row) for row in await ch.query(sql, params)]
