@@ -73,6 +73,11 @@ class ClickHouseSettings(Group):
     # A cluster named in the servers' remote_servers: migrations run ON CLUSTER with Replicated engines, reads and
     # inserts go through Distributed tables sharded by app (storage/ddl.py, docs/scaling.md). Empty: one node.
     cluster: str = ""
+    # Embedded chDB only (a server keeps its own configuration): the most memory its engine may take, past which a
+    # query or insert fails and is retried like any ClickHouse error, and the size of each of its index caches
+    # (marks, primary key, skip-index marks), which default to gigabytes in ClickHouse. Its uncompressed cache is off.
+    chdb_max_memory_mib: Annotated[int, Field(ge=64, le=1_048_576)] = 320
+    chdb_cache_mib: Annotated[int, Field(ge=0, le=65_536)] = 16
 
     @field_validator("database")
     @classmethod
@@ -143,6 +148,10 @@ class LiveSettings(Group):
     window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
     retention_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
     tables_enabled: bool = True
+    # Each RocksDB database of a table (one per table and partition, standby copies included) gets its own block
+    # cache and write buffers (tables/store.py); Faust's defaults are a 2 GiB cache and three 64 MiB buffers.
+    rocksdb_block_cache_mib: Annotated[int, Field(ge=1, le=65_536)] = 4
+    rocksdb_write_buffer_mib: Annotated[int, Field(ge=1, le=4096)] = 4
 
 
 class AuthSettings(Group):
