@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 
 from ota_stream import metrics, wire
 from ota_stream.errors import OtaStreamError
-from ota_stream.kafka.producer import EventPublisher, KafkaUnavailable
+from ota_stream.kafka.producer import EventPublisher, KafkaBusy, KafkaUnavailable
 from ota_stream.models import FieldError, InvalidEvent, TimeWindow, parse_event
 from ota_stream.web.auth import Grant
 from ota_stream.web.body import KIB, MIB, decode_json, read_limited, require_content_type
@@ -80,8 +80,9 @@ class Ingest:
             grant.charge(len(events))  # 429 for the whole request when the key's bucket cannot take them
         try:
             await self.publisher.publish([(event.key, event.line) for event in events])
-        except KafkaUnavailable:
-            metrics.INGEST_REJECTED.labels("kafka_unavailable").inc(len(events))
+        except KafkaUnavailable as exc:
+            reason = "kafka_busy" if isinstance(exc, KafkaBusy) else "kafka_unavailable"
+            metrics.INGEST_REJECTED.labels(reason).inc(len(events))
             raise  # 503 with Retry-After (web/errors.py)
         metrics.INGEST_ACCEPTED.inc(len(events))
 
