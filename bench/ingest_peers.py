@@ -39,7 +39,7 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import ROOT, alternating, broker, free_port, peak_rss_mib
+from bench.harness import ROOT, alternating, broker, cpu_seconds, free_port, peak_rss_mib
 
 BIN = Path(sys.executable).parent
 SINGLE = ROOT / "bench" / "wrk" / "single_event.lua"
@@ -61,6 +61,8 @@ class Load:
     p99_ms: float
     failures: int
     rss_mib: float
+    cpu_cores: float = 0.0  # CPU seconds of the program's processes per second of load
+    processes: str = ""  # each process: its name, peak RSS MiB and CPU cores
 
 
 def wrk(url: str, script: Path, concurrency: int, seconds: int, key: str) -> tuple[float, float, float, int]:
@@ -78,14 +80,51 @@ def wrk(url: str, script: Path, concurrency: int, seconds: int, key: str) -> tup
     return int(requests_) / (int(micros) / 1e6), float(p50), float(p99), int(errors) + int(non2xx)
 
 
+def tree(pid: int) -> list[int]:
+    """A process and its descendants (the Faust worker, its ingest processes)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = task / "children"
+        if children.exists():
+            for child in children.read_text().split():
+                found += tree(int(child))
+    return found
+
+
 def tree_rss(pid: int) -> float:
-    """Peak RSS of a process and its children (an ingest process in front of the worker)."""
-    total = peak_rss_mib(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            total += peak_rss_mib(int(child))
-    return total
+    """Peak RSS of a process and its descendants, added up."""
+    return sum(peak_rss_mib(each) for each in tree(pid))
+
+
+def process_name(pid: int) -> str:
+    """What a process runs: `ota-stream worker`, `-m ota_stream.web.front` (an ingest process), `-m bench...`."""
+    words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    return " ".join(Path(word).name for word in words[1:3] if word)
+
+
+def loaded(
+    program: str, route: str, concurrency: int, url: str, script: Path, seconds: int, key: str, pid: int
+) -> Load:
+    """One wrk run, with the CPU each process of the program used during it and their peak RSS after it."""
+    before = {each: cpu_seconds(each) for each in tree(pid)}
+    rate, p50, p99, failed = wrk(url, script, concurrency, seconds, key)
+    cores = {each: (cpu_seconds(each) - before.get(each, 0.0)) / seconds for each in tree(pid)}
+    described = "; ".join(
+        f"{process_name(each)} {peak_rss_mib(each):.0f} MiB {used:.2f} cores" for each, used in cores.items()
+    )
+    per_event = 1000 if script == BATCH else 1
+    return Load(
+        program,
+        route,
+        concurrency,
+        rate * per_event,
+        p50,
+        p99,
+        failed,
+        tree_rss(pid),
+        sum(cores.values()),
+        described,
+    )
 
 
 @dataclass(frozen=True)
@@ -171,13 +210,9 @@ def measure(
         if warmup:  # not measured: a worker that has just started is still settling (recovery, first merges)
             wrk(url, single, 16, warmup, key)
         for concurrency in concurrencies:
-            rate, p50, p99, failed = wrk(url, single, concurrency, seconds, key)
-            loads.append(Load(program, "/events", concurrency, rate, p50, p99, failed, tree_rss(process.pid)))
+            loads.append(loaded(program, "/events", concurrency, url, single, seconds, key, process.pid))
         if program != SEED:  # the seed has no batch route
-            rate, p50, p99, failed = wrk(url, BATCH, 16, seconds, key)
-            loads.append(
-                Load(program, "/events/batch", 16, rate * 1000, p50, p99, failed, tree_rss(process.pid))
-            )
+            loads.append(loaded(program, "/events/batch", 16, url, BATCH, seconds, key, process.pid))
     finally:
         process.terminate()
         process.wait(60)
@@ -238,10 +273,10 @@ def report(results: list[Load], programs: list[str]) -> None:
         return statistics.median(values) if values else 0.0
 
     print(
-        "\n| route | concurrency | program | events/s | p50 ms | p99 ms | failed | peak RSS MiB | / reference "
-        "| / seed |"
+        "\n| route | concurrency | program | events/s | p50 ms | p99 ms | failed | peak RSS MiB | CPU cores "
+        "| / reference | / seed |"
     )
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key in keys:
         reference = median("reference", key, "events_per_second")
         seed = median(SEED, key, "events_per_second")
@@ -253,7 +288,11 @@ def report(results: list[Load], programs: list[str]) -> None:
             to_seed = f"{rate / seed:.2f}" if seed else "-"
             print(f"| {key[0]} | {key[1]} | {program} | {rate:,.0f} | {median(program, key, 'p50_ms'):.1f} | "
                   f"{median(program, key, 'p99_ms'):.1f} | {median(program, key, 'failures'):.0f} | "
-                  f"{median(program, key, 'rss_mib'):.0f} | {ratio} | {to_seed} |")  # fmt: skip
+                  f"{median(program, key, 'rss_mib'):.0f} | {median(program, key, 'cpu_cores'):.2f} | {ratio} | "
+                  f"{to_seed} |")  # fmt: skip
+    print("\nEach process, per run: peak RSS after the run, CPU cores during it.")
+    for r in results:
+        print(f"- {r.program}, {r.route} at {r.concurrency}: {r.processes}")
 
 
 if __name__ == "__main__":
