@@ -16,8 +16,8 @@ from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from tests.support.processes import free_port
 
 MIB = 1024 * 1024
-BOUNDS = {  # the defaults: CLICKHOUSE_CHDB_MAX_MEMORY_MIB=320, CLICKHOUSE_CHDB_CACHE_MIB=16
-    "max_server_memory_usage": 320 * MIB,
+BOUNDS = {  # the defaults: CLICKHOUSE_CHDB_MAX_MEMORY_MIB=1024, CLICKHOUSE_CHDB_CACHE_MIB=16
+    "max_server_memory_usage": 1024 * MIB,
     "mark_cache_size": 16 * MIB,
     "primary_index_cache_size": 16 * MIB,
     "index_mark_cache_size": 16 * MIB,

@@ -85,9 +85,11 @@ class ClickHouseSettings(Group):
     # inserts go through Distributed tables sharded by app (storage/ddl.py, docs/scaling.md). Empty: one node.
     cluster: str = ""
     # Embedded chDB only (a server keeps its own configuration): the most memory its engine may take, past which a
-    # query or insert fails and is retried like any ClickHouse error, and the size of each of its index caches
-    # (marks, primary key, skip-index marks), which default to gigabytes in ClickHouse. Its uncompressed cache is off.
-    chdb_max_memory_mib: Annotated[int, Field(ge=64, le=1_048_576)] = 320
+    # query or insert fails (an insert is retried like any ClickHouse error): a ceiling against a runaway query, far
+    # above what the worker uses (one 1,000,000-row insert through the views needed more than 320 MiB); and the size
+    # of each of its index caches (marks, primary key, skip-index marks), gigabytes by ClickHouse's defaults. Its
+    # uncompressed cache is off.
+    chdb_max_memory_mib: Annotated[int, Field(ge=64, le=1_048_576)] = 1024
     chdb_cache_mib: Annotated[int, Field(ge=0, le=65_536)] = 16
 
     @field_validator("database")
