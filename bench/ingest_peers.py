@@ -13,6 +13,13 @@ Each program gets --warmup seconds of load at 16 before it is measured, and the 
 with `wrk` (Debian) at concurrencies 16, 64 and 256 on POST /events with a realistic 600-byte event and unique ids
 (bench/wrk/single_event.lua), and at 16 with POST /events/batch of 1,000 events (bench/wrk/batch_events.lua).
 Reports events/s, p50/p99 and the peak RSS of each process, and the ratios to the reference, as a Markdown table.
+
+`--seed-binary PATH` adds the seed's own server (a built `airborne_analytics_server`, made outside this repository
+from juspay/airborne with `cargo build --release`) as the program "seed": it runs with LOGGING_INFRASTRUCTURE=
+kafka-clickhouse on the same broker, needs a ClickHouse server for its consumer (`--seed-clickhouse`, it does not
+start without one), and is loaded with the same event in its own form on POST /analytics/events
+(bench/wrk/airborne_event.lua). It has no batch route, so it has no batch row. It answers once its producer has queued
+the event, without waiting for the broker's acknowledgement, where ours answer 202 after `acks=all`.
 """
 
 from __future__ import annotations
@@ -32,11 +39,13 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import ROOT, alternating, broker, free_port, peak_rss_mib
+from bench.harness import ROOT, alternating, broker, cpu_seconds, free_port, peak_rss_mib
 
 BIN = Path(sys.executable).parent
 SINGLE = ROOT / "bench" / "wrk" / "single_event.lua"
 BATCH = ROOT / "bench" / "wrk" / "batch_events.lua"
+SEED_EVENT = ROOT / "bench" / "wrk" / "airborne_event.lua"
+SEED = "seed"
 RESULT = re.compile(
     r"RESULT requests=(\d+) duration_us=(\d+) errors=(\d+) non2xx=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)"
 )
@@ -52,6 +61,8 @@ class Load:
     p99_ms: float
     failures: int
     rss_mib: float
+    cpu_cores: float = 0.0  # CPU seconds of the program's processes per second of load
+    processes: str = ""  # each process: its name, peak RSS MiB and CPU cores
 
 
 def wrk(url: str, script: Path, concurrency: int, seconds: int, key: str) -> tuple[float, float, float, int]:
@@ -69,21 +80,66 @@ def wrk(url: str, script: Path, concurrency: int, seconds: int, key: str) -> tup
     return int(requests_) / (int(micros) / 1e6), float(p50), float(p99), int(errors) + int(non2xx)
 
 
+def tree(pid: int) -> list[int]:
+    """A process and its descendants (the Faust worker, its ingest processes)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = task / "children"
+        if children.exists():
+            for child in children.read_text().split():
+                found += tree(int(child))
+    return found
+
+
 def tree_rss(pid: int) -> float:
-    """Peak RSS of a process and its children (an ingest process in front of the worker)."""
-    total = peak_rss_mib(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            total += peak_rss_mib(int(child))
-    return total
+    """Peak RSS of a process and its descendants, added up."""
+    return sum(peak_rss_mib(each) for each in tree(pid))
 
 
-def wait_healthy(url: str, timeout: float = 300) -> None:
+def process_name(pid: int) -> str:
+    """What a process runs: `ota-stream worker`, `-m ota_stream.web.front` (an ingest process), `-m bench...`."""
+    words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    return " ".join(Path(word).name for word in words[1:3] if word)
+
+
+def loaded(
+    program: str, route: str, concurrency: int, url: str, script: Path, seconds: int, key: str, pid: int
+) -> Load:
+    """One wrk run, with the CPU each process of the program used during it and their peak RSS after it."""
+    before = {each: cpu_seconds(each) for each in tree(pid)}
+    rate, p50, p99, failed = wrk(url, script, concurrency, seconds, key)
+    cores = {each: (cpu_seconds(each) - before.get(each, 0.0)) / seconds for each in tree(pid)}
+    described = "; ".join(
+        f"{process_name(each)} {peak_rss_mib(each):.0f} MiB {used:.2f} cores" for each, used in cores.items()
+    )
+    per_event = 1000 if script == BATCH else 1
+    return Load(
+        program,
+        route,
+        concurrency,
+        rate * per_event,
+        p50,
+        p99,
+        failed,
+        tree_rss(pid),
+        sum(cores.values()),
+        described,
+    )
+
+
+@dataclass(frozen=True)
+class Seed:
+    """The seed's server, when --seed-binary is given: its binary and the ClickHouse its consumer writes to."""
+
+    binary: Path
+    clickhouse_url: str
+
+
+def wait_healthy(url: str, timeout: float = 300, path: str = "/health") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+            if requests.get(f"{url}{path}", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -91,14 +147,25 @@ def wait_healthy(url: str, timeout: float = 300) -> None:
     raise TimeoutError(f"{url} did not become healthy")
 
 
-def start(program: str, brokers: str, work: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
-    """The server, and the ingest key to load it with (ours require keys; the reference takes none)."""
+def start(
+    program: str, brokers: str, work: Path, port: int, seed: Seed | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The server, and the ingest key to load it with (ours require keys; the reference and the seed take none)."""
     topic = f"ingest-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "KAFKA_BROKERS": brokers, "KAFKA_TOPIC": topic, "DATA_DIR": str(work),
            "SERVER_PORT": str(port), "LOG_LEVEL": "WARNING", "KAFKA_CONSUMER_GROUP": f"g-{topic}",
            "RATE_LIMIT_INGEST_EVENTS_PER_SECOND": "0",
            "KAFKA_DEV_BROKER": "true"}  # fmt: skip  # keys checked, no limit: throughput is measured
     key = ""
+    if program == SEED:
+        assert seed is not None
+        env.update(
+            LOGGING_INFRASTRUCTURE="kafka-clickhouse", CLICKHOUSE_URL=seed.clickhouse_url, RUST_LOG="warn"
+        )
+        log = (work / "server.log").open("wb")
+        return subprocess.Popen(
+            [str(seed.binary)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work
+        ), key
     if program != "reference":
         made = subprocess.run([str(BIN / "ota-stream"), "keys", "create", "--tenant", "bench", "--scope", "ingest"],
                               env=env, capture_output=True, text=True, check=True)  # fmt: skip
@@ -117,27 +184,35 @@ def start(program: str, brokers: str, work: Path, port: int) -> tuple[subprocess
 
 
 def measure(
-    program: str, brokers: str, scratch: Path, seconds: int, concurrencies: list[int], warmup: int
+    program: str,
+    brokers: str,
+    scratch: Path,
+    seconds: int,
+    concurrencies: list[int],
+    warmup: int,
+    seed: Seed | None = None,
 ) -> list[Load]:
     work = scratch / f"{program.replace(' ', '-').replace(',', '')}-{uuid.uuid4().hex[:6]}"
     work.mkdir()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process, key = start(program, brokers, work, port)
+    process, key = start(program, brokers, work, port, seed)
+    single = (
+        SEED_EVENT if program == SEED else SINGLE
+    )  # one row "/events" for both: the same event, two forms
     loads = []
     try:
         try:
-            wait_healthy(url)
+            wait_healthy(url, path="/analytics/health" if program == SEED else "/health")
         except TimeoutError:
             print((work / "server.log").read_text()[-3000:], file=sys.stderr)
             raise
         if warmup:  # not measured: a worker that has just started is still settling (recovery, first merges)
-            wrk(url, SINGLE, 16, warmup, key)
+            wrk(url, single, 16, warmup, key)
         for concurrency in concurrencies:
-            rate, p50, p99, failed = wrk(url, SINGLE, concurrency, seconds, key)
-            loads.append(Load(program, "/events", concurrency, rate, p50, p99, failed, tree_rss(process.pid)))
-        rate, p50, p99, failed = wrk(url, BATCH, 16, seconds, key)
-        loads.append(Load(program, "/events/batch", 16, rate * 1000, p50, p99, failed, tree_rss(process.pid)))
+            loads.append(loaded(program, "/events", concurrency, url, single, seconds, key, process.pid))
+        if program != SEED:  # the seed has no batch route
+            loads.append(loaded(program, "/events/batch", 16, url, BATCH, seconds, key, process.pid))
     finally:
         process.terminate()
         process.wait(60)
@@ -156,11 +231,22 @@ def main() -> None:
     parser.add_argument(
         "--broker-warmup", type=int, default=20, help="seconds of load on the broker before round 1"
     )
+    parser.add_argument("--seed-binary", type=Path, help="a built airborne_analytics_server, run as 'seed'")
+    parser.add_argument(
+        "--seed-clickhouse", default="http://127.0.0.1:8123", help="the ClickHouse server the seed needs"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
+    seed = None
+    if args.seed_binary is not None:
+        if not os.access(args.seed_binary, os.X_OK):
+            sys.exit(f"--seed-binary {args.seed_binary}: not an executable file")
+        seed = Seed(args.seed_binary.resolve(), args.seed_clickhouse)
     scratch = Path(tempfile.mkdtemp(prefix="ota-ingest-bench-"))
     programs = [p.strip() for p in re.split(r",(?! )", args.programs)]
+    if seed is not None and SEED not in programs:
+        programs.append(SEED)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     results: list[Load] = []
     try:
@@ -168,7 +254,8 @@ def main() -> None:
             if args.broker_warmup:  # not measured: a fresh broker's JVM is still compiling its hot paths
                 measure("reference", brokers, scratch, args.broker_warmup, [64], 0)
             for round_, program in alternating(programs, args.rounds):
-                for load in measure(program, brokers, scratch, args.seconds, concurrencies, args.warmup):
+                loads = measure(program, brokers, scratch, args.seconds, concurrencies, args.warmup, seed)
+                for load in loads:
                     results.append(load)
                     print(f"round {round_ + 1}: {load}", flush=True)
     finally:
@@ -186,17 +273,26 @@ def report(results: list[Load], programs: list[str]) -> None:
         return statistics.median(values) if values else 0.0
 
     print(
-        "\n| route | concurrency | program | events/s | p50 ms | p99 ms | failed | peak RSS MiB | / reference |"
+        "\n| route | concurrency | program | events/s | p50 ms | p99 ms | failed | peak RSS MiB | CPU cores "
+        "| / reference | / seed |"
     )
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key in keys:
         reference = median("reference", key, "events_per_second")
+        seed = median(SEED, key, "events_per_second")
         for program in programs:
             rate = median(program, key, "events_per_second")
+            if not rate:
+                continue  # the seed's batch row
             ratio = f"{rate / reference:.2f}" if reference else "-"
+            to_seed = f"{rate / seed:.2f}" if seed else "-"
             print(f"| {key[0]} | {key[1]} | {program} | {rate:,.0f} | {median(program, key, 'p50_ms'):.1f} | "
                   f"{median(program, key, 'p99_ms'):.1f} | {median(program, key, 'failures'):.0f} | "
-                  f"{median(program, key, 'rss_mib'):.0f} | {ratio} |")  # fmt: skip
+                  f"{median(program, key, 'rss_mib'):.0f} | {median(program, key, 'cpu_cores'):.2f} | {ratio} | "
+                  f"{to_seed} |")  # fmt: skip
+    print("\nEach process, per run: peak RSS after the run, CPU cores during it.")
+    for r in results:
+        print(f"- {r.program}, {r.route} at {r.concurrency}: {r.processes}")
 
 
 if __name__ == "__main__":

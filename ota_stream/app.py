@@ -41,6 +41,7 @@ from ota_stream.storage.client import ClickHouseConfig
 from ota_stream.storage.service import ClickHouseService
 from ota_stream.storage.writer import EventWriter
 from ota_stream.tables.live import LiveWindows
+from ota_stream.tables.store import store_options
 from ota_stream.web import (
     admin,
     alerts_admin,
@@ -116,6 +117,11 @@ class WorkerApp(faust.App):
         await super().on_stop()
 
 
+def table_store(settings: Settings) -> dict[str, Any]:
+    """The RocksDB options of the worker's tables (LIVE_ROCKSDB_*)."""
+    return store_options(settings.live.rocksdb_block_cache_mib, settings.live.rocksdb_write_buffer_mib)
+
+
 def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: LiveWindows) -> AlertEngine:
     """Alert state next to the live windows it is read from, and its deliveries (docs/alerts.md)."""
     states = AlertStates(
@@ -123,6 +129,7 @@ def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: Live
         settings.kafka.topic_partitions,
         lambda: owned_partitions(app, settings.kafka.topic),
         durability_configs(settings.kafka),
+        store=table_store(settings),
     )
     deliverer = Deliverer(settings.alerts, states, rules.target, metrics.ALERT_DELIVERIES)
     app.add_dependency(deliverer)
@@ -190,6 +197,7 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
             settings.live.retention_seconds,
             kafka.topic_partitions,
             durability_configs(kafka),
+            table_store(settings),
         )
         live_views.register(app, live)
     sink = ClickHouseSink(

@@ -52,12 +52,13 @@ def worker(ctx: click.Context) -> None:
         sys.exit(1)
     fronts: roles.Fronts | None = None
     socket = None
-    if settings.http.worker_role is WorkerRole.ALL and settings.http.ingest_processes:
+    fronting = settings.http.ingest_process_count()
+    if settings.http.worker_role is WorkerRole.ALL and fronting:
         data_dir = settings.pipeline.data_dir
         socket = roles.worker_socket(data_dir)
         socket.unlink(missing_ok=True)  # left by a worker that was killed
         data_dir.mkdir(parents=True, exist_ok=True)
-        fronts = roles.Fronts(data_dir, settings.http.ingest_processes, socket)
+        fronts = roles.Fronts(data_dir, fronting, socket)
     worker_app.build(settings, socket)  # the `app` Faust finds in ota_stream.app
     # --quiet drops Faust's start-up banner from stdout, so that stdout carries only JSON log lines.
     args = [
@@ -86,7 +87,7 @@ def ingest() -> None:
     from ota_stream.web import front
 
     settings = load_settings()
-    count = settings.http.ingest_processes
+    count = settings.http.ingest_process_count(alone=True)
     if count <= 1:
         front.main(None)
         return

@@ -16,7 +16,14 @@ INGEST = CollectorRegistry(auto_describe=True)
 INGEST_ACCEPTED = Counter(
     "ota_ingest_accepted_total", "Events acknowledged by Kafka and answered 202.", registry=INGEST
 )
-REJECT_REASONS = ("invalid_json", "validation", "too_large", "unsupported_media_type", "kafka_unavailable")
+REJECT_REASONS = (
+    "invalid_json",
+    "validation",
+    "too_large",
+    "unsupported_media_type",
+    "kafka_unavailable",
+    "kafka_busy",
+)
 INGEST_REJECTED = Counter(
     "ota_ingest_rejected_total", "Events or requests rejected at ingest.", ["reason"], registry=INGEST
 )

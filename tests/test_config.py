@@ -46,6 +46,27 @@ def test_kafka_brokers_become_a_faust_url(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize(
+    ("value", "cores", "in_front", "alone"),
+    [
+        ("auto", 2, 1, 2),
+        ("auto", 4, 3, 4),
+        ("auto", 1, 1, 1),
+        ("auto", 16, 4, 4),
+        ("2", 16, 2, 2),
+        ("0", 4, 0, 0),
+    ],
+)
+def test_ingest_processes_auto_follows_the_cores(
+    monkeypatch: pytest.MonkeyPatch, value: str, cores: int, in_front: int, alone: int
+) -> None:
+    """`auto`: one per core less the Faust worker's in front of it, one per core alone, at least 1, at most 4."""
+    monkeypatch.setenv("INGEST_PROCESSES", value)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)))
+    http = load_settings().http
+    assert (http.ingest_process_count(), http.ingest_process_count(alone=True)) == (in_front, alone)
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("SERVER_PORT", "0"),
@@ -65,6 +86,11 @@ def test_kafka_brokers_become_a_faust_url(monkeypatch: pytest.MonkeyPatch) -> No
         ("ALERT_DELIVERY_TIMEOUT_SECONDS", "0"),
         ("HTTP_BODY_TIMEOUT_SECONDS", "-5"),
         ("EXPORT_MAX_ROWS", "0"),
+        ("INGEST_PROCESSES", "many"),
+        ("INGEST_PROCESSES", "65"),
+        ("INGEST_MAX_WAIT_SECONDS", "0"),
+        ("CLICKHOUSE_CHDB_MAX_MEMORY_MIB", "10"),
+        ("LIVE_ROCKSDB_BLOCK_CACHE_MIB", "0"),
     ],
 )
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

@@ -25,6 +25,7 @@ import faust
 
 from ota_stream.kafka.consumer import assigned_partitions
 from ota_stream.kafka.table_state import at_partition, send_change
+from ota_stream.tables.store import store_options
 
 TABLE_NAME = "alert-state"
 Key = tuple[str, str]  # (rule_id, app_key)
@@ -49,15 +50,17 @@ class AlertStates:
         description: str = (
             "Alert state per rule and app: firing or not, notifications waiting for delivery (docs/alerts.md)."
         ),
+        store: Mapping[str, Any] | None = None,
     ) -> None:
         """`topic_configs`: the changelog's (min.insync.replicas, as every topic the worker creates); `name` and
-        `description`: the table's (guard decisions keep their state in a table of the same kind)."""
+        `description`: the table's (guard decisions keep their state in a table of the same kind); `store`: its
+        RocksDB options (tables/store.py), bounded by default."""
         self.owned = owned
         self.table = app.Table(
             name,
             default=None,
             partitions=partitions,  # co-partitioned with the events topic and the live windows
-            options={"driver": "rocksdict"},
+            options=dict(store or store_options()),
             extra_topic_configs=topic_configs,
             help=description,
         )

@@ -3,11 +3,12 @@ logs, each named after its section of docs/configuration.md."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -15,6 +16,7 @@ from pydantic_settings import SettingsConfigDict
 
 from ota_stream.config.base import Group
 
+AUTO_INGEST_PROCESSES_MAX = 4
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -45,12 +47,21 @@ class HttpSettings(Group):
     # other request on to the worker. 0 serves everything from the worker, in one process. `ota-stream ingest`
     # runs INGEST_PROCESSES (at least one) ingest processes alone.
     worker_role: WorkerRole = WorkerRole.ALL
-    ingest_processes: Annotated[int, Field(ge=0, le=64)] = 1
+    # `auto` (the default) sizes it from the cores this process may run on (`ingest_process_count`).
+    ingest_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
     # Slow clients (web/security.py, web/body.py): a connection must send a whole request head within this long of
     # opening or of its last answer (so it is also how long an idle keep-alive connection stays open), and a body
     # must arrive whole within this long of the head (408 otherwise).
     http_header_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     http_body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    def ingest_process_count(self, alone: bool = False) -> int:
+        """INGEST_PROCESSES, or for `auto`: in front of a worker, one per core but the one the Faust worker needs
+        (at least one, at most AUTO_INGEST_PROCESSES_MAX: each holds about 75 MiB); alone, one per core."""
+        if self.ingest_processes != "auto":
+            return self.ingest_processes
+        cores = len(os.sched_getaffinity(0))
+        return max(1, min(AUTO_INGEST_PROCESSES_MAX, cores if alone else cores - 1))
 
     @property
     def canonical_url(self) -> str:
@@ -73,6 +84,13 @@ class ClickHouseSettings(Group):
     # A cluster named in the servers' remote_servers: migrations run ON CLUSTER with Replicated engines, reads and
     # inserts go through Distributed tables sharded by app (storage/ddl.py, docs/scaling.md). Empty: one node.
     cluster: str = ""
+    # Embedded chDB only (a server keeps its own configuration): the most memory its engine may take, past which a
+    # query or insert fails (an insert is retried like any ClickHouse error): a ceiling against a runaway query, far
+    # above what the worker uses (one 1,000,000-row insert through the views needed more than 320 MiB); and the size
+    # of each of its index caches (marks, primary key, skip-index marks), gigabytes by ClickHouse's defaults. Its
+    # uncompressed cache is off.
+    chdb_max_memory_mib: Annotated[int, Field(ge=64, le=1_048_576)] = 1024
+    chdb_cache_mib: Annotated[int, Field(ge=0, le=65_536)] = 16
 
     @field_validator("database")
     @classmethod
@@ -143,6 +161,10 @@ class LiveSettings(Group):
     window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 60
     retention_seconds: Annotated[int, Field(ge=1, le=7 * 86_400)] = 3600
     tables_enabled: bool = True
+    # Each RocksDB database of a table (one per table and partition, standby copies included) gets its own block
+    # cache and write buffers (tables/store.py); Faust's defaults are a 2 GiB cache and three 64 MiB buffers.
+    rocksdb_block_cache_mib: Annotated[int, Field(ge=1, le=65_536)] = 4
+    rocksdb_write_buffer_mib: Annotated[int, Field(ge=1, le=4096)] = 4
 
 
 class AuthSettings(Group):

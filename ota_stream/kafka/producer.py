@@ -56,6 +56,14 @@ class KafkaUnavailable(Unavailable):
     answer = "Kafka is unavailable; retry later"
 
 
+class KafkaBusy(KafkaUnavailable):
+    """Kafka has not acknowledged the flight in the air for INGEST_MAX_WAIT_SECONDS: the events were refused before
+    they were queued behind it (HTTP 503), so nothing of them reaches Kafka."""
+
+    answer = "Kafka is slower than the clients; retry later"
+    retry_after_seconds = 1
+
+
 @dataclass
 class _Envelope:
     """Lines waiting for one partition's next message, and the future their senders wait on."""
@@ -87,6 +95,7 @@ class EventPublisher(Service):
         self._partition_count = (0.0, 0)  # (when read, count)
         # The flight in the air, referenced so that the loop does not drop it.
         self._flight: asyncio.Task[None] | None = None
+        self._flight_started = 0.0  # when the flight in the air was sent (monotonic)
 
     @property
     def ready(self) -> bool:
@@ -168,7 +177,14 @@ class EventPublisher(Service):
         return len(known)
 
     async def publish(self, items: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send (partition key, row line) pairs; return once the broker has acknowledged every one of them."""
+        """Send (partition key, row line) pairs; return once the broker has acknowledged every one of them.
+
+        Raises KafkaBusy, before queueing anything, while the flight in the air is older than INGEST_MAX_WAIT_SECONDS.
+        """
+        if self._flight is not None:
+            waited = time.monotonic() - self._flight_started
+            if waited > self.settings.max_wait_seconds:
+                raise KafkaBusy(f"the send in the air has waited {waited:.1f} s for Kafka's acknowledgement")
         partitions = await self.partitions()
         by_partition: dict[int, list[bytes]] = {}
         for key, line in items:
@@ -195,6 +211,7 @@ class EventPublisher(Service):
         try:
             while self._open:
                 waiting, self._open = self._open, {}
+                self._flight_started = time.monotonic()
                 flight = [(partition, item) for partition, items in waiting.items() for item in items]
                 messages = [(partition, None, envelope.pack(item.lines)) for partition, item in flight]
                 try:

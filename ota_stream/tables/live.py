@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from ota_stream.kafka.table_state import at_partition, send_change
 from ota_stream.models import format_timestamp
 from ota_stream.tables import devices, windows
+from ota_stream.tables.store import store_options
 
 log = logging.getLogger(__name__)
 TABLE_NAME = "live-windows"
@@ -46,7 +47,9 @@ class LiveWindows:
         retention: int,
         partitions: int,
         topic_configs: Mapping[str, str] | None = None,
+        store: Mapping[str, Any] | None = None,
     ) -> None:
+        """`store`: the tables' RocksDB options (tables/store.py), bounded by default."""
         self.size = size
         self.retention = retention
         self.max_last = max(1, retention // size + 1)  # the most windows `?last=` can ask for: all retained
@@ -57,7 +60,7 @@ class LiveWindows:
             TABLE_NAME,
             default=None,
             partitions=partitions,  # keys and values are JSON: Faust's default without a Record type
-            options={"driver": "rocksdict"},
+            options=dict(store or store_options()),
             extra_topic_configs={**(topic_configs or {}), "segment.ms": str(max(retention, 3600) * 1000)},
             help="Live tumbling windows per app (docs/api.md#live-windows).",
         )

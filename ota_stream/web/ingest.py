@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 
 from ota_stream import metrics, wire
 from ota_stream.errors import OtaStreamError
-from ota_stream.kafka.producer import EventPublisher, KafkaUnavailable
+from ota_stream.kafka.producer import EventPublisher, KafkaBusy, KafkaUnavailable
 from ota_stream.models import FieldError, InvalidEvent, TimeWindow, parse_event
 from ota_stream.web.auth import Grant
 from ota_stream.web.body import KIB, MIB, decode_json, read_limited, require_content_type
@@ -80,8 +80,9 @@ class Ingest:
             grant.charge(len(events))  # 429 for the whole request when the key's bucket cannot take them
         try:
             await self.publisher.publish([(event.key, event.line) for event in events])
-        except KafkaUnavailable:
-            metrics.INGEST_REJECTED.labels("kafka_unavailable").inc(len(events))
+        except KafkaUnavailable as exc:
+            reason = "kafka_busy" if isinstance(exc, KafkaBusy) else "kafka_unavailable"
+            metrics.INGEST_REJECTED.labels(reason).inc(len(events))
             raise  # 503 with Retry-After (web/errors.py)
         metrics.INGEST_ACCEPTED.inc(len(events))
 
@@ -102,8 +103,20 @@ class Ingest:
 
     async def batch(self, request: web.Request) -> web.Response:
         content_type = require_content_type(request, JSON_OR_NDJSON)
-        body = await read_limited(request, BATCH_LIMIT)
         grant: Grant | None = request.get("grant")
+        accepted, rejected = self.validate(content_type, await read_limited(request, BATCH_LIMIT), grant)
+        if rejected:
+            metrics.INGEST_REJECTED.labels("validation").inc(len(rejected))
+        if accepted:
+            await self.publish(accepted, grant)
+        return json_response({"accepted": len(accepted), "rejected": rejected}, 202)
+
+    def validate(
+        self, content_type: str, body: bytes, grant: Grant | None
+    ) -> tuple[list[wire.Accepted], list[dict[str, Any]]]:
+        """A batch's valid events and its refused items. Its own function so that the body and the decoded events
+        are freed before the request waits for Kafka: held through that wait by 16 concurrent batches of 1,000,
+        they took an ingest process to 190 MiB."""
         bounds = self.window.bounds()
         items: list[Any] | None = None
         if content_type == "application/json":
@@ -121,11 +134,7 @@ class Ingest:
                 accepted.append(self.accept(item, bounds, grant))
             except (InvalidEvent, OutsideKey) as exc:
                 rejected.append(rejection(index, exc))
-        if rejected:
-            metrics.INGEST_REJECTED.labels("validation").inc(len(rejected))
-        if accepted:
-            await self.publish(accepted, grant)
-        return json_response({"accepted": len(accepted), "rejected": rejected}, 202)
+        return accepted, rejected
 
 
 class _Undecodable:

@@ -84,6 +84,13 @@ def scrape(worker: Worker) -> dict[str, dict[tuple[tuple[str, str], ...], float]
     return samples
 
 
+def kafka_refusals(samples: dict[str, dict[tuple[tuple[str, str], ...], float]]) -> float:
+    """Events answered 503 because of Kafka, from `scrape`: not acknowledged in time (`kafka_unavailable`), or
+    refused at once while a send in the air had waited too long (`kafka_busy`, the back-pressure)."""
+    rejected = samples.get("ota_ingest_rejected_total", {})
+    return sum(rejected.get((("reason", reason),), 0.0) for reason in ("kafka_unavailable", "kafka_busy"))
+
+
 def live(worker: Worker, key: str, last: int = 61) -> list[dict[str, Any]]:
     response = requests.get(f"{worker.url}/live/{key}/windows", params={"last": last}, timeout=30)
     assert response.status_code == 200, response.text
