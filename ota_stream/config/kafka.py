@@ -93,7 +93,7 @@ class KafkaSettings(Group):
     # Ingest refuses new events at once (503, Retry-After: 1) while Kafka has not acknowledged the send in the air
     # for this long, rather than queueing them behind it until the ack timeout (kafka/producer.py): clients back off
     # early, and the events waiting in the process are at most this long's worth.
-    max_wait_seconds: Annotated[float, Field(gt=0, le=120, validation_alias="INGEST_MAX_WAIT_SECONDS")] = 1.0
+    max_wait_seconds: Annotated[float, Field(gt=0, le=120, validation_alias="INGEST_MAX_WAIT_SECONDS")] = 3.0
     # `ota-stream worker` waits this long for Kafka before starting Faust (which exits without a broker); 0: forever
     startup_timeout_seconds: Annotated[float, Field(ge=0)] = 300.0
 
