@@ -40,6 +40,10 @@ async def test_concurrent_callers_share_flights_and_every_line_lands_once_in_ord
     try:
         while not publisher.ready:  # it connects in the background
             await asyncio.sleep(0.05)
+        # The partition count read before the callers ask: otherwise the first caller waits for the metadata while
+        # the later ones, finding it cached, queue their lines first (concurrent requests have no order of their
+        # own; this test is about callers that asked in a known order).
+        await publisher.partitions()
         sent = [(f"key-{n % KEYS}".encode(), f"line-{n}".encode()) for n in range(CALLERS)]
         await asyncio.wait_for(asyncio.gather(*(publisher.publish([item]) for item in sent)), timeout=60)
         partitions = await publisher.partitions()
