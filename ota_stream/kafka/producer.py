@@ -203,6 +203,9 @@ class EventPublisher(Service):
         open_envelope.lines.extend(lines)
         open_envelope.size += size
         if self._flight is None:
+            # Its clock starts now, not when the task first runs: a request in between must not measure its wait
+            # from the flight before (after a quiet spell, minutes ago) and be refused.
+            self._flight_started = time.monotonic()
             self._flight = asyncio.ensure_future(self._fly())
         return open_envelope.acked
 
