@@ -191,7 +191,7 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
             kafka.topic_partitions,
             durability_configs(kafka),
         )
-        live_views.register(app, live)
+        mount(app, live_views.live_routes(app, live))
     sink = ClickHouseSink(
         writer, dead_letters, live, window, pipeline.batch_size, pipeline.flush_interval_seconds, stats
     )
@@ -255,10 +255,10 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
         mount(app, ingest.routes(events) + compat.routes(events))
     mount(app, admin.routes(guarded.keys))
     mount(app, alerts_admin.routes(alert_rules, settings.live, settings.alerts))
-    analytics.register(app, storage.ready, guarded.device_ids)
-    export.register(app, storage, pipeline.export_max_rows)
-    health.register(app, storage, publisher, guarded.keys, stats, kafka.topic, live, watchdog)
-    openapi.register(app, live.max_last if live is not None else None, settings.auth.auth_required)
+    mount(app, analytics.routes(storage.ready, guarded.device_ids))
+    mount(app, [export.route(storage, pipeline.export_max_rows)])
+    mount(app, [health.route(app, storage, publisher, guarded.keys, stats, kafka.topic, live, watchdog)])
+    mount(app, [openapi.route(live.max_last if live is not None else None, settings.auth.auth_required)])
     mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=takes_ingest))

@@ -10,31 +10,22 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ota_stream.alerts.rules import AlertRule
-from ota_stream.auth.keys import KEY_ID, ApiKey, KeyScope
+from ota_stream.auth.keys import KEY_ID, ApiKey
 from ota_stream.auth.store import KeyStore
 from ota_stream.errors import Unavailable
 from ota_stream.kafka.compacted import CompactedTable
-from ota_stream.models import FieldError, Identifier
+from ota_stream.models import FieldError
 from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
+from ota_stream.web.declare import bind, given
 from ota_stream.web.errors import ApiError, invalid, json_response
-from ota_stream.web.params import identifier, only_known
+from ota_stream.web.routes import CREATE_KEY, LIST_KEYS, REVOKE_KEY, KeyPath, NewKey, TenantFilter
 
 Body = TypeVar("Body", bound=BaseModel)
 Written = TypeVar("Written")
-
-
-class NewKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tenant_id: Identifier
-    scopes: list[KeyScope] = Field(min_length=1, max_length=3)
-    org_id: Identifier | None = None
-    app_id: Identifier | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 def check_reach(request: web.Request, tenant_id: str, org_id: str | None, app_id: str | None) -> None:
@@ -66,8 +57,7 @@ def within_reach(request: web.Request, items: Iterable[Reachable]) -> list[Reach
 
 def listed_tenant(request: web.Request) -> str | None:
     """The tenant a listing shows: `tenant_id`, else the key's; None (every tenant) for ADMIN_API_KEY alone."""
-    only_known(request.query, ("tenant_id",))
-    tenant = identifier(request.query, "tenant_id", required=False)
+    tenant = given(request, TenantFilter).tenant_id
     grant: Grant | None = request.get("grant")
     if grant is not None and not grant.is_bootstrap:
         tenant = tenant or grant.key.tenant_id
@@ -113,7 +103,7 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         return json_response({"data": [key.public() for key in found]})
 
     async def revoke(request: web.Request) -> web.Response:
-        key_id = request.match_info["key_id"]
+        key_id = given(request, KeyPath).key_id
         if not KEY_ID.match(key_id):
             raise ApiError(404, "no such key")
         record = store.items.get(key_id)
@@ -124,8 +114,4 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         assert revoked is not None
         return json_response({"data": revoked.public()})
 
-    return [
-        web.post("/admin/keys", create),
-        web.get("/admin/keys", listing),
-        web.delete("/admin/keys/{key_id}", revoke),
-    ]
+    return [bind(CREATE_KEY, create), bind(LIST_KEYS, listing), bind(REVOKE_KEY, revoke)]
