@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from ota_stream.auth.keys import KeyScope
 from ota_stream.web import params
+from ota_stream.web.answers import ERROR
 
 Schema = dict[str, Any]
 P = TypeVar("P", bound=BaseModel)
@@ -46,6 +47,11 @@ class Answer:
 
 def json(description: str, schema: Schema | type[BaseModel]) -> Answer:
     return Answer(description, {"application/json": schema})
+
+
+def error(description: str) -> Answer:
+    """An answer in the one error shape (web/errors.py)."""
+    return json(description, ERROR)
 
 
 @dataclass(frozen=True, eq=False)  # one object per route: compared and hashed by identity
@@ -109,10 +115,6 @@ def bind(route: Route, handler: Handler) -> web.RouteDef:
         return await handler(request)
 
     return web.route(route.method, route.path, parsed)
-
-
-def bind_all(bindings: Iterable[tuple[Route, Handler]]) -> list[web.RouteDef]:
-    return [bind(route, handler) for route, handler in bindings]
 
 
 class RouteTable:

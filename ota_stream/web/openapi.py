@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from ota_stream import __version__
 from ota_stream.models import OtaEvent
 from ota_stream.web import routes
-from ota_stream.web.answers import ERROR, ERROR_SCHEMA, Schema
-from ota_stream.web.declare import Answer, Route, bind
+from ota_stream.web.answers import ERROR_SCHEMA, Schema
+from ota_stream.web.declare import Answer, Route, bind, error
 from ota_stream.web.errors import json_response
 from ota_stream.web.params import field_schema, names
 
@@ -68,7 +68,7 @@ def operation(route: Route, auth_required: bool) -> dict[str, Any]:
             "429": "Over the key's rate limit; retry after `Retry-After`.",
         }
         for status, description in denied.items():
-            responses.setdefault(status, _answer(Answer(description, {"application/json": ERROR})))
+            responses.setdefault(status, _answer(error(description)))
     written["responses"] = responses
     return written
 

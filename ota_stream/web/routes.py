@@ -19,7 +19,7 @@ from ota_stream.storage.queries.failures import GROUP_BY
 from ota_stream.storage.queries.release_health import MAX_MIN_DEVICES, Thresholds
 from ota_stream.storage.queries.versions import SEGMENTS
 from ota_stream.web import answers as a
-from ota_stream.web.declare import Answer, Limit, Route, json
+from ota_stream.web.declare import Answer, Limit, Route, error, json
 from ota_stream.web.params import Choice, Flag, Id, Parameters, Rate, StoredText, Whole, Window
 from ota_stream.web.routes_clients import CLIENT_ROUTES
 
@@ -27,36 +27,32 @@ LIVE_LAST = 10  # windows `/live/…/windows` answers without `last`
 _HEALTH = Thresholds()
 
 
-def _error(description: str) -> Answer:
-    return json(description, a.ERROR)
-
-
 INGEST_ERRORS = {
-    400: _error("The body is not JSON."),
-    413: _error("Over 64 KiB (single), 4 MiB or 1,000 events (batch)."),
-    415: _error("The content type is not JSON (or NDJSON for a batch)."),
-    422: _error("Validation failed; `details` names each field."),
+    400: error("The body is not JSON."),
+    413: error("Over 64 KiB (single), 4 MiB or 1,000 events (batch)."),
+    415: error("The content type is not JSON (or NDJSON for a batch)."),
+    422: error("Validation failed; `details` names each field."),
     503: Answer("Kafka did not acknowledge; retry after `Retry-After` seconds.", {"application/json": a.ERROR},
                 {"Retry-After": {"type": "integer"}}),
 }  # fmt: skip
 QUERY_ERRORS = {
-    422: _error("A parameter is missing, unknown, repeated or invalid; `details` names it."),
-    503: _error("ClickHouse is unavailable."),
+    422: error("A parameter is missing, unknown, repeated or invalid; `details` names it."),
+    503: error("ClickHouse is unavailable."),
 }
 PATH_ERRORS = {
     **QUERY_ERRORS,
-    404: _error("No such route: a path parameter that does not form a path of this API, e.g. `..`."),
+    404: error("No such route: a path parameter that does not form a path of this API, e.g. `..`."),
 }
 ADMIN_BODY_ERRORS = {
-    400: _error("The body is not JSON."),
-    413: _error("The body is over 16 KiB."),
-    415: _error("The content type is not JSON."),
-    422: _error("The request is invalid; `details` names the field."),
+    400: error("The body is not JSON."),
+    413: error("The body is over 16 KiB."),
+    415: error("The content type is not JSON."),
+    422: error("The request is invalid; `details` names the field."),
 }
 UNSTORED = {
-    503: _error("Kafka did not store the change, or the process is still reading its keys or rules; retry.")
+    503: error("Kafka did not store the change, or the process is still reading its keys or rules; retry.")
 }
-NO_SUCH = {404: _error("No such key or rule.")}
+NO_SUCH = {404: error("No such key or rule.")}
 
 
 def _read(
@@ -159,7 +155,7 @@ RELEASE_COMPARE = _read(
     "The release against a baseline, each over its own first hours, with intervals and significance.",
     CompareQuery,
     json("Both sides and the differences of their rates.", a.data(a.COMPARISON)),
-    {**QUERY_ERRORS, 404: _error("No data for the version in the window, no previous version "
+    {**QUERY_ERRORS, 404: error("No data for the version in the window, no previous version "
                                  "(`baseline=previous`), or a path parameter that does not form a path of this API.")},
 )  # fmt: skip
 RELEASE_SEGMENTS = _read(
@@ -203,7 +199,7 @@ EXPORT = _read(
     ExportQuery,
     Answer("The window's events, streamed; `X-Export-Rows` gives their number.", a.EXPORT_TYPES,
            {"X-Export-Rows": {"type": "integer", "minimum": 0}}),
-    {**QUERY_ERRORS, 413: _error("More rows than EXPORT_MAX_ROWS; narrow the window, app or event_type.")},
+    {**QUERY_ERRORS, 413: error("More rows than EXPORT_MAX_ROWS; narrow the window, app or event_type.")},
 )  # fmt: skip
 
 
@@ -227,9 +223,9 @@ def live_windows_query(most: int) -> type[LiveWindowsQuery]:
 _ONE_ID = f"{ID_CHARS}{{1,{ID_MAX}}}"
 _APP = f"/live/{{tenant_id:{_ONE_ID}}}/{{org_id:{_ONE_ID}}}/{{app_id:{_ONE_ID}}}"
 _LIVE_ERRORS = {
-    404: _error(f"No such route (an id that is not {ID_RULE})."),
-    422: _error("A bad or unknown parameter."),
-    503: _error("The worker is starting or rebalancing."),
+    404: error(f"No such route (an id that is not {ID_RULE})."),
+    422: error("A bad or unknown parameter."),
+    503: error("The worker is starting or rebalancing."),
 }
 _WINDOWS = json("Windows from the Faust table.", a.data({"type": "object"}))
 LIVE_WINDOWS = _read(

@@ -12,8 +12,8 @@ from ota_stream.compat import AIRBORNE, CAPGO, CODEPUSH_DEPLOY, CODEPUSH_DOWNLOA
 from ota_stream.compat.airborne import EVENT_TYPES
 from ota_stream.compat.hot_updater import EVENTS
 from ota_stream.compat.hot_updater_analytics import TYPES
-from ota_stream.web.answers import ERROR, LOOSE, TEXT, Schema, array
-from ota_stream.web.declare import Answer, Limit, Route, json
+from ota_stream.web.answers import LOOSE, TEXT, Schema, array
+from ota_stream.web.declare import Answer, Limit, Route, error, json
 from ota_stream.web.params import Id, Parameters
 
 
@@ -31,19 +31,15 @@ class KeyedClientScope(ClientScope):
     ingest_key: Annotated[str, Field(min_length=1, max_length=256)]  # in the path; web/auth.py reads it
 
 
-def _error(description: str) -> Answer:
-    return json(description, ERROR)
-
-
 ERRORS = {
-    400: _error("The body is not JSON."),
-    401: _error("A key is needed (AUTH_REQUIRED=true): in the path, Authorization or X-API-Key."),
-    403: _error("The event lies outside the key's tenant, org or app."),
-    413: _error("Over 64 KiB (4 MiB or 1,000 objects for Capgo)."),
-    415: _error("The content type is not JSON."),
-    422: _error("The client's body does not map to a valid event; `details` names the client's fields."),
-    429: _error("Over the key's rate limit."),
-    503: _error("Kafka did not acknowledge; retry after `Retry-After` seconds."),
+    400: error("The body is not JSON."),
+    401: error("A key is needed (AUTH_REQUIRED=true): in the path, Authorization or X-API-Key."),
+    403: error("The event lies outside the key's tenant, org or app."),
+    413: error("Over 64 KiB (4 MiB or 1,000 objects for Capgo)."),
+    415: error("The content type is not JSON."),
+    422: error("The client's body does not map to a valid event; `details` names the client's fields."),
+    429: error("Over the key's rate limit."),
+    503: error("Kafka did not acknowledge; retry after `Retry-After` seconds."),
 }
 _AIRBORNE_EVENT = {
     **LOOSE,
@@ -88,7 +84,7 @@ CLIENTS: dict[str, tuple[Route, Route]] = {
     HOT_UPDATER: _clients(
         HOT_UPDATER, "hot-updater event: its own analytics events, or what its hooks report.",
         {"anyOf": [_OWN, _HOOK]},
-        {204: Answer("Durably in Kafka."), 400: _error(
+        {204: Answer("Durably in Kafka."), 400: error(
             "The body is not JSON, or hot-updater's own event is refused where its server refuses it (an unknown "
             "key, a missing field, a shape that does not fit its type); `details` names the field.")},
     ),
