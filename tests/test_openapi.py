@@ -33,6 +33,9 @@ ROUTES = {
     "/admin/keys/{key_id}",
     "/admin/alerts",
     "/admin/alerts/{rule_id}",
+    "/admin/guards",
+    "/admin/guards/{guard_id}",
+    "/admin/guards/{guard_id}/decisions",
 }
 CLIENT_ROUTES = {
     "/analytics/events",
@@ -54,7 +57,7 @@ def test_document_lists_every_route(worker: Worker) -> None:
     assert "OtaEvent" in document["components"]["schemas"]
     # Every keyed route says which key it takes (optional here: the test worker runs without AUTH_REQUIRED)
     assert set(document["components"]["securitySchemes"]) == {"bearerKey", "headerKey"}
-    for path in ("/events", "/analytics/adoption", "/admin/keys", "/admin/alerts"):
+    for path in ("/events", "/analytics/adoption", "/admin/keys", "/admin/alerts", "/admin/guards"):
         for operation in document["paths"][path].values():
             assert operation["security"][0] == {} and {"401", "403"} <= set(operation["responses"])
     assert "security" not in document["paths"]["/health"]["get"]

@@ -18,6 +18,7 @@ from ota_stream.storage.queries.failures import GROUP_BY
 from ota_stream.storage.queries.versions import SEGMENTS
 from ota_stream.web.errors import json_response
 from ota_stream.web.openapi_compat import compat_paths
+from ota_stream.web.openapi_guards import guard_paths
 from ota_stream.web.openapi_releases import release_paths
 from ota_stream.web.openapi_schema import ID
 from ota_stream.web.openapi_schema import error as _error
@@ -184,6 +185,7 @@ def document(live_last: int | None, auth_required: bool) -> dict[str, Any]:
             }
         },
         **admin_paths(),
+        **guard_paths(),
     }
     secure(paths, auth_required)
     return {
