@@ -299,7 +299,9 @@ def test_live_windows_move_after_new_events(served: Served, page: tuple[Page, Co
          "error_code": "E_FRESH", "timestamp": rfc3339(now - timedelta(seconds=i))}
         for i in range(12)
     ]  # fmt: skip
-    send(served, new)  # fresh-0, the newest, is an install: the newest window shows 9.9.9 wherever a minute starts
+    send(
+        served, new
+    )  # fresh-0, the newest, is an install: the newest window shows 9.9.9 wherever a minute starts
     want = expected_windows(served.sent, APP_KEY, LIVE_SECONDS)[:LIVE_SHOWN]
 
     def moved() -> bool:

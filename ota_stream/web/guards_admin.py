@@ -78,7 +78,8 @@ def routes(
             found = sorted((decisions.listed(entry) for entry in entries), key=lambda d: d["decided_at"])
             return json_response({"data": found})
 
-        return await on_owner(app, states.table, guard.guard_id, request, answer)
+        # As bytes: the decisions are in the partition of the guard id's bytes (Guard.partition), not of its JSON.
+        return await on_owner(app, states.table, guard.guard_id.encode(), request, answer)
 
     return [
         web.post("/admin/guards", create),

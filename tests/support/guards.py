@@ -30,6 +30,11 @@ def make_guard(worker: Worker, url: str, app: str, **fields: Any) -> dict[str, A
     return dict(response.json()["data"])
 
 
+def delete_guard(worker: Worker, guard_id: str) -> None:
+    answer = requests.delete(f"{worker.url}/admin/guards/{guard_id}", headers=ADMIN_HEADERS, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
 def decisions_of(
     worker: Worker, guard_id: str, headers: dict[str, str] = ADMIN_HEADERS
 ) -> list[dict[str, Any]]:
