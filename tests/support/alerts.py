@@ -112,3 +112,23 @@ def wait_passes(count: int, *workers: Worker) -> None:
 def rate(part: int, whole: int) -> float:
     """docs/api.md#analytics, computed here independently of the worker."""
     return round(100 * part / whole, 2) if whole else 0.0
+
+
+def refused_fields(answer: requests.Response) -> set[str]:
+    """The fields a 422 of the admin API names (each refusal says what and where)."""
+    assert answer.status_code == 422, (answer.status_code, answer.text)
+    error = answer.json()["error"]
+    assert error["code"] and error["message"]
+    return {detail["field"] for detail in error["details"]}
+
+
+# Bodies /admin/alerts and /admin/guards refuse before reading a field: (body, content type, status).
+MALFORMED_BODIES = [
+    ("{", "application/json", 400), ("[1, 2]", "application/json", 422), ('"x"', "application/json", 422),
+    ("{}", "text/plain", 415), ("[" * 100_000, "application/json", 413), ("\xff", "application/json", 400),
+]  # fmt: skip
+
+
+def malformed(answer: requests.Response, status: int) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["message"]
