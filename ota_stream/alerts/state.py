@@ -53,6 +53,7 @@ class AlertStates:
         """`topic_configs`: the changelog's (min.insync.replicas, as every topic the worker creates); `name` and
         `description`: the table's (guard decisions keep their state in a table of the same kind)."""
         self.owned = owned
+        self.partitions = partitions
         self.table = app.Table(
             name,
             default=None,

@@ -48,7 +48,7 @@ class GateRules(BaseModel):
     baseline: ShortText | None = None
     max_regression: Rate = 1.0
     hours: Annotated[int, Field(ge=1, le=compare.MAX_HOURS, strict=True)] = compare.DEFAULT_HOURS
-    confidence: bool = False
+    confidence: Annotated[bool, Field(strict=True)] = False
 
     def thresholds(self) -> release_health.Thresholds:
         return release_health.Thresholds(**self.model_dump())

@@ -27,11 +27,15 @@ STARTING = "the worker is starting or rebalancing; retry"
 async def on_owner(
     app: faust.App,
     table: CollectionT,
-    key: str,
+    key: str | bytes,
     request: web.Request,
     answer: Callable[[], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
-    """`answer()` when this worker owns `key`, else the owner's answer to the same request."""
+    """`answer()` when this worker owns `key`, else the owner's answer to the same request.
+
+    Faust hashes `key` as the table's changelog would serialize it: a str through the table's key serializer
+    (JSON by default, so with its quotes), bytes as they are. Pass bytes to find the partition Kafka's default
+    partitioner gives those bytes (kafka/envelope.py's `partition_for`)."""
     try:
         routed = await app.router.route_req(table.name, key, cast(Web, app.web), cast(FaustRequest, request))
     except SameNode:

@@ -16,6 +16,7 @@ from ota_stream.alerts.rules import AlertRule
 from ota_stream.auth.keys import KEY_ID, ApiKey
 from ota_stream.auth.store import KeyStore
 from ota_stream.errors import Unavailable
+from ota_stream.guards.rules import Guard
 from ota_stream.kafka.compacted import CompactedTable
 from ota_stream.models import FieldError
 from ota_stream.web.auth import Grant, forbidden
@@ -46,11 +47,11 @@ def narrowed(request: web.Request, org_id: str | None, app_id: str | None) -> tu
     return org_id or fixed.get("org_id"), app_id or fixed.get("app_id")
 
 
-Reachable = TypeVar("Reachable", ApiKey, AlertRule)
+Reachable = TypeVar("Reachable", ApiKey, AlertRule, Guard)
 
 
 def within_reach(request: web.Request, items: Iterable[Reachable]) -> list[Reachable]:
-    """The keys or rules of a listing that the request's key reaches."""
+    """The keys, rules or guards of a listing that the request's key reaches."""
     grant: Grant | None = request.get("grant")
     return [item for item in items if grant is None or grant.covers(item.tenant_id, item.org_id, item.app_id)]
 
