@@ -1,5 +1,6 @@
-"""The schemas of the answers (JSON schema, as the OpenAPI document shows them): their building blocks, and the
-figures of releases, compare, segments, stability, drill-down and apps."""
+"""The schemas of the answers (JSON schema, as the OpenAPI document shows them): their building blocks, the
+figures of releases, compare, segments, stability, drill-down and apps, and the admin records (keys, alert rules,
+rollout guards and their decisions)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from ota_stream.alerts.rules import Metric
 from ota_stream.auth.keys import KeyScope
+from ota_stream.guards.rules import GUARD_ID_PATTERN, Action
+from ota_stream.models import ID_PATTERN
 from ota_stream.storage.queries import compare, failure_messages, segments, stability
 
 Schema = dict[str, Any]
@@ -18,6 +21,8 @@ RATE = {"type": "number", "minimum": 0, "maximum": 100}
 TEXT = {"type": "string"}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 TIMESTAMP = {"type": "string", "format": "date-time"}
+ID = {"type": "string", "pattern": ID_PATTERN}
+NULLABLE_TEXT = {"type": ["string", "null"]}
 LOOSE = {"type": "object", "additionalProperties": True}
 
 
@@ -216,6 +221,38 @@ RULE: Schema = {
         "created_at": TEXT,
     },
 }  # fmt: skip
+ACTION = {"enum": [str(action) for action in Action]}
+GUARD = obj(
+    {
+        "guard_id": {"type": "string", "pattern": GUARD_ID_PATTERN},
+        "tenant_id": ID,
+        "org_id": ID,
+        "app_id": ID,
+        "channel": NULLABLE_TEXT,
+        "rules": {"type": "object", "description": "the health gate's parameters, defaults filled in"},
+        "action": ACTION,
+        "webhook_url": TEXT,
+        "watch_hours": INTEGER,
+        "created_at": TEXT,
+    }
+)
+# The body each decision sends (docs/decisions.md#the-decision), and how its delivery went.
+DECISION = obj(
+    {
+        "decision_id": TEXT,
+        "guard_id": TEXT,
+        "decision": ACTION,
+        "tenant_id": TEXT,
+        "org_id": TEXT,
+        "app_id": TEXT,
+        "channel": NULLABLE_TEXT,
+        "version": TEXT,
+        "health": HEALTH,
+        "decided_at": TIMESTAMP,
+        "delivery": {"enum": ["pending", "delivered", "given_up"]},
+        "delivered_at": {"anyOf": [TIMESTAMP, {"type": "null"}]},
+    }
+)
 ERROR_SCHEMA = {  # components/schemas/Error: the one error shape (web/errors.py)
     "type": "object",
     "required": ["error"],
@@ -240,5 +277,9 @@ ERROR_SCHEMA = {  # components/schemas/Error: the one error shape (web/errors.py
 
 
 def with_property(schema: Schema, name: str, value: Schema) -> Schema:
-    """`schema` with one more property: a created key's secret, a created rule's."""
-    return {**schema, "properties": {**schema["properties"], name: value}}
+    """`schema` with one more property, always present: a created key's secret, a created rule's or guard's."""
+    return {
+        **schema,
+        "properties": {**schema["properties"], name: value},
+        "required": [*schema.get("required", []), name],
+    }

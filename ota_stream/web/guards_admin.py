@@ -19,13 +19,14 @@ from ota_stream.alerts.webhooks import WebhookRefused, check_destination
 from ota_stream.config import AlertSettings
 from ota_stream.errors import NotReady
 from ota_stream.guards import decisions, rules
-from ota_stream.guards.rules import Guard, GuardStore, NewGuard
+from ota_stream.guards.rules import GUARD_ID_PATTERN, Guard, GuardStore, NewGuard
 from ota_stream.kafka.routing import STARTING, on_owner
 from ota_stream.web.admin import admin_body, check_reach, listed_tenant, stored, within_reach
+from ota_stream.web.declare import bind, given
 from ota_stream.web.errors import ApiError, invalid, json_response
-from ota_stream.web.params import only_known
+from ota_stream.web.routes import CREATE_GUARD, DELETE_GUARD, GUARD_DECISIONS, LIST_GUARDS, GuardPath
 
-GUARD_ID = re.compile(rf"^[0-9a-f]{{{rules.GUARD_ID_LENGTH}}}$")
+GUARD_ID = re.compile(GUARD_ID_PATTERN)
 
 
 def routes(
@@ -38,7 +39,7 @@ def routes(
     def reachable(request: web.Request) -> Guard:
         """The guard the path names, if the request's key reaches it: 404 for none, 403 beyond the key."""
         ready()
-        guard_id = request.match_info["guard_id"]
+        guard_id = given(request, GuardPath).guard_id
         guard = store.items.get(guard_id) if GUARD_ID.match(guard_id) else None
         if guard is None:
             raise ApiError(404, "no such guard")
@@ -68,7 +69,6 @@ def routes(
         return json_response({"data": guard.public()})
 
     async def decided(request: web.Request) -> web.StreamResponse:
-        only_known(request.query, ())
         guard = reachable(request)
 
         async def answer() -> web.Response:
@@ -82,8 +82,8 @@ def routes(
         return await on_owner(app, states.table, guard.guard_id.encode(), request, answer)
 
     return [
-        web.post("/admin/guards", create),
-        web.get("/admin/guards", listing),
-        web.delete("/admin/guards/{guard_id}", delete),
-        web.get("/admin/guards/{guard_id}/decisions", decided),
+        bind(CREATE_GUARD, create),
+        bind(LIST_GUARDS, listing),
+        bind(DELETE_GUARD, delete),
+        bind(GUARD_DECISIONS, decided),
     ]

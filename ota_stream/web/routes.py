@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ota_stream.alerts.rules import NewRule
 from ota_stream.auth.keys import KeyScope
+from ota_stream.guards.rules import NewGuard
 from ota_stream.models import ID_CHARS, ID_MAX, ID_RULE, EventType, Identifier
 from ota_stream.storage.export import LAYOUTS
 from ota_stream.storage.queries import compare, device_events, failure_messages, releases, segments
@@ -53,6 +54,7 @@ UNSTORED = {
     503: error("Kafka did not store the change, or the process is still reading its keys or rules; retry.")
 }
 NO_SUCH = {404: error("No such key or rule.")}
+NO_GUARD = {404: error("No such guard.")}
 
 
 def _read(
@@ -234,7 +236,7 @@ LIVE_WINDOWS = _read(
 LIVE_NOW = _read(f"{_APP}/now", "Live windows: the window holding now", LiveIds, _WINDOWS, _LIVE_ERRORS)
 
 
-# Admin (docs/security.md): keys and alert rules.
+# Admin (docs/security.md): keys, alert rules and rollout guards.
 class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -255,6 +257,10 @@ class KeyPath(Parameters):
 
 class RulePath(Parameters):
     rule_id: str
+
+
+class GuardPath(Parameters):
+    guard_id: str  # unchecked here: a malformed id is a 404, as an unknown one (web/guards_admin.py)
 
 
 def _admin(
@@ -297,6 +303,30 @@ DELETE_RULE = _admin(
     "DELETE", "/admin/alerts/{rule_id}", "Delete an alert rule; no notification follows it.",
     {200: json("The deleted rule.", a.data(a.RULE)), **NO_SUCH, **UNSTORED}, params=RulePath,
 )  # fmt: skip
+CREATE_GUARD = _admin(
+    "POST", "/admin/guards", "Create a rollout guard; its signing secret is shown once.",
+    {201: json("The new guard.", a.data(a.with_property(a.GUARD, "secret", a.TEXT))), **ADMIN_BODY_ERRORS,
+     **UNSTORED},
+    body=NewGuard,
+)  # fmt: skip
+LIST_GUARDS = _admin(
+    "GET", "/admin/guards", "List a tenant's rollout guards, without secrets.",
+    {200: json("The guards.", a.data(a.array(a.GUARD))), 422: ADMIN_BODY_ERRORS[422], **UNSTORED},
+    params=TenantFilter,
+)  # fmt: skip
+DELETE_GUARD = _admin(
+    "DELETE", "/admin/guards/{guard_id}",
+    "Delete a guard with its decisions; a decision not yet delivered is dropped.",
+    {200: json("The deleted guard.", a.data(a.GUARD)), 422: ADMIN_BODY_ERRORS[422], **NO_GUARD, **UNSTORED},
+    params=GuardPath,
+)  # fmt: skip
+GUARD_DECISIONS = _admin(
+    "GET", "/admin/guards/{guard_id}/decisions",
+    "A guard's decisions, oldest first, each with how its delivery went.",
+    {200: json("The decisions.", a.data(a.array(a.DECISION))), 422: ADMIN_BODY_ERRORS[422], **NO_GUARD,
+     **UNSTORED},
+    params=GuardPath,
+)  # fmt: skip
 
 # Ingest (docs/ingest.md): the key's bucket is charged per event by the route.
 EVENTS = Route(
@@ -335,6 +365,7 @@ ROUTES: tuple[Route, ...] = (
     LIVE_WINDOWS, LIVE_NOW,
     HEALTH, METRICS,
     CREATE_KEY, LIST_KEYS, REVOKE_KEY, CREATE_RULE, LIST_RULES, DELETE_RULE,
+    CREATE_GUARD, LIST_GUARDS, DELETE_GUARD, GUARD_DECISIONS,
     OPENAPI, DASHBOARD, DASHBOARD_FILE,
 )  # fmt: skip
 
