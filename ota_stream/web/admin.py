@@ -5,7 +5,8 @@ tenant's. A new key is in the 201 answer and nowhere else, ever."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+import re
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -56,6 +57,18 @@ def within_reach(request: web.Request, items: Iterable[Reachable]) -> list[Reach
     return [item for item in items if grant is None or grant.covers(item.tenant_id, item.org_id, item.app_id)]
 
 
+def named(
+    request: web.Request, items: Mapping[str, Reachable], item_id: str, form: re.Pattern[str], what: str
+) -> Reachable:
+    """The key, rule or guard a path names, if the request's key reaches it: 404 for an id not of its `form` or
+    not stored (the same answer, so a malformed id tells nothing more), 403 beyond the key."""
+    item = items.get(item_id) if form.match(item_id) else None
+    if item is None:
+        raise ApiError(404, f"no such {what}")
+    check_reach(request, item.tenant_id, item.org_id, item.app_id)
+    return item
+
+
 def listed_tenant(request: web.Request) -> str | None:
     """The tenant a listing shows: `tenant_id`, else the key's; None (every tenant) for ADMIN_API_KEY alone."""
     tenant = given(request, TenantFilter).tenant_id
@@ -104,14 +117,8 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         return json_response({"data": [key.public() for key in found]})
 
     async def revoke(request: web.Request) -> web.Response:
-        key_id = given(request, KeyPath).key_id
-        if not KEY_ID.match(key_id):
-            raise ApiError(404, "no such key")
-        record = store.items.get(key_id)
-        if record is None:
-            raise ApiError(404, "no such key")
-        check_reach(request, record.tenant_id, record.org_id, record.app_id)
-        revoked = await stored(store, store.revoke(key_id))
+        record = named(request, store.items, given(request, KeyPath).key_id, KEY_ID, "key")
+        revoked = await stored(store, store.revoke(record.key_id))
         assert revoked is not None
         return json_response({"data": revoked.public()})
 

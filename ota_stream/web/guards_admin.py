@@ -21,9 +21,9 @@ from ota_stream.errors import NotReady
 from ota_stream.guards import decisions, rules
 from ota_stream.guards.rules import GUARD_ID_PATTERN, Guard, GuardStore, NewGuard
 from ota_stream.kafka.routing import STARTING, on_owner
-from ota_stream.web.admin import admin_body, check_reach, listed_tenant, stored, within_reach
+from ota_stream.web.admin import admin_body, check_reach, listed_tenant, named, stored, within_reach
 from ota_stream.web.declare import bind, given
-from ota_stream.web.errors import ApiError, invalid, json_response
+from ota_stream.web.errors import invalid, json_response
 from ota_stream.web.routes import CREATE_GUARD, DELETE_GUARD, GUARD_DECISIONS, LIST_GUARDS, GuardPath
 
 GUARD_ID = re.compile(GUARD_ID_PATTERN)
@@ -39,12 +39,7 @@ def routes(
     def reachable(request: web.Request) -> Guard:
         """The guard the path names, if the request's key reaches it: 404 for none, 403 beyond the key."""
         ready()
-        guard_id = given(request, GuardPath).guard_id
-        guard = store.items.get(guard_id) if GUARD_ID.match(guard_id) else None
-        if guard is None:
-            raise ApiError(404, "no such guard")
-        check_reach(request, guard.tenant_id, guard.org_id, guard.app_id)
-        return guard
+        return named(request, store.items, given(request, GuardPath).guard_id, GUARD_ID, "guard")
 
     async def create(request: web.Request) -> web.Response:
         spec = await admin_body(request, NewGuard, "guard")
