@@ -8,6 +8,7 @@ module's `app`.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +25,9 @@ from ota_stream.alerts.engine import AlertEngine
 from ota_stream.alerts.rules import RuleStore
 from ota_stream.alerts.state import AlertStates, owned_partitions
 from ota_stream.config import Settings, WorkerRole, load_settings
+from ota_stream.guards import decisions
+from ota_stream.guards.engine import GuardEngine
+from ota_stream.guards.rules import GuardStore
 from ota_stream.kafka import consumer, recovery
 from ota_stream.kafka.healing import ConsumerRemedies
 from ota_stream.kafka.options import client_options, faust_credentials
@@ -49,6 +53,7 @@ from ota_stream.web import (
     compat,
     dashboard,
     export,
+    guards_admin,
     health,
     ingest,
     mount,
@@ -122,18 +127,33 @@ def table_store(settings: Settings) -> dict[str, Any]:
     return store_options(settings.live.rocksdb_block_cache_mib, settings.live.rocksdb_write_buffer_mib)
 
 
+def owned_states(app: faust.App, settings: Settings, **table: str) -> AlertStates:
+    """A changelogged state table on the partitions of the events topic (alert state, guard decisions)."""
+    kafka = settings.kafka
+    owned = partial(owned_partitions, app, kafka.topic)
+    return AlertStates(
+        app, kafka.topic_partitions, owned, durability_configs(kafka), store=table_store(settings), **table
+    )
+
+
 def wire_alerts(app: faust.App, settings: Settings, rules: RuleStore, live: LiveWindows) -> AlertEngine:
     """Alert state next to the live windows it is read from, and its deliveries (docs/alerts.md)."""
-    states = AlertStates(
-        app,
-        settings.kafka.topic_partitions,
-        lambda: owned_partitions(app, settings.kafka.topic),
-        durability_configs(settings.kafka),
-        store=table_store(settings),
-    )
+    states = owned_states(app, settings)
     deliverer = Deliverer(settings.alerts, states, rules.target, metrics.ALERT_DELIVERIES)
     app.add_dependency(deliverer)
     return AlertEngine(rules, live, states, deliverer)
+
+
+def wire_guards(
+    app: faust.App, settings: Settings, guards: GuardStore, storage: ClickHouseService
+) -> GuardEngine:
+    """Guard decisions in a table of their own, delivered as alert notifications are (docs/decisions.md)."""
+    states = owned_states(app, settings, name=decisions.TABLE_NAME, description=decisions.DESCRIPTION)
+    deliverer = Deliverer(
+        settings.alerts, states, guards.target, metrics.GUARD_DELIVERIES, what="guard decision"
+    )
+    app.add_dependency(deliverer)
+    return GuardEngine(guards, states, deliverer, storage.ready, settings.kafka.topic_partitions)
 
 
 def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.App:
@@ -151,6 +171,8 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
     app.add_dependency(guarded.keys)
     alert_rules = RuleStore(kafka)
     app.add_dependency(alert_rules)
+    guards = GuardStore(kafka)
+    app.add_dependency(guards)
     events_topic = app.topic(
         kafka.topic,
         key_type=bytes,
@@ -199,7 +221,7 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
             durability_configs(kafka),
             table_store(settings),
         )
-        live_views.register(app, live)
+        mount(app, live_views.live_routes(app, live))
     sink = ClickHouseSink(
         writer, dead_letters, live, window, pipeline.batch_size, pipeline.flush_interval_seconds, stats
     )
@@ -250,6 +272,12 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
     else:
         logging.getLogger(__name__).warning("LIVE_TABLES_ENABLED=false: alert rules are not evaluated")
 
+    guard_engine = wire_guards(app, settings, guards, storage)
+
+    @app.timer(interval=settings.alerts.guard_evaluation_interval_seconds)
+    async def evaluate_guards() -> None:
+        await guard_engine.tick()
+
     @app.timer(interval=max(1.0, min(LAG_INTERVAL_SECONDS, pipeline.sink_stall_seconds / 2)))
     async def watch_consumer_lag() -> None:
         """Export the lag, let the watchdog judge whether a partition is stalled, and the healer act on it."""
@@ -263,10 +291,11 @@ def create_app(settings: Settings, worker_socket: Path | None = None) -> faust.A
         mount(app, ingest.routes(events) + compat.routes(events))
     mount(app, admin.routes(guarded.keys))
     mount(app, alerts_admin.routes(alert_rules, settings.live, settings.alerts))
-    analytics.register(app, storage.ready, guarded.device_ids)
-    export.register(app, storage, pipeline.export_max_rows)
-    health.register(app, storage, publisher, guarded.keys, stats, kafka.topic, live, watchdog)
-    openapi.register(app, live.max_last if live is not None else None, settings.auth.auth_required)
+    mount(app, guards_admin.routes(app, guards, guard_engine.states, settings.alerts))
+    mount(app, analytics.routes(storage.ready, guarded.device_ids))
+    mount(app, [export.route(storage, pipeline.export_max_rows)])
+    mount(app, [health.route(app, storage, publisher, guarded.keys, stats, kafka.topic, live, watchdog)])
+    mount(app, [openapi.route(live.max_last if live is not None else None, settings.auth.auth_required)])
     mount(app, dashboard.routes())
     monitor = install_prometheus_monitor(app)
     mount(app, prometheus.routes(monitor, with_ingest=takes_ingest))

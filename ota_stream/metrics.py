@@ -98,7 +98,7 @@ ALERT_EVALUATION_LATENCY = Histogram(
 ALERT_FIRING = Gauge("ota_alert_firing", "Alerts (rule and app) firing on this worker's partitions.")
 ALERT_PENDING = Gauge("ota_alert_pending_deliveries", "Notifications waiting for delivery on this worker.")
 
-# Rollout guards (docs/alerts.md#rollout-guards): decisions made, by action, and their deliveries, with the outcomes
+# Rollout guards (docs/decisions.md#rollout-guards): decisions made, by action, and their deliveries, with the outcomes
 # of alert deliveries (`dropped`: the guard was deleted before its decision was delivered).
 GUARD_ACTIONS = ("pause", "rollback", "notify")
 GUARD_DECISIONS = Counter("ota_guard_decisions_total", "Decisions made by rollout guards.", ["decision"])

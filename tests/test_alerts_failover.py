@@ -8,11 +8,11 @@ from __future__ import annotations
 from ota_stream.kafka.envelope import partition_for
 from tests.conftest import WorkerFactory
 from tests.support.alerts import ALERT_ENV, TENANT, events, ingest_key, make_rule, rate, send, wait_passes
-from tests.support.processes import Worker, wait_for
+from tests.support.partitions import PARTITIONS, wait_owned
+from tests.support.processes import wait_for
 from tests.support.receiver import Delivery, receiving
 
 ORG = "failover"
-PARTITIONS = 4
 PATH = "/failover"
 
 
@@ -24,21 +24,6 @@ def one_app_per_partition() -> list[str]:
         if len(apps) == PARTITIONS:
             return [apps[p] for p in range(PARTITIONS)]
     raise AssertionError("no app for some partition")
-
-
-def owned(worker: Worker) -> set[int]:
-    return set(worker.health()["services"]["kafka"]["assigned_partitions"])
-
-
-def wait_owned(*expected: tuple[Worker, int]) -> None:
-    """Wait until each worker owns the given number of partitions, together all of them, none twice."""
-
-    def settled() -> bool:
-        parts = [owned(worker) for worker, _ in expected]
-        union = set().union(*parts)
-        return union == set(range(PARTITIONS)) and [len(p) for p in parts] == [n for _, n in expected]
-
-    wait_for(settled, 120, f"partitions to settle as {[n for _, n in expected]}")
 
 
 def failed_apps(deliveries: list[Delivery]) -> set[str]:

@@ -84,6 +84,8 @@ def test_ingest_processes_auto_follows_the_cores(
         ("INGEST_ACK_TIMEOUT_SECONDS", "500"),
         ("LIVE_WINDOW_SECONDS", "0"),
         ("ALERT_DELIVERY_TIMEOUT_SECONDS", "0"),
+        ("GUARD_EVALUATION_INTERVAL_SECONDS", "61"),  # a guard is evaluated at least every minute
+        ("GUARD_EVALUATION_INTERVAL_SECONDS", "0"),
         ("HTTP_BODY_TIMEOUT_SECONDS", "-5"),
         ("EXPORT_MAX_ROWS", "0"),
         ("INGEST_PROCESSES", "many"),

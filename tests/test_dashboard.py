@@ -18,9 +18,11 @@ from playwright.sync_api import Browser, Page
 from tests.support import expected, expected_drilldown, expected_releases, expected_stability
 from tests.support.browser import Console, chromium, pairs, panel, same_figures, same_table
 from tests.support.expected import Window, assert_same, unique
+from tests.support.guards import RULES, decisions_of, failing, wait_guard_passes
 from tests.support.keys import SECURED, make_key, revoke
 from tests.support.live import expected_windows, recent_events
 from tests.support.processes import ROOT, Kafka, Worker, unique_name, wait_for
+from tests.support.receiver import receiving
 from tests.support.scenario import Event, Scenario, rfc3339
 from tests.support.worker_api import wait_processed
 
@@ -35,6 +37,8 @@ PANELS = [
 WITH_CHARTS = ["live", "adoption", "curves", "active-devices", "performance"]
 LIVE_SECONDS = 60  # LIVE_WINDOW_SECONDS's default
 LIVE_SHOWN = 15  # the windows the page asks for (panels.js LIVE_WINDOWS)
+# Guards evaluated every second, their decisions delivered to the test's own receiver on 127.0.0.1.
+GUARDED = {"GUARD_EVALUATION_INTERVAL_SECONDS": "1", "ALERT_WEBHOOK_ALLOW_PRIVATE": "true"}
 
 
 @dataclass
@@ -110,8 +114,9 @@ def send(served: Served, events: list[Event]) -> None:
 
 @pytest.fixture(scope="module")
 def served(kafka: Kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    env = {**SECURED, "RATE_LIMIT_READ_REQUESTS_PER_SECOND": "0", **GUARDED}
     worker = Worker(tmp_path_factory.mktemp("dashboard"), kafka, unique_name("ota-events"),
-                    unique_name("ota-group"), env={**SECURED, "RATE_LIMIT_READ_REQUESTS_PER_SECOND": "0"})  # fmt: skip
+                    unique_name("ota-group"), env=env)  # fmt: skip
     worker.start()
     try:
         ready = Served(
@@ -424,3 +429,52 @@ def test_assets_are_the_packages_and_open(served: Served, page: tuple[Page, Cons
     missing = requests.get(f"{served.worker.url}/dashboard/static/../../app.py", timeout=30)
     assert missing.status_code == 404
     assert console.errors == []
+
+
+def test_the_guards_panel_shows_the_apps_guards_and_their_decisions(
+    served: Served, page: tuple[Page, Console]
+) -> None:
+    """Guards are read with the admin scope: ticked with a read+admin key, the panel shows the app's guards and
+    their decisions as /admin/guards answers; ticked with a read key, it says the key may not."""
+    browser_page, console = page
+    worker = served.worker
+    admin = make_key(worker, TENANT, "read", "admin")["key"]
+    headers = {"Authorization": f"Bearer {admin}"}
+    with receiving() as receiver:
+        body: dict[str, Any] = {"tenant_id": TENANT, "org_id": ORG, "app_id": APP, "action": "pause",
+                                "rules": RULES, "webhook_url": f"{receiver.url}/guard"}  # fmt: skip
+        made = requests.post(f"{worker.url}/admin/guards", json=body, headers=headers, timeout=30)
+        assert made.status_code == 201, made.text
+        guard = {k: v for k, v in made.json()["data"].items() if k != "secret"}
+        # The history's releases were first seen over 30 days ago, beyond any guard's watch: a new one fails.
+        send(served, [{**event, "tenant_id": TENANT, "org_id": ORG} for event in failing(APP, "7.7.7")])
+
+        def delivered() -> list[dict[str, Any]]:
+            found = decisions_of(worker, guard["guard_id"], headers)
+            return found if found and all(d["delivery"] == "delivered" for d in found) else []
+
+        wait_for(delivered, 120, "a decision delivered")
+        wait_guard_passes(2, worker)  # a whole pass since: every failing version watched is decided
+        decisions = wait_for(delivered, 120, "every decision delivered")
+        assert "7.7.7" in {d["version"] for d in decisions}
+        sent = {p.payload["decision_id"] for p in receiver.at("/guard")}
+        assert {d["decision_id"] for d in decisions} == sent
+    open_app(browser_page, served, admin)
+    browser_page.get_by_label("Rollout guards (a key with the admin scope)").check()
+    browser_page.wait_for_function("() => document.getElementById('guards').dataset.state === 'ready'")
+    seen = panel(browser_page, "guards")
+    same_table(seen["tables"]["guards"], [guard], what="guards")
+    reasons = {"health.reasons": lambda value: "; ".join(value) or "—"}
+    same_table(seen["tables"]["decisions"], decisions, reasons, "decisions")
+    assert columns(seen["tables"]["decisions"]) >= {"version", "decision", "delivery", "health.verdict"}
+    browser_page.locator("#guards").screenshot(path=str(IMAGES / "dashboard-guards.png"))
+    assert console.errors == []
+
+    # A read key cannot read guards: ticked, the panel says so; the other panels are as before.
+    browser_page.get_by_role("button", name="Forget the key").click()
+    open_app(browser_page, served, served.read_key)
+    browser_page.get_by_label("Rollout guards (a key with the admin scope)").check()
+    browser_page.wait_for_function("() => document.getElementById('guards').dataset.state === 'error'")
+    assert "403" in panel(browser_page, "guards")["status"]
+    assert console.errors and all("status of 403" in e for e in console.errors), console.errors
+    assert requests.delete(f"{worker.url}/admin/guards/{guard['guard_id']}", headers=headers, timeout=30).ok

@@ -56,6 +56,7 @@ class AlertStates:
         `description`: the table's (guard decisions keep their state in a table of the same kind); `store`: its
         RocksDB options (tables/store.py), bounded by default."""
         self.owned = owned
+        self.partitions = partitions
         self.table = app.Table(
             name,
             default=None,

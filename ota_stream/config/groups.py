@@ -192,13 +192,19 @@ class AuthSettings(Group):
 
 
 class AlertSettings(Group):
-    """`ALERT_*`: evaluating the rules and delivering their webhooks (docs/alerts.md). Rules are evaluated on the
-    live windows, so they need LIVE_TABLES_ENABLED."""
+    """`ALERT_*`: evaluating the rules and delivering their webhooks (docs/alerts.md), and
+    `GUARD_EVALUATION_INTERVAL_SECONDS` for the rollout guards, whose decisions go out as alert webhooks do. Rules
+    are evaluated on the live windows, so they need LIVE_TABLES_ENABLED; guards read ClickHouse and do not."""
 
     model_config = SettingsConfigDict(env_prefix="ALERT_")
     title = "Alerts"
 
     evaluation_interval_seconds: Annotated[float, Field(gt=0, le=10)] = 5.0
+    # Rollout guards (docs/decisions.md#rollout-guards) run the health gate on ClickHouse: each is evaluated at
+    # least every minute, and their decisions are delivered with the alerts' settings below.
+    guard_evaluation_interval_seconds: Annotated[
+        float, Field(gt=0, le=60, validation_alias="GUARD_EVALUATION_INTERVAL_SECONDS")
+    ] = 60.0
     # A notification is retried until an attempt fails this long after the notification was made.
     delivery_give_up_seconds: Annotated[float, Field(gt=0, le=7 * 86_400)] = 600.0
     delivery_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0

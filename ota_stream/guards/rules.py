@@ -24,6 +24,7 @@ from ota_stream.models import Identifier, ShortText, format_timestamp
 from ota_stream.storage.queries import compare, release_health
 
 GUARD_ID_LENGTH = 16  # hex digits
+GUARD_ID_PATTERN = rf"^[0-9a-f]{{{GUARD_ID_LENGTH}}}$"
 DEFAULT_WATCH_HOURS, MAX_WATCH_HOURS = 72, 720
 Rate = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]
 
@@ -48,7 +49,7 @@ class GateRules(BaseModel):
     baseline: ShortText | None = None
     max_regression: Rate = 1.0
     hours: Annotated[int, Field(ge=1, le=compare.MAX_HOURS, strict=True)] = compare.DEFAULT_HOURS
-    confidence: bool = False
+    confidence: Annotated[bool, Field(strict=True)] = False
 
     def thresholds(self) -> release_health.Thresholds:
         return release_health.Thresholds(**self.model_dump())

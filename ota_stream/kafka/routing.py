@@ -8,7 +8,7 @@ the API answers 503 with Retry-After.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 import faust
 from aiohttp import web
@@ -27,15 +27,28 @@ STARTING = "the worker is starting or rebalancing; retry"
 async def on_owner(
     app: faust.App,
     table: CollectionT,
-    key: str,
+    key: str | bytes,
     request: web.Request,
     answer: Callable[[], Awaitable[web.StreamResponse]],
 ) -> web.StreamResponse:
-    """`answer()` when this worker owns `key`, else the owner's answer to the same request."""
+    """`answer()` when this worker owns `key`, else the owner's answer to the same request.
+
+    Faust hashes `key` as the table's changelog would serialize it: a str through the table's key serializer
+    (JSON by default, so with its quotes), bytes as they are. Pass bytes to find the partition Kafka's default
+    partitioner gives those bytes (kafka/envelope.py's `partition_for`)."""
     try:
+        await _known(app, table)
         routed = await app.router.route_req(table.name, key, cast(Web, app.web), cast(FaustRequest, request))
     except SameNode:
         return await answer()
     except (FaustNotReady, ServiceUnavailable):
         raise NotReady(STARTING) from None
     return cast(web.StreamResponse, routed)
+
+
+async def _known(app: faust.App, table: CollectionT) -> None:
+    """Have the producer know the partitions of the table's changelog, by which Faust finds the owner: a changelog
+    made after the producer read the cluster's topics is unknown to it until its next refresh (minutes), and
+    Faust's router then failed with a TypeError, a 500 (a guard's decisions asked for just after start)."""
+    producer = cast(Any, app.producer)._ensure_producer()
+    await producer.partitions_for(table.changelog_topic.get_topic_name())

@@ -5,36 +5,29 @@ tenant's. A new key is in the 201 answer and nowhere else, ever."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+import re
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ota_stream.alerts.rules import AlertRule
-from ota_stream.auth.keys import KEY_ID, ApiKey, KeyScope
+from ota_stream.auth.keys import KEY_ID, ApiKey
 from ota_stream.auth.store import KeyStore
 from ota_stream.errors import Unavailable
+from ota_stream.guards.rules import Guard
 from ota_stream.kafka.compacted import CompactedTable
-from ota_stream.models import FieldError, Identifier
+from ota_stream.models import FieldError
 from ota_stream.web.auth import Grant, forbidden
 from ota_stream.web.body import KIB, decode_json, read_limited, require_content_type
+from ota_stream.web.declare import bind, given
 from ota_stream.web.errors import ApiError, invalid, json_response
-from ota_stream.web.params import identifier, only_known
+from ota_stream.web.routes import CREATE_KEY, LIST_KEYS, REVOKE_KEY, KeyPath, NewKey, TenantFilter
 
 Body = TypeVar("Body", bound=BaseModel)
 Written = TypeVar("Written")
-
-
-class NewKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tenant_id: Identifier
-    scopes: list[KeyScope] = Field(min_length=1, max_length=3)
-    org_id: Identifier | None = None
-    app_id: Identifier | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 def check_reach(request: web.Request, tenant_id: str, org_id: str | None, app_id: str | None) -> None:
@@ -55,19 +48,30 @@ def narrowed(request: web.Request, org_id: str | None, app_id: str | None) -> tu
     return org_id or fixed.get("org_id"), app_id or fixed.get("app_id")
 
 
-Reachable = TypeVar("Reachable", ApiKey, AlertRule)
+Reachable = TypeVar("Reachable", ApiKey, AlertRule, Guard)
 
 
 def within_reach(request: web.Request, items: Iterable[Reachable]) -> list[Reachable]:
-    """The keys or rules of a listing that the request's key reaches."""
+    """The keys, rules or guards of a listing that the request's key reaches."""
     grant: Grant | None = request.get("grant")
     return [item for item in items if grant is None or grant.covers(item.tenant_id, item.org_id, item.app_id)]
 
 
+def named(
+    request: web.Request, items: Mapping[str, Reachable], item_id: str, form: re.Pattern[str], what: str
+) -> Reachable:
+    """The key, rule or guard a path names, if the request's key reaches it: 404 for an id not of its `form` or
+    not stored (the same answer, so a malformed id tells nothing more), 403 beyond the key."""
+    item = items.get(item_id) if form.match(item_id) else None
+    if item is None:
+        raise ApiError(404, f"no such {what}")
+    check_reach(request, item.tenant_id, item.org_id, item.app_id)
+    return item
+
+
 def listed_tenant(request: web.Request) -> str | None:
     """The tenant a listing shows: `tenant_id`, else the key's; None (every tenant) for ADMIN_API_KEY alone."""
-    only_known(request.query, ("tenant_id",))
-    tenant = identifier(request.query, "tenant_id", required=False)
+    tenant = given(request, TenantFilter).tenant_id
     grant: Grant | None = request.get("grant")
     if grant is not None and not grant.is_bootstrap:
         tenant = tenant or grant.key.tenant_id
@@ -113,19 +117,9 @@ def routes(store: KeyStore) -> list[web.RouteDef]:
         return json_response({"data": [key.public() for key in found]})
 
     async def revoke(request: web.Request) -> web.Response:
-        key_id = request.match_info["key_id"]
-        if not KEY_ID.match(key_id):
-            raise ApiError(404, "no such key")
-        record = store.items.get(key_id)
-        if record is None:
-            raise ApiError(404, "no such key")
-        check_reach(request, record.tenant_id, record.org_id, record.app_id)
-        revoked = await stored(store, store.revoke(key_id))
+        record = named(request, store.items, given(request, KeyPath).key_id, KEY_ID, "key")
+        revoked = await stored(store, store.revoke(record.key_id))
         assert revoked is not None
         return json_response({"data": revoked.public()})
 
-    return [
-        web.post("/admin/keys", create),
-        web.get("/admin/keys", listing),
-        web.delete("/admin/keys/{key_id}", revoke),
-    ]
+    return [bind(CREATE_KEY, create), bind(LIST_KEYS, listing), bind(REVOKE_KEY, revoke)]

@@ -14,8 +14,18 @@ from ota_stream.alerts.rules import NewRule, RuleStore
 from ota_stream.alerts.webhooks import WebhookRefused, check_destination
 from ota_stream.config import AlertSettings, LiveSettings
 from ota_stream.errors import NotReady
-from ota_stream.web.admin import admin_body, check_reach, listed_tenant, narrowed, stored, within_reach
+from ota_stream.web.admin import (
+    admin_body,
+    check_reach,
+    listed_tenant,
+    named,
+    narrowed,
+    stored,
+    within_reach,
+)
+from ota_stream.web.declare import bind, given
 from ota_stream.web.errors import ApiError, invalid, json_response
+from ota_stream.web.routes import CREATE_RULE, DELETE_RULE, LIST_RULES, RulePath
 
 RULE_ID = re.compile(rf"^[0-9a-f]{{{rules.RULE_ID_LENGTH}}}$")
 
@@ -54,16 +64,12 @@ def routes(store: RuleStore, live: LiveSettings, alerts: AlertSettings) -> list[
 
     async def delete(request: web.Request) -> web.Response:
         ready()
-        rule_id = request.match_info["rule_id"]
-        rule = store.items.get(rule_id) if RULE_ID.match(rule_id) else None
-        if rule is None:
-            raise ApiError(404, "no such alert rule")
-        check_reach(request, rule.tenant_id, rule.org_id, rule.app_id)
-        await stored(store, store.delete(rule_id))
+        rule = named(request, store.items, given(request, RulePath).rule_id, RULE_ID, "alert rule")
+        await stored(store, store.delete(rule.rule_id))
         return json_response({"data": rule.public()})
 
     return [
-        web.post("/admin/alerts", create),
-        web.get("/admin/alerts", listing),
-        web.delete("/admin/alerts/{rule_id}", delete),
+        bind(CREATE_RULE, create),
+        bind(LIST_RULES, listing),
+        bind(DELETE_RULE, delete),
     ]

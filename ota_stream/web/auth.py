@@ -1,10 +1,11 @@
 """Who may call what (docs/security.md): the middleware that authenticates keys, checks scope and reach, limits the
 rate and writes the audit line; ingest and admin routes ask the `Grant` it leaves on the request what a key reaches.
 
-A key reaches one tenant, or one org or one app of it when narrowed, on every route:
+Which key a route needs, and its rate-limit class, is in its declaration (web/routes.py). A key reaches one
+tenant, or one org or one app of it when narrowed, on every route:
 - `/health`, `/metrics`, `/openapi.json`, the dashboard's page and its files (`/dashboard/static/`) are open: they
   hold no tenant data (the page asks for a read key and sends it with each API call).
-- Any other path outside the routes below is a 404, whatever it would match: Faust serves routes of its own
+- A path no route declares is a 404, whatever it would match: Faust serves routes of its own
   (`/router/`, `/table/`, `/`) that show the cluster's topics, assignments and URLs.
 - Ingest routes need the `ingest` scope; events outside the key's reach are refused one by one.
 - `/analytics/*` and `/live/*` need `read`, within the key's reach: a `tenant_id`, `org_id` or `app_id` that differs
@@ -22,24 +23,23 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from yarl import URL
 
 from ota_stream.auth.keys import ApiKey, KeyScope, redact
 from ota_stream.auth.limits import Bucket, Limits
 from ota_stream.auth.store import ADMIN_KEY_ID, KeyStore
-from ota_stream.compat import PATHS as CLIENT_PATHS
 from ota_stream.config import AuthSettings
 from ota_stream.errors import NotReady, Unavailable
+from ota_stream.web.declare import Limit, Route, RouteTable
 from ota_stream.web.errors import ApiError
+from ota_stream.web.routes import ROUTES
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("ota_stream.audit")
 
-INGEST_PATHS = frozenset({"/events", "/events/batch", *CLIENT_PATHS})
-OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/dashboard"})
-OPEN_PREFIXES = ("/dashboard/static/",)
-# Every other path is ours only under these; anything else, Faust's own routes (`/router/`, `/table/`, `/`)
+# The declared routes (web/routes.py): a path none of them takes, Faust's own routes (`/router/`, `/table/`, `/`)
 # included, is a 404 before any handler runs.
-KEYED_PREFIXES = ("/c/", "/admin/", "/analytics/", "/live/")
+TABLE = RouteTable(ROUTES)
 MAX_KEY_LENGTH = 256
 
 
@@ -113,32 +113,16 @@ def too_many(bucket: Bucket, wait: float) -> ApiError:
                     headers={**bucket.headers(), "Retry-After": retry})  # fmt: skip
 
 
+def declared_route(request: web.Request) -> Route | None:
+    """The declaration of the route that answers the request: looked up at its path with dot segments resolved, as
+    an ingest process's forwarder resolves them before the worker routes it (web/forward.py)."""
+    return TABLE.find(request.method, URL(f"http://worker{request.raw_path}").path)
+
+
 def required_scope(request: web.Request) -> KeyScope | None:
-    return scope_for(request.method, request.path)
-
-
-def scope_for(method: str, path: str) -> KeyScope | None:
-    """The scope a route needs (None: open). Also what /openapi.json documents for each route."""
-    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or method == "OPTIONS":
-        return None
-    if method == "POST" and (path in INGEST_PATHS or path.startswith("/c/")):
-        return KeyScope.INGEST
-    if path.startswith("/admin/") or path == "/admin":
-        return KeyScope.ADMIN
-    if path.startswith(("/analytics/", "/live/")):
-        return KeyScope.READ
-    return None
-
-
-def is_served(path: str) -> bool:
-    """Whether a path is one this service answers (docs/api.md); Faust's built-in routes are not."""
-    return (
-        path in OPEN_PATHS
-        or path in INGEST_PATHS
-        or path == "/admin"
-        or path.startswith(OPEN_PREFIXES)
-        or path.startswith(KEYED_PREFIXES)
-    )
+    """The scope the request's route needs (None: open), as its declaration says."""
+    route = declared_route(request)
+    return route.scope if route is not None and request.method != "OPTIONS" else None
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -174,16 +158,17 @@ class Guard:
         self.keys = keys
         self.enforce = enforce
         self.limits = Limits(
-            {"ingest": settings.rate_limit_ingest_events_per_second,
-             "read": settings.rate_limit_read_requests_per_second}
+            {Limit.EVENTS.value: settings.rate_limit_ingest_events_per_second,
+             Limit.REQUESTS.value: settings.rate_limit_read_requests_per_second}
         )  # fmt: skip
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not is_served(request.path):
+        route = declared_route(request)
+        if route is None:
             # Faust's own routes told anyone the topology, and /router/nope/ was a 500.
             raise ApiError(404, "no such route")
-        scope = required_scope(request)
+        scope = route.scope if request.method != "OPTIONS" else None
         if scope is None or not self.required or scope not in self.enforce:
             return await handler(request)
         if not self.keys.ready:
@@ -196,21 +181,22 @@ class Guard:
             raise unauthorized("unknown or revoked key")
         if scope not in key.scopes:
             raise forbidden(f"this key has no {scope} scope")
-        grant = Grant(key, self.limits.bucket(key.key_id, "ingest") if scope is KeyScope.INGEST else None)
+        per_event = route.limit is Limit.EVENTS
+        grant = Grant(key, self.limits.bucket(key.key_id, Limit.EVENTS.value) if per_event else None)
         request["grant"] = grant
-        if scope is KeyScope.INGEST:
+        if per_event:
             response = await handler(request)
             if grant.events is not None:
                 response.headers.update(grant.events.headers())
             return response
-        return await self._read_or_admin(request, handler, grant, scope)
+        return await self._per_request(request, handler, grant, route)
 
-    async def _read_or_admin(
-        self, request: web.Request, handler: Handler, grant: Grant, scope: KeyScope
+    async def _per_request(
+        self, request: web.Request, handler: Handler, grant: Grant, route: Route
     ) -> web.StreamResponse:
-        if scope is KeyScope.READ:
+        if route.scope is KeyScope.READ:
             request = self._scoped(request, grant)
-        bucket = self.limits.bucket(grant.key.key_id, "read")
+        bucket = self.limits.bucket(grant.key.key_id, route.limit.value) if route.limit is not None else None
         if bucket is not None:
             wait = bucket.take(1)
             if wait:
@@ -237,14 +223,11 @@ class Guard:
         """The request within the key's reach: a live window's tenant/org/app must be within it; analytics get
         what the key fixes (tenant, and org and app when narrowed) where they leave it out, and 403 where they
         name something else."""
-        if request.path.startswith("/live/"):
-            live_key = request.match_info.get(
-                "key"
-            )  # tenant/org/app, as the view reads it; None: no route, a 404
-            if live_key is not None:
-                tenant, org, app = live_key.split("/")
-                if not grant.covers(tenant, org, app):
-                    raise _outside(grant, grant.covers_tenant(tenant))
+        ids = request.match_info
+        if "tenant_id" in ids:  # a live window's: tenant/org/app in the path
+            tenant = ids["tenant_id"]
+            if not grant.covers(tenant, ids.get("org_id"), ids.get("app_id")):
+                raise _outside(grant, grant.covers_tenant(tenant))
             return request
         missing: dict[str, str] = {}
         for name, value in grant.fixed().items():

@@ -23,7 +23,6 @@ from ota_stream.compat import (
     CODEPUSH_DEPLOY,
     CODEPUSH_DOWNLOAD,
     HOT_UPDATER,
-    KEY_PREFIX,
     airborne,
     capgo,
     codepush,
@@ -33,6 +32,7 @@ from ota_stream.compat.base import Draft
 from ota_stream.models import FieldError, InvalidEvent, format_timestamp
 from ota_stream.web.auth import Grant
 from ota_stream.web.body import decode_json, read_limited, require_content_type
+from ota_stream.web.declare import bind
 from ota_stream.web.errors import ApiError, json_response
 from ota_stream.web.ingest import (
     BATCH_LIMIT,
@@ -44,6 +44,7 @@ from ota_stream.web.ingest import (
     counting_rejections,
     rejection,
 )
+from ota_stream.web.routes_clients import CLIENTS
 
 SCOPE_FIELDS = ("tenant_id", "org_id", "app_id")
 MISSING_SCOPE = (
@@ -173,7 +174,7 @@ def routes(ingest: Ingest) -> list[web.RouteDef]:
         **{path: compat.codepush_download for path in CODEPUSH_DOWNLOAD},
     }
     return [
-        web.post(prefix + path, counting_rejections(handler))
+        bind(route, counting_rejections(handler))
         for path, handler in handlers.items()
-        for prefix in ("", KEY_PREFIX)
+        for route in CLIENTS[path]
     ]

@@ -21,28 +21,23 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pyarrow.parquet as pq
 from aiohttp import web
-from faust import App
-from faust.web import View
 
 from ota_stream import logs, metrics
-from ota_stream.models import EventType
-from ota_stream.storage.export import LAYOUTS, ExportReader, Snapshot, rows_query, snapshot
+from ota_stream.storage.export import ExportReader, Snapshot, rows_query, snapshot
 from ota_stream.storage.queries.event_rows import NAMES
 from ota_stream.storage.service import ClickHouseService
-from ota_stream.web import params
-from ota_stream.web.analytics import authorized_scope
-from ota_stream.web.errors import ApiError, invalid
+from ota_stream.web import routes
+from ota_stream.web.declare import bind, given
+from ota_stream.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-FORMATS = tuple(LAYOUTS)
 CONTENT_TYPES = {
     "ndjson": "application/x-ndjson",
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
 PARQUET_ROW_GROUP_ROWS = 16_384
-EVENT_TYPES = tuple(t.value for t in EventType)
 
 
 class _Sink:
@@ -128,27 +123,23 @@ async def stream(
     return response
 
 
-def register(app: App, storage: ClickHouseService, max_rows: int) -> None:
+def route(storage: ClickHouseService, max_rows: int) -> web.RouteDef:
     """`max_rows`: EXPORT_MAX_ROWS."""
     latency = metrics.QUERY_LATENCY.labels("export")
 
-    @app.page("/analytics/export", name="analytics_export")
-    class Export(View):
-        async def get(self, request: web.Request) -> web.StreamResponse:
-            started = time.perf_counter()
-            try:
-                scope = authorized_scope(request, {"format", "event_type"})
-                fmt = params.choice(request.query, "format", FORMATS, None)
-                if fmt is None:
-                    raise invalid("format", f"is required: one of {', '.join(FORMATS)}")
-                event_type = params.choice(request.query, "event_type", EVENT_TYPES, None)
-                taken = await snapshot(await storage.ready(), scope, event_type)
-                if taken.rows > max_rows:
-                    raise ApiError(
-                        413,
-                        f"the export holds {taken.rows} rows, more than EXPORT_MAX_ROWS ({max_rows}); "
-                        "narrow the window, the app or the event_type",
-                    )
-                return await stream(request, storage, taken, fmt)
-            finally:
-                latency.observe(time.perf_counter() - started)
+    async def answer(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            query = given(request, routes.ExportQuery)
+            taken = await snapshot(await storage.ready(), query.scope(), query.event_type)
+            if taken.rows > max_rows:
+                raise ApiError(
+                    413,
+                    f"the export holds {taken.rows} rows, more than EXPORT_MAX_ROWS ({max_rows}); "
+                    "narrow the window, the app or the event_type",
+                )
+            return await stream(request, storage, taken, query.format)
+        finally:
+            latency.observe(time.perf_counter() - started)
+
+    return bind(routes.EXPORT, answer)

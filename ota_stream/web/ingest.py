@@ -19,7 +19,9 @@ from ota_stream.kafka.producer import EventPublisher, KafkaBusy, KafkaUnavailabl
 from ota_stream.models import FieldError, InvalidEvent, TimeWindow, parse_event
 from ota_stream.web.auth import Grant
 from ota_stream.web.body import KIB, MIB, decode_json, read_limited, require_content_type
+from ota_stream.web.declare import bind
 from ota_stream.web.errors import ApiError, json_response
+from ota_stream.web.routes import EVENTS, EVENTS_BATCH
 from ota_stream.wire import Pseudonymize
 
 SINGLE_LIMIT = 64 * KIB
@@ -189,6 +191,6 @@ def routes(ingest: Ingest) -> list[web.RouteDef]:
     """Plain aiohttp routes, not Faust views: the busiest path skips Faust's view dispatch, and the same routes
     serve in the worker (Faust's web server) and in an ingest-only process (web/ingest_server.py)."""
     return [
-        web.post("/events", counting_rejections(ingest.one)),
-        web.post("/events/batch", counting_rejections(ingest.batch)),
+        bind(EVENTS, counting_rejections(ingest.one)),
+        bind(EVENTS_BATCH, counting_rejections(ingest.batch)),
     ]

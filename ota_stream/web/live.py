@@ -1,53 +1,44 @@
 """`GET /live/{tenant_id}/{org_id}/{app_id}/windows?last=N` and `/now` (docs/api.md#live-windows).
 
-Faust's `table_route` forwards a request to the worker that owns the app's partition, so any worker answers for
-any app. The app key travels as one path segment group, `tenant/org/app`, which is also the Kafka key.
+Faust's router forwards a request to the worker that owns the app's partition (kafka/routing.py), so any worker
+answers for any app. The app's key, `tenant/org/app`, is also its Kafka key.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 from faust import App
-from faust.web import View
 
 from ota_stream.kafka.routing import on_owner
-from ota_stream.models import ID_CHARS, ID_MAX
 from ota_stream.tables.live import LiveWindows
-from ota_stream.web.errors import invalid, json_response
-from ota_stream.web.params import is_whole, only_known
-
-ONE_ID = f"{ID_CHARS}{{1,{ID_MAX}}}"
-KEY = f"{{key:{ONE_ID}/{ONE_ID}/{ONE_ID}}}"  # an aiohttp pattern: tenant/org/app
-DEFAULT_LAST = 10
+from ota_stream.web import routes
+from ota_stream.web.declare import bind, given
+from ota_stream.web.errors import json_response
 
 
-def _last(request: web.Request, most: int) -> int:
-    only_known(request.query, ("last",))
-    raw = request.query.get("last", str(DEFAULT_LAST))
-    if not is_whole(raw) or not 1 <= int(raw) <= most:
-        raise invalid("last", f"must be a whole number from 1 to {most}")
-    return int(raw)
+def app_key(ids: routes.LiveIds) -> str:
+    return f"{ids.tenant_id}/{ids.org_id}/{ids.app_id}"
 
 
-def register(app: App, live: LiveWindows) -> None:
-    most = live.max_last
+def live_routes(app: App, live: LiveWindows) -> list[web.RouteDef]:
+    windows_route = routes.LIVE_WINDOWS.with_params(routes.live_windows_query(live.max_last))
 
-    @app.page(f"/live/{KEY}/windows", name="live_windows")
-    class Windows(View):
-        async def get(self, request: web.Request, key: str) -> web.StreamResponse:
-            async def answer() -> web.Response:
-                last = _last(request, most)
-                return json_response(
-                    {"data": {"window_seconds": live.size, "windows": live.recent(key, last)}}
-                )
+    async def windows(request: web.Request) -> web.StreamResponse:
+        query = given(request, routes.LiveWindowsQuery)
+        key = app_key(query)
 
-            return await on_owner(app, live.table, key, request, answer)
+        async def answer() -> web.Response:
+            windows = live.recent(key, query.last)
+            return json_response({"data": {"window_seconds": live.size, "windows": windows}})
 
-    @app.page(f"/live/{KEY}/now", name="live_now")
-    class Now(View):
-        async def get(self, request: web.Request, key: str) -> web.StreamResponse:
-            async def answer() -> web.Response:
-                only_known(request.query, ())
-                return json_response({"data": {"window_seconds": live.size, "window": live.current(key)}})
+        return await on_owner(app, live.table, key, request, answer)
 
-            return await on_owner(app, live.table, key, request, answer)
+    async def now(request: web.Request) -> web.StreamResponse:
+        key = app_key(given(request, routes.LiveIds))
+
+        async def answer() -> web.Response:
+            return json_response({"data": {"window_seconds": live.size, "window": live.current(key)}})
+
+        return await on_owner(app, live.table, key, request, answer)
+
+    return [bind(windows_route, windows), bind(routes.LIVE_NOW, now)]

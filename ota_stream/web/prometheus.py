@@ -8,6 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from ota_stream import metrics
 from ota_stream.kafka.sensors import BatchedPrometheusMonitor
+from ota_stream.web.declare import bind
+from ota_stream.web.routes import METRICS
 
 
 def routes(monitor: BatchedPrometheusMonitor, with_ingest: bool) -> list[web.RouteDef]:
@@ -18,4 +20,4 @@ def routes(monitor: BatchedPrometheusMonitor, with_ingest: bool) -> list[web.Rou
             body += generate_latest(metrics.INGEST)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    return [web.get("/metrics", page)]
+    return [bind(METRICS, page)]

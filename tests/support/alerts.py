@@ -25,6 +25,16 @@ ALERT_ENV = {
     "ALERT_DELIVERY_BACKOFF_MAX_SECONDS": "1",
 }
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
+# Webhook URLs that /admin/alerts and /admin/guards refuse (a 422 naming webhook_url) with private webhooks refused.
+HOSTILE_URLS = [
+    "ftp://93.184.215.14/x", "file:///etc/passwd", "javascript:alert(1)", "gopher://93.184.215.14/", "//93.184.215.14/",
+    "https://", "https:///path", "http://93.184.215.14:99999/", "http://93.184.215.14:port/", "http://[::1/",
+    "https://user:pass@93.184.215.14/", "https://exa mple.com/", "https://bücher.example/", "http://a\r\nb/",
+    "http://127.0.0.1:6066/admin/keys", "http://localhost/", "http://10.0.0.1/", "http://172.16.5.4/",
+    "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://[fe80::1]/",
+    "http://[::ffff:127.0.0.1]/", "http://[fc00::1]/", "http://0.0.0.0/", "http://100.64.0.1/", "http://224.0.0.1/",
+    "http://2130706433/", "http://0x7f.1/", "http://" + "a" * 70 + ".example/", "https://x/" + "a" * 3000, "",
+]  # fmt: skip
 
 
 def make_rule(worker: Worker, url: str, **fields: Any) -> dict[str, Any]:
@@ -102,3 +112,23 @@ def wait_passes(count: int, *workers: Worker) -> None:
 def rate(part: int, whole: int) -> float:
     """docs/api.md#analytics, computed here independently of the worker."""
     return round(100 * part / whole, 2) if whole else 0.0
+
+
+def refused_fields(answer: requests.Response) -> set[str]:
+    """The fields a 422 of the admin API names (each refusal says what and where)."""
+    assert answer.status_code == 422, (answer.status_code, answer.text)
+    error = answer.json()["error"]
+    assert error["code"] and error["message"]
+    return {detail["field"] for detail in error["details"]}
+
+
+# Bodies /admin/alerts and /admin/guards refuse before reading a field: (body, content type, status).
+MALFORMED_BODIES = [
+    ("{", "application/json", 400), ("[1, 2]", "application/json", 422), ('"x"', "application/json", 422),
+    ("{}", "text/plain", 415), ("[" * 100_000, "application/json", 413), ("\xff", "application/json", 400),
+]  # fmt: skip
+
+
+def malformed(answer: requests.Response, status: int) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["message"]

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ota_stream.web.declare import bind
 from ota_stream.web.errors import ApiError
+from ota_stream.web.routes import DASHBOARD, DASHBOARD_FILE
 
-PREFIX = "/dashboard"
 STATIC = Path(str(resources.files(__package__) / "static"))
 HEADERS = {
     "Content-Security-Policy": (
@@ -56,7 +57,7 @@ def routes() -> list[web.RouteDef]:
             raise ApiError(404, "no such file", code="not_found")
         return _file(path)
 
-    return [web.get(PREFIX, page), web.get(f"{PREFIX}/static/{{name:.+}}", asset)]
+    return [bind(DASHBOARD, page), bind(DASHBOARD_FILE, asset)]
 
 
 def _file(path: Path) -> web.StreamResponse:

@@ -80,9 +80,17 @@ async function loadAnalytics() {
     run(["active-devices"], panels.activeDevices),
     run(["failures"], panels.failures, $("group-by").value),
     run(["performance"], panels.performance),
+    loadGuards(),
   ]);
   const first = failed.find(Boolean);
   showAlert(first ? describe(first) : "");
+}
+
+// Guards need the admin scope, which a read key lacks: the panel is asked for, never tried on every key.
+function loadGuards() {
+  const wanted = $("show-guards").checked;
+  $("guards").hidden = !wanted;
+  return wanted ? run(["guards"], panels.guards) : null;
 }
 
 function startLive() {
@@ -159,9 +167,10 @@ async function open(tenant, key) {
     $("status").textContent = `No app of tenant ${tenant} has events in the last ${APPS_DAYS} days.`;
     return;
   }
-  const { app, days } = saved();
+  const { app, days, guards } = saved();
   if (apps.some((a) => `${a.org_id}/${a.app_id}` === app)) picker.value = app;
   if (days) $("days").value = days;
+  $("show-guards").checked = Boolean(guards);
   $("scope-form").hidden = false;
   await show();
 }
@@ -183,6 +192,11 @@ $("scope-form").addEventListener("submit", (event) => {
 });
 $("app").addEventListener("change", show);
 $("days").addEventListener("change", show);
+$("show-guards").addEventListener("change", async () => {
+  save({ guards: $("show-guards").checked });
+  const error = await loadGuards();
+  if (error) showAlert(describe(error));
+});
 $("group-by").addEventListener("change", () => run(["failures"], panels.failures, $("group-by").value));
 setInterval(watchStaleness, 1000);
 

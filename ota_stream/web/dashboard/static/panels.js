@@ -36,6 +36,10 @@ const verdict = (cell, value, row) => {
   if (row.reasons?.length) cell.title = row.reasons.join("; ");
 };
 
+const reasons = (cell, value) => {
+  cell.textContent = value?.length ? value.join("; ") : "—";
+};
+
 export async function adoption(api, scope, section) {
   const data = await api.analytics("adoption", scope);
   const { figures: list, chart: plot, tables } = parts(section);
@@ -81,7 +85,7 @@ export async function releases(api, scope, section, curvesSection) {
     ["install_duration_seconds.p95", "Install p95 (s)"],
     ["time_to_50_percent_seconds", "To 50% (s)"],
     ["time_to_90_percent_seconds", "To 90% (s)"],
-    ["health.reasons", "Reasons", (cell, value) => { cell.textContent = value?.length ? value.join("; ") : "—"; }],
+    ["health.reasons", "Reasons", reasons],
   ], gated);
   curves(rows, parts(curvesSection));
 }
@@ -229,4 +233,28 @@ export async function live(api, scope, section) {
     ["installs_by_version", "Installs by version", show], ["failures_by_error", "Failures by error", show],
     ["active_devices", "Active devices"],
   ], windows);
+}
+
+// The app's rollout guards and their decisions (/admin/guards): read with the admin scope, so loaded only when
+// the person ticks them (app.js); a key without that scope is told so, like any other refusal.
+export async function guards(api, scope, section) {
+  const all = await api.forScope(scope, "/admin/guards", { tenant_id: api.tenant });
+  const mine = all.filter((g) => g.org_id === scope.org && g.app_id === scope.app);
+  const made = await Promise.all(
+    mine.map((g) => api.forScope(scope, `/admin/guards/${encodeURIComponent(g.guard_id)}/decisions`)),
+  );
+  const { tables } = parts(section);
+  tables.replaceChildren();
+  table(block(tables), "guards", "Guards of this app, oldest first", [
+    ["guard_id", "Guard"], ["action", "Action"], ["channel", "Channel"], ["watch_hours", "Watches (h)"],
+    ["rules.max_failure_rate", "Max failure rate (%)"], ["rules.max_rollback_rate", "Max rollback rate (%)"],
+    ["rules.min_devices", "Min devices"], ["created_at", "Created", time],
+  ], mine);
+  table(block(tables), "decisions", "Their decisions, by guard, oldest first", [
+    ["guard_id", "Guard"], ["version", "Version"], ["decision", "Decision"],
+    ["health.verdict", "Verdict", (cell, value, row) => verdict(cell, value, row.health)],
+    ["health.devices_attempted", "Attempted"], ["health.failure_rate", "Failure rate (%)"],
+    ["decided_at", "Decided", time], ["delivery", "Delivery"], ["delivered_at", "Delivered", time],
+    ["health.reasons", "Reasons", reasons],
+  ], made.flat());
 }
