@@ -33,7 +33,8 @@ from ota_stream.auth.keys import KeyScope
 from ota_stream.config import Settings
 from ota_stream.kafka.producer import EventPublisher
 from ota_stream.models import TimeWindow, format_timestamp
-from ota_stream.web import compat, ingest
+from ota_stream.web import compat, ingest, routes
+from ota_stream.web.declare import bind
 from ota_stream.web.errors import json_response
 from ota_stream.web.forward import Forwarder
 from ota_stream.web.readiness import kafka_readiness
@@ -91,8 +92,7 @@ def create_front(
             report["status"] = "unhealthy" if report["status"] != "healthy" else "degraded"
         return json_response(report, 503 if report["status"] == "unhealthy" else status)
 
-    app.router.add_get("/metrics", metrics_page)
-    app.router.add_get("/health", health)
+    app.router.add_routes([bind(routes.METRICS, metrics_page), bind(routes.HEALTH, health)])
     if forwarder is not None:
         app.router.add_route("*", "/{path:.*}", forwarder.handle)
     return app
