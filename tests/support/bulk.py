@@ -3,7 +3,9 @@
     python -m tests.support.bulk DATA_DIR TENANT ORG APP ROWS
 
 Run in a process of its own before the worker starts: embedded chDB lets one process open a folder at a time.
-The rows go through `INSERT ... SELECT ... FROM numbers(ROWS)`, so the views fill as they would from the sink.
+The rows go through `INSERT ... SELECT ... FROM numbers(...)`, so the views fill as they would from the sink, in
+inserts of CHUNK rows: embedded chDB runs under CLICKHOUSE_CHDB_MAX_MEMORY_MIB, and one insert of a million rows
+squashed into one block made the segment view's aggregation exceed it (the sink writes batches of thousands).
 Every column is set, with widths like real events (ids, versions, a release note, an error, metadata).
 """
 
@@ -39,19 +41,23 @@ SELECT
     'wifi', 42.5, 31.25, 3.5, 2.75, 12000000, 81, 20480.5,
     if(number % 9 = 5, 'E_NETWORK', NULL), if(number % 9 = 5, 'download aborted: connection reset', NULL),
     if(number % 9 = 5, 'download', NULL), 50, NULL, NULL, NULL, map('build', toString(number % 1000)), 0, number
-FROM numbers({{rows:UInt64}})
+FROM numbers({{start:UInt64}}, {{rows:UInt64}})
 """
+
+
+CHUNK = 100_000
 
 
 def fill(data_dir: Path, tenant: str, org: str, app: str, rows: int) -> None:
     ch = ClickHouse(ClickHouseConfig.from_settings(ClickHouseSettings(), data_dir))
     ch.connect()
     migrate(ch, retention_days=365)
-    ch.command_sync(
-        INSERT,
-        {"tenant": tenant, "org": org, "app": app, "rows": rows},
-        settings={"async_insert": 0, "insert_deduplicate": 0},
-    )
+    for start in range(0, rows, CHUNK):
+        ch.command_sync(
+            INSERT,
+            {"tenant": tenant, "org": org, "app": app, "start": start, "rows": min(CHUNK, rows - start)},
+            settings={"async_insert": 0, "insert_deduplicate": 0},
+        )
     ch.close()
 
 
