@@ -29,6 +29,7 @@ from ota_stream.guards import decisions
 from ota_stream.guards.engine import GuardEngine
 from ota_stream.guards.rules import GuardStore
 from ota_stream.kafka import consumer, recovery
+from ota_stream.kafka.faust_web import mount
 from ota_stream.kafka.healing import ConsumerRemedies
 from ota_stream.kafka.options import client_options, faust_credentials
 from ota_stream.kafka.producer import EventPublisher
@@ -56,7 +57,6 @@ from ota_stream.web import (
     guards_admin,
     health,
     ingest,
-    mount,
     openapi,
     prometheus,
 )

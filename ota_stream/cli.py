@@ -84,13 +84,15 @@ def ingest() -> None:
     """Run INGEST_PROCESSES ingest processes alone on SERVER_PORT: POST /events and /events/batch, /health,
     /metrics. For deployments where ingest scales apart from stream processing (WORKER_ROLE=process)."""
     from ota_stream import roles
-    from ota_stream.web import front
 
     settings = load_settings()
     count = settings.http.ingest_process_count(alone=True)
     if count <= 1:
+        from ota_stream.web import front
+
         front.main(None)
         return
+    # This process only watches its ingest processes: it imports none of what they serve.
     sys.exit(roles.supervise(roles.start_ingest_processes(settings.pipeline.data_dir, count, None)))
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from ota_stream.alerts.webhooks import refusal
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.export import TEXT
+from ota_stream.storage.export_sql import TEXT
 from ota_stream.storage.queries.event_rows import COLUMNS
 from tests.support.diagnosis import group_offsets, kafka_report
 from tests.support.keys import SECURED

@@ -41,6 +41,17 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
+# Shared libraries of the stream processing that an ingest process has no use for: embedded ClickHouse, Arrow,
+# RocksDB. Each costs tens of MiB of resident memory in every ingest process (bench/RESULTS.md, ingest memory).
+WORKER_ONLY_LIBRARIES = ("_chdb", "libarrow", "rocksdict")
+
+
+def loaded_libraries(pid: int) -> set[str]:
+    """The file names of the shared objects mapped into a process."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {Path(line.split()[-1]).name for line in maps if ".so" in line.split()[-1]}
+
+
 def check(worker: Worker, events: list[dict[str, object]], tenant: str) -> None:
     now = datetime.now(UTC)
     window = Window(tenant, now - timedelta(days=60), now + timedelta(hours=1))
@@ -68,9 +79,16 @@ def test_ingest_processes_front_the_worker_and_pass_everything_else_on(make_work
     response = requests.get(f"{worker.url}/analytics/adoption", params={"tenant_id": "fronted"},
                             headers={"X-Request-ID": "trace-me-1"}, timeout=30)  # fmt: skip
     assert response.status_code == 200 and response.headers["X-Request-ID"] == "trace-me-1"
+    # The ingest processes, having served all of that, never loaded the stream processing's libraries; the worker
+    # behind them did (the check would pass vacuously if the names were wrong).
+    for pid in fronts:
+        assert not [so for so in loaded_libraries(pid) if so.startswith(WORKER_ONLY_LIBRARIES)], pid
+    assert worker.process is not None
+    assert (
+        len([so for so in loaded_libraries(worker.process.pid) if so.startswith(WORKER_ONLY_LIBRARIES)]) >= 3
+    )
 
     # The worker dies (SIGKILL to it alone): its ingest processes go with it, none is left serving.
-    assert worker.process is not None
     os.kill(worker.process.pid, signal.SIGKILL)
     worker.process.wait(30)
     wait_for(lambda: not any(alive(pid) for pid in fronts), 30, "the ingest processes to exit")

@@ -17,7 +17,8 @@ from aiokafka.errors import (
 )
 
 from ota_stream.kafka import topics
-from ota_stream.kafka.topics import ResilientTopic, is_transient
+from ota_stream.kafka.topics import ResilientTopic
+from ota_stream.kafka.transient import is_transient
 from ota_stream.retry import Backoff
 
 

@@ -7,12 +7,14 @@ and credentials as the aiokafka clients, so that no client speaks a different pr
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import faust
 from aiokafka.helpers import create_ssl_context
 
 from ota_stream.config import KafkaSettings, SecurityProtocol
+
+if TYPE_CHECKING:
+    import faust
 
 TLS = (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
 SASL = (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
@@ -53,6 +55,8 @@ def _password(settings: KafkaSettings) -> str | None:
 
 def faust_credentials(settings: KafkaSettings) -> faust.types.auth.CredentialsT | None:
     """Faust's `broker_credentials` for the same protocol, TLS context and SASL login."""
+    import faust  # here: the ingest processes use this module's aiokafka options and never load Faust
+
     context = ssl_context(settings)
     if settings.security_protocol in SASL:
         return faust.SASLCredentials(

@@ -29,7 +29,7 @@ from ota_stream.config import KafkaSettings
 from ota_stream.errors import OtaStreamError
 from ota_stream.kafka.broker import KafkaNotReachable
 from ota_stream.kafka.options import client_options
-from ota_stream.kafka.topics import DECLARE_BACKOFF, is_transient
+from ota_stream.kafka.transient import DECLARE_BACKOFF, is_transient
 from ota_stream.retry import retry_forever
 
 HOUR_MS = 3600 * 1000

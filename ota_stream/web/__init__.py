@@ -1,15 +1,6 @@
-"""HTTP views: ingest, analytics, live windows, health, metrics and the OpenAPI document."""
+"""HTTP views: ingest, analytics, live windows, health, metrics and the OpenAPI document.
 
-from __future__ import annotations
-
-from collections.abc import Iterable
-from typing import cast
-
-import faust
-from aiohttp import web
-from faust.web.drivers.aiohttp import Web
-
-
-def mount(app: faust.App, routes: Iterable[web.RouteDef]) -> None:
-    """Add plain aiohttp routes to the aiohttp application inside Faust's web server."""
-    cast(Web, app.web).web_app.router.add_routes(routes)
+Importing this package loads neither Faust nor the ClickHouse client: the ingest processes (web/front.py) import
+the views they serve and stay small (bench/RESULTS-ingest: their memory). The worker mounts the views into Faust's
+web server with `kafka.faust_web.mount`.
+"""

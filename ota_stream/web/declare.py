@@ -3,7 +3,7 @@ the key scope it needs and its rate-limit class. From it come the validation (`b
 (web/openapi.py), the key check (web/auth.py, through `RouteTable`) and the route table the tests iterate.
 
 Every route is a plain aiohttp route (`bind` makes the `RouteDef`), in the worker (Faust's web server, through
-`ota_stream.web.mount`) and in ingest processes alike; no route is a Faust `View`.
+`ota_stream.kafka.faust_web.mount`) and in ingest processes alike; no route is a Faust `View`.
 """
 
 from __future__ import annotations

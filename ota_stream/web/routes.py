@@ -14,7 +14,7 @@ from ota_stream.alerts.rules import NewRule
 from ota_stream.auth.keys import KeyScope
 from ota_stream.guards.rules import NewGuard
 from ota_stream.models import ID_CHARS, ID_MAX, ID_RULE, EventType, Identifier
-from ota_stream.storage.export import LAYOUTS
+from ota_stream.storage.export_sql import LAYOUTS
 from ota_stream.storage.queries import compare, device_events, failure_messages, releases, segments
 from ota_stream.storage.queries.failures import GROUP_BY
 from ota_stream.storage.queries.release_health import MAX_MIN_DEVICES, Thresholds

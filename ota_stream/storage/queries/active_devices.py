@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import QueryScope
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 STATES = """(
     SELECT date, devices FROM daily_devices WHERE {view_where}

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import Hybrid, QueryScope, rate
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 STATES = """(
     SELECT hour, toUInt64(installs) AS installs, toUInt64(failures) AS failures,

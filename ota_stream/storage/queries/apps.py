@@ -7,10 +7,12 @@ window's edges from the raw table.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import QueryScope, rfc3339
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 EPOCH = "toDateTime64(0, 3, 'UTC')"
 APPS = f"""

@@ -18,14 +18,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ota_stream.errors import OtaStreamError
 from ota_stream.models import format_timestamp
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import releases, stability
 from ota_stream.storage.queries.confidence import Proportion
 from ota_stream.storage.queries.scope import QueryScope
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 PREVIOUS = "previous"
 DEFAULT_HOURS, MAX_HOURS = 24, 720

@@ -7,11 +7,13 @@ device, so this reads the device_id column of the scope's window; bench/RESULTS.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.event_rows import NAMES, RFC3339, nested, select_list
 from ota_stream.storage.queries.scope import QueryScope
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 

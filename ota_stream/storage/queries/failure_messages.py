@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ota_stream.models import UNKNOWN
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import QueryScope, ch_datetime, rfc3339
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 DEFAULT_LIMIT, MAX_LIMIT, SAMPLES = 20, 100, 3
 

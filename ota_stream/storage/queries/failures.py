@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ota_stream.models import UNKNOWN
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import QueryScope, rate
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 GROUP_BY = ("error_code", "failure_stage", "target_version", "device_os", "device_model")
 

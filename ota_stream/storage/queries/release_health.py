@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import compare
 from ota_stream.storage.queries.confidence import Proportion
 from ota_stream.storage.queries.releases import Figures, release_figures
 from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.storage.queries.stability import Sessions, crash_free
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 PARAMETERS = ("max_failure_rate", "max_rollback_rate", "min_devices", "max_crash_rate")
 DECISION_PARAMETERS = ("baseline", "max_regression", "hours", "confidence")

@@ -31,10 +31,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ota_stream.models import UNKNOWN
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries import active_devices, stability
 from ota_stream.storage.queries.release_sql import (
     FAST,
@@ -50,6 +49,9 @@ from ota_stream.storage.queries.release_sql import (
 )
 from ota_stream.storage.queries.scope import QueryScope, rate
 from ota_stream.storage.queries.stability_sql import sessions as session_rows
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 # group_by parameter -> position in the first_update tuple (timestamp, channel, os, rollout percentage)
 GROUP_BY = {"channel": 2, "device_os": 3, "rollout_percentage": 4}

@@ -14,15 +14,17 @@ release's devices by one dimension and names the segment whose failures are sure
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ota_stream.models import UNKNOWN
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.confidence import Proportion
 from ota_stream.storage.queries.release_sql import NEVER, UPDATES, rolled_back, rows, version_devices
 from ota_stream.storage.queries.releases import window_where
 from ota_stream.storage.queries.scope import QueryScope, rate
 from ota_stream.storage.queries.stability import sessions_sql
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 # the `by` parameter -> the raw table's column (a fixed map: no input reaches the SQL text)
 DIMENSIONS = {

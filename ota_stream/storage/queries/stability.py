@@ -18,9 +18,8 @@ Where the rules leave a choice (also in docs/api.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import QueryScope, rate
 from ota_stream.storage.queries.stability_sql import (
     COUNTS,
@@ -32,6 +31,9 @@ from ota_stream.storage.queries.stability_sql import (
     rows,
     sessions,
 )
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 TOP_CRASHES = 5  # LIMIT 5 BY in stability_sql.PER_VERSION
 

@@ -7,11 +7,13 @@ then by event_id, so that ties resolve the same way in the view, in the raw tabl
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ota_stream.models import UNKNOWN
-from ota_stream.storage.client import ClickHouse
 from ota_stream.storage.queries.scope import QueryScope, rate
+
+if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
+    from ota_stream.storage.client import ClickHouse
 
 # segment parameter -> position in the `latest` tuple
 # (timestamp, event_id, version-after, os, model, manufacturer, os_version); see 002_analytics_views.sql
