@@ -15,9 +15,11 @@ with `wrk` (Debian) at concurrencies 16, 64 and 256 on POST /events with a reali
 Reports events/s, p50/p99 and the peak RSS of each process, and the ratios to the reference, as a Markdown table.
 
 `--seed-binary PATH` adds the seed's own server (a built `airborne_analytics_server`, made outside this repository
-from juspay/airborne with `cargo build --release`) as the program "seed": it runs with LOGGING_INFRASTRUCTURE=
-kafka-clickhouse on the same broker, needs a ClickHouse server for its consumer (`--seed-clickhouse`, it does not
-start without one), and is loaded with the same event in its own form on POST /analytics/events
+from juspay/airborne with `cargo build --release -p airborne_analytics_server`; rdkafka's build needs cmake and the
+curl, SSL and SASL headers) as the program "seed": it runs in its Kafka + ClickHouse mode on the same broker, from its
+crate's folder (it runs ./init-clickhouse.sql at start), and needs a ClickHouse server for its consumer: by default
+bench/peers/null_clickhouse.py, which takes the rows and discards them (`--seed-clickhouse URL` for a real one). It is
+loaded with the same event in its own form on POST /analytics/events
 (bench/wrk/airborne_event.lua). It has no batch route, so it has no batch row. It answers once its producer has queued
 the event, without waiting for the broker's acknowledgement, where ours answer 202 after `acks=all`.
 """
@@ -133,6 +135,7 @@ class Seed:
 
     binary: Path
     clickhouse_url: str
+    source: Path  # its crate's folder: the server runs its DDL from ./init-clickhouse.sql at start
 
 
 def wait_healthy(url: str, timeout: float = 300, path: str = "/health") -> None:
@@ -159,12 +162,13 @@ def start(
     key = ""
     if program == SEED:
         assert seed is not None
+        # strum parses the variant's own name: its .env.kafka-clickhouse's "kafka-clickhouse" does not start it
         env.update(
-            LOGGING_INFRASTRUCTURE="kafka-clickhouse", CLICKHOUSE_URL=seed.clickhouse_url, RUST_LOG="warn"
+            LOGGING_INFRASTRUCTURE="KafkaClickhouse", CLICKHOUSE_URL=seed.clickhouse_url, RUST_LOG="warn"
         )
         log = (work / "server.log").open("wb")
         return subprocess.Popen(
-            [str(seed.binary)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work
+            [str(seed.binary)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=seed.source
         ), key
     if program != "reference":
         made = subprocess.run([str(BIN / "ota-stream"), "keys", "create", "--tenant", "bench", "--scope", "ingest"],
@@ -233,16 +237,31 @@ def main() -> None:
     )
     parser.add_argument("--seed-binary", type=Path, help="a built airborne_analytics_server, run as 'seed'")
     parser.add_argument(
-        "--seed-clickhouse", default="http://127.0.0.1:8123", help="the ClickHouse server the seed needs"
+        "--seed-clickhouse",
+        help="the ClickHouse server the seed writes to; by default bench/peers/null_clickhouse.py, which takes "
+        "the rows and discards them",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     seed = None
+    null_clickhouse = None
     if args.seed_binary is not None:
         if not os.access(args.seed_binary, os.X_OK):
             sys.exit(f"--seed-binary {args.seed_binary}: not an executable file")
-        seed = Seed(args.seed_binary.resolve(), args.seed_clickhouse)
+        binary = args.seed_binary.resolve()
+        source = binary.parents[2] / "airborne_analytics_server"  # <workspace>/target/release/<binary>
+        if not (source / "init-clickhouse.sql").exists():
+            sys.exit(f"no {source / 'init-clickhouse.sql'}: --seed-binary must be in its workspace's target/")
+        url = args.seed_clickhouse
+        if url is None:
+            port = free_port()
+            null_clickhouse = subprocess.Popen(
+                [sys.executable, "-m", "bench.peers.null_clickhouse", "--port", str(port)], cwd=ROOT
+            )
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url, path="/null-clickhouse/stats")
+        seed = Seed(binary, url, source)
     scratch = Path(tempfile.mkdtemp(prefix="ota-ingest-bench-"))
     programs = [p.strip() for p in re.split(r",(?! )", args.programs)]
     if seed is not None and SEED not in programs:
@@ -260,6 +279,14 @@ def main() -> None:
                     print(f"round {round_ + 1}: {load}", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if null_clickhouse is not None:
+            assert seed is not None
+            sent = requests.get(f"{seed.clickhouse_url}/null-clickhouse/stats", timeout=10).json()
+            print(
+                f"the seed's consumer sent {sent['requests']:,} requests, {sent['bytes']:,} bytes to ClickHouse"
+            )
+            null_clickhouse.terminate()
+            null_clickhouse.wait(30)
     report(results, programs)
 
 
