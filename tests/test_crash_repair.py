@@ -68,8 +68,11 @@ def test_an_insert_cut_between_the_raw_table_and_its_views_is_completed_once(ch:
     with pytest.raises(Killed):
         asyncio.run(first.write(cut))
     written = 4 * PER_MESSAGE + cut.num_rows
-    # The state a kill leaves: the raw table has both batches, the key index (a view) not all of the second.
-    assert count(ch, TABLE) == written > count(ch, "event_keys")
+    # The state a kill leaves: the raw table has both batches, and the views whatever ClickHouse pushed before the
+    # throw. Which views that is depends on the order ClickHouse runs a table's views in, which it does not define
+    # (seen here: the key index had none of the second batch, part of it, or, in one fresh-clone CI run, all of it).
+    # Whatever the views hold, the repair below must leave every figure exact and no event counted twice.
+    assert count(ch, TABLE) == written >= count(ch, "event_keys")
     ch.command_sync("TRUNCATE TABLE crash_flag")
 
     # Nothing was committed: a new worker reads both partitions from their start, in batches cut elsewhere.
