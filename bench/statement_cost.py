@@ -17,7 +17,6 @@ Medians of --runs runs.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.queries import releases, stability
-from ota_stream.storage.queries.release_sql import FAST, SESSIONS, TOTAL, rolled_back, rows
+from ota_stream.storage.queries.release_sql import FAST
 from ota_stream.storage.queries.scope import QueryScope
 from ota_stream.storage.queries.stability_sql import PER_VERSION
 from ota_stream.storage.queries.stability_sql import rows as session_rows
@@ -43,35 +42,16 @@ NO_DURATIONS = (
 NO_ROLLBACKS = "(SELECT toUInt64(0) AS vh, toUInt64(0) AS device WHERE 0)"
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def timed(ch: ClickHouse, name: str, sql: str, params: dict[str, Any], runs: int) -> None:
     walls, cpus = [], []
     for _ in range(runs):
-        wall, cpu = time.perf_counter(), cpu_seconds()
+        wall, cpu = time.perf_counter(), time.process_time()
         ch.query_rows(sql, params)
         walls.append((time.perf_counter() - wall) * 1000)
-        cpus.append((cpu_seconds() - cpu) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
     walls.sort()
     cpus.sort()
     print(f"| {name} | {walls[runs // 2]:.1f} | {cpus[runs // 2]:.1f} |")
-
-
-def release_list(scope: QueryScope) -> tuple[dict[str, str], dict[str, Any]]:
-    """FAST's parts as `_fast` fills them, and the parameters."""
-    params: dict[str, Any] = {}
-    where = releases.window_where(scope, None, True, params)
-    parts = {
-        "pairs": rows(where, ["first_install", "failed"]),
-        "durations": rows(where, ["first_ts", "install_durations"]),
-        "rolled_back": rolled_back(where, ""),
-        "total": TOTAL.format(active_states=releases._active_states(scope, True, params)),
-        "sessions": SESSIONS.format(sessions=merged_sessions(where.view, where.raw, ["crashed"], False)),
-    }
-    return parts, params
 
 
 def main() -> None:
@@ -85,7 +65,8 @@ def main() -> None:
     ch.connect()
     now = datetime.now(UTC)
     scope = QueryScope("acme", now - timedelta(days=30), now, "consumer", "shop")
-    parts, params = release_list(scope)
+    params: dict[str, Any] = {}
+    parts = releases.fast_branches(scope, None, True, params)
     full = FAST.format(**parts)
     print("| statement | wall p50 ms | CPU p50 ms |\n|---|---:|---:|")
     timed(ch, "SELECT 1", "SELECT 1", {}, args.runs)

@@ -46,10 +46,10 @@ def alive(pid: int) -> bool:
 WORKER_ONLY_LIBRARIES = ("_chdb", "libarrow", "rocksdict")
 
 
-def loaded_libraries(pid: int) -> set[str]:
-    """The file names of the shared objects mapped into a process."""
-    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
-    return {Path(line.split()[-1]).name for line in maps if ".so" in line.split()[-1]}
+def worker_libraries(pid: int) -> set[str]:
+    """The file names of the WORKER_ONLY_LIBRARIES mapped into a process."""
+    mapped = {Path(line.split()[-1]).name for line in Path(f"/proc/{pid}/maps").read_text().splitlines()}
+    return {name for name in mapped if ".so" in name and name.startswith(WORKER_ONLY_LIBRARIES)}
 
 
 def check(worker: Worker, events: list[dict[str, object]], tenant: str) -> None:
@@ -82,11 +82,9 @@ def test_ingest_processes_front_the_worker_and_pass_everything_else_on(make_work
     # The ingest processes, having served all of that, never loaded the stream processing's libraries; the worker
     # behind them did (the check would pass vacuously if the names were wrong).
     for pid in fronts:
-        assert not [so for so in loaded_libraries(pid) if so.startswith(WORKER_ONLY_LIBRARIES)], pid
+        assert not worker_libraries(pid), pid
     assert worker.process is not None
-    assert (
-        len([so for so in loaded_libraries(worker.process.pid) if so.startswith(WORKER_ONLY_LIBRARIES)]) >= 3
-    )
+    assert len(worker_libraries(worker.process.pid)) >= 3
 
     # The worker dies (SIGKILL to it alone): its ingest processes go with it, none is left serving.
     os.kill(worker.process.pid, signal.SIGKILL)

@@ -148,12 +148,11 @@ def _active_states(scope: QueryScope, use_views: bool, params: dict[str, Any]) -
     return active_devices.STATES.format(view_where=days.view_where, raw_where=days.raw_where)
 
 
-async def _fast(
-    ch: ClickHouse, scope: QueryScope, version: str | None, use_views: bool
-) -> tuple[dict[str, Figures], int, dict[str, stability.Sessions]]:
-    """Figures per release (one release with `version`); without `version`, total active devices and the session
-    counts of every version too (0 and none with it)."""
-    params: dict[str, Any] = {}
+def fast_branches(
+    scope: QueryScope, version: str | None, use_views: bool, params: dict[str, Any]
+) -> dict[str, str]:
+    """The branches of release_sql.FAST for the window (one release with `version`: no total, no sessions); their
+    parameters go into `params`."""
     where = window_where(scope, version, use_views, params)
     devices = f"AND device IN {version_devices(where)}" if version else ""
     total = sessions = ""
@@ -161,13 +160,22 @@ async def _fast(
         total = TOTAL.format(active_states=_active_states(scope, use_views, params))
         # The session rows read the same hourly window as the release rows, with the same parameters.
         sessions = SESSIONS.format(sessions=session_rows(where.view, where.raw, ["crashed"], False))
-    sql = FAST.format(
-        pairs=rows(where, ["first_install", "failed"]),
-        durations=rows(where, ["first_ts", "install_durations"]),
-        rolled_back=rolled_back(where, devices),
-        total=total,
-        sessions=sessions,
-    )
+    return {
+        "pairs": rows(where, ["first_install", "failed"]),
+        "durations": rows(where, ["first_ts", "install_durations"]),
+        "rolled_back": rolled_back(where, devices),
+        "total": total,
+        "sessions": sessions,
+    }
+
+
+async def _fast(
+    ch: ClickHouse, scope: QueryScope, version: str | None, use_views: bool
+) -> tuple[dict[str, Figures], int, dict[str, stability.Sessions]]:
+    """Figures per release (one release with `version`); without `version`, total active devices and the session
+    counts of every version too (0 and none with it)."""
+    params: dict[str, Any] = {}
+    sql = FAST.format(**fast_branches(scope, version, use_views, params))
     parts: dict[str, dict[int, tuple[Any, ...]]] = {}
     for part, vh, *values in await ch.query(sql, params):
         parts.setdefault(part, {})[vh] = tuple(values)
