@@ -403,7 +403,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--raw-runs", type=int, default=10)
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
-    return parser.parse_args()
+    args = parser.parse_args()
+    # The percentiles need one run at least; to load alone, --runs 1 --raw-runs 1.
+    if args.runs < 1 or args.raw_runs < 1:
+        parser.error("--runs and --raw-runs must be at least 1")
+    return args
 
 
 def main() -> None:

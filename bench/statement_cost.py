@@ -10,7 +10,8 @@ the window now-30d..now. For `/analytics/releases`' one statement (release_sql.F
 - `EXPLAIN QUERY TREE` (parsing and analysis), `EXPLAIN PLAN` (and planning) and `EXPLAIN PIPELINE` (and building
   the pipeline, without running it): at small sizes these are most of the statement;
 - each branch of the release list's UNION ALL alone, and the window's sessions merged per session with only their
-  count kept, with the `first` string kept, and with the version decoded from it (stability_sql.sessions).
+  count kept, with their fixed-width keys kept (schema/014_session_keys.sql), and with each session's version hash
+  (stability_sql.sessions).
 Medians of --runs runs.
 """
 
@@ -26,7 +27,7 @@ from ota_stream.storage.client import ClickHouse, ClickHouseConfig
 from ota_stream.storage.queries import releases, stability
 from ota_stream.storage.queries.release_sql import FAST
 from ota_stream.storage.queries.scope import QueryScope
-from ota_stream.storage.queries.stability_sql import PER_VERSION
+from ota_stream.storage.queries.stability_sql import NO_TIES, PER_VERSION, PER_VERSION_FIGURES
 from ota_stream.storage.queries.stability_sql import rows as session_rows
 from ota_stream.storage.queries.stability_sql import sessions as merged_sessions
 
@@ -91,23 +92,22 @@ def main() -> None:
     sql, session_params = stability.sessions_sql(
         scope, None, True, ["crashed", "crashes", "launch_durations"]
     )
-    timed(ch, "stability", PER_VERSION.format(sessions=sql), session_params, args.runs)
-    timed(ch, "stability, EXPLAIN PIPELINE", f"EXPLAIN PIPELINE {PER_VERSION.format(sessions=sql)}",
+    figures = PER_VERSION_FIGURES.format(sessions=sql)
+    timed(ch, "stability", PER_VERSION.format(figures=figures), session_params, args.runs)
+    timed(ch, "stability, EXPLAIN PIPELINE", f"EXPLAIN PIPELINE {PER_VERSION.format(figures=figures)}",
           session_params, args.runs)  # fmt: skip
     hybrid = scope.hybrid("hour")
     window = session_rows(hybrid.view_where, hybrid.raw_where, [])
-    merged = f"SELECT device, session, min(first) AS first FROM ({window}) GROUP BY device, session"
-    timed(ch, "sessions merged, count kept", f"SELECT count() FROM ({merged})", hybrid.params, args.runs)
+    by_session = f"FROM ({window}) GROUP BY device, session"
+    timed(ch, "sessions merged, count kept", f"SELECT count() FROM (SELECT device {by_session})", hybrid.params,
+          args.runs)  # fmt: skip
+    keys = f"SELECT device, min(earliest) AS e, max(mirror) AS m {by_session}"
     timed(
-        ch,
-        "sessions merged, first kept",
-        f"SELECT sum(length(first)) FROM ({merged})",
-        hybrid.params,
-        args.runs,
+        ch, "sessions merged, keys kept", f"SELECT sum(toUInt64(e)) FROM ({keys})", hybrid.params, args.runs
     )
     decoded = merged_sessions(hybrid.view_where, hybrid.raw_where, [], False)
-    timed(ch, "sessions merged, version decoded", f"SELECT version, count() FROM ({decoded}) GROUP BY version",
-          hybrid.params, args.runs)  # fmt: skip
+    timed(ch, "sessions merged, version hash", f"SELECT vh, count() FROM ({decoded}) GROUP BY vh",
+          {**hybrid.params, **NO_TIES}, args.runs)  # fmt: skip
 
 
 if __name__ == "__main__":

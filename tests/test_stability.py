@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from ota_stream.storage.client import ClickHouse
-from ota_stream.storage.queries import stability
+from ota_stream.storage.queries import releases, stability
 from ota_stream.storage.queries.scope import QueryScope
-from tests.conftest import loaded_database
+from ota_stream.storage.writer import EventWriter
+from tests.conftest import drop_database, loaded_database, open_database
 from tests.support import expected_stability
 from tests.support.backfill import backfilled
 from tests.support.expected import Window, assert_same, parse
+from tests.support.expected_stability import by_version
 from tests.support.loaded import NOW, WINDOWS, release_events, window_of
-from tests.support.scenario import Event, field
+from tests.support.rows import rows
+from tests.support.scenario import Event, field, rfc3339
 from tests.support.stability_scenario import (
     NUL_LOSES,
     NUL_WINS,
@@ -152,7 +156,76 @@ def test_written_out_cases(loaded: tuple[ClickHouse, list[Event]]) -> None:
 
 
 def test_session_view_added_to_a_database_with_data_is_backfilled(tmp_path: Path) -> None:
-    """Migration 011 on a database that already holds launches and crashes: the backfill, then the view as events
-    keep coming, agree with the raw table and with Python."""
-    applied = backfilled(tmp_path, lambda m: m.name == "sessions", check)
-    assert [m.name for m in applied] == ["sessions"]
+    """Migration 011 (and 014, which adds to its table) on a database that already holds launches and crashes: the
+    backfill, then the view as events keep coming, agree with the raw table and with Python."""
+    applied = backfilled(tmp_path, lambda m: m.name in ("sessions", "session_keys"), check)
+    assert [m.name for m in applied] == ["sessions", "session_keys"]
+
+
+def test_session_keys_added_to_a_view_with_data(tmp_path: Path) -> None:
+    """Migration 014 on a session view that already holds rows: the keys of those rows (from their `first`
+    strings), then of the rows the view adds, agree with the raw table and with Python."""
+    applied = backfilled(tmp_path, lambda m: m.name == "session_keys", check)
+    assert [m.name for m in applied] == ["session_keys"]
+
+
+def test_a_tie_across_two_inserts(tmp_path: Path) -> None:
+    """Two rows of one session in one hour, not merged yet, whose earliest events share a millisecond under two
+    versions: the fixed-width keys cannot order them (schema/014_session_keys.sql), so the statement counts them as
+    unresolved, the versions are read from the event_ids, and every figure stays exact, from the views as from
+    raw."""
+    at = NOW - timedelta(days=1, hours=2)
+    base = {"tenant_id": "acme", "org_id": "mobile", "app_id": "shop", "device_id": "split-device",
+            "timestamp": rfc3339(at)}  # fmt: skip
+
+    def event(session: str, event_id: str, event_type: str, version: str) -> Event:
+        return {**base, "session_id": session, "event_id": event_id, "event_type": event_type,
+                "release_info": {"current_version": version}}  # fmt: skip
+
+    early, late = "4.0.0-split-a", "4.0.0-split-b"
+    first_insert = [
+        event("s-one", "one-b", "app_launched", late),  # loses to the crash's smaller event_id
+        event("s-two", "two-a", "app_launched", late),  # wins over the second insert's "two-b"
+        *({**base, "event_id": f"u-{v}", "event_type": "update_installed",
+           "release_info": {"current_version": "3.9.0", "target_version": v}} for v in (early, late)),
+    ]  # fmt: skip
+    second_insert = [
+        event("s-one", "one-a", "app_crashed", early),
+        event("s-two", "two-b", "app_launched", early),
+    ]
+    ch = open_database()
+    try:
+        for batch in (first_insert, second_insert):
+            asyncio.run(
+                EventWriter(ch).write(rows(batch, offset=0 if batch is first_insert else 10, now=NOW))
+            )
+        (parts,) = ch.query_rows(
+            "SELECT count() FROM session_hourly WHERE device = cityHash64('split-device')"
+        )
+        assert parts == (4,), "the two inserts' rows are not merged: each session has two"
+        events = first_insert + second_insert
+        scope = QueryScope("acme", *WINDOWS["last 30 days"])
+        sql, params = stability.sessions_sql(scope, None, True, ["crashed"])
+        counted = ch.query_rows(stability.COUNTS.format(sessions=sql), params)
+        assert sum(row[-1] for row in counted) == 2, (
+            "both sessions are unresolved ties before their versions are read"
+        )
+        check(ch, events, scope)
+        grouped = by_version(events, window_of(scope))
+        assert sorted(grouped) == [early, late]
+        starts = {
+            v: int(min(s.first[0] for s in mine if s.first).timestamp() * 1000) for v, mine in grouped.items()
+        }
+        for use_views in (False, True):
+            assert asyncio.run(stability.first_sessions(ch, scope, None, use_views)) == starts
+            assert asyncio.run(stability.first_sessions(ch, scope, early, use_views)) == {
+                early: starts[early]
+            }
+            side, _ = asyncio.run(stability.of_version(ch, scope, early, use_views))
+            assert (side.sessions, side.crashed) == (1, 1)
+            listed = {r["version"]: r for r in asyncio.run(releases.releases(ch, scope, use_views=use_views))}
+            for version in (early, late):
+                rates = expected_stability.crash_free(events, window_of(scope), version)
+                assert {k: listed[version][k] for k in rates} == rates
+    finally:
+        drop_database(ch)

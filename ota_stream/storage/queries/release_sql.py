@@ -134,13 +134,14 @@ GROUP BY version
 TOTAL = f"""UNION ALL
 SELECT 'total', 0, '', uniqExactMerge(devices), 0, 0, 0, 0, [], 0, {_NO_CURVE}
 FROM {{active_states}}"""
-# The release list's crash-free rates in the same statement: per version its sessions, crashed sessions, devices
-# and crashed devices (stability_sql.COUNTS), so that one statement answers the list.
+# The release list's crash-free rates in the same statement: per version hash its sessions, crashed sessions,
+# devices and crashed devices (stability_sql.COUNTS), so that one statement answers the list; in the column of
+# first_seen, its unresolved ties (stability.exact).
 SESSIONS = f"""UNION ALL
-SELECT 'sessions', cityHash64(version), version, count(), countIf(crashed = 1), uniqExact(device),
-    uniqExactIf(device, crashed = 1), 0, [], 0, {_NO_CURVE}
+SELECT 'sessions', vh, '', count(), countIf(crashed = 1), uniqExact(device), uniqExactIf(device, crashed = 1),
+    countIf(unresolved), [], 0, {_NO_CURVE}
 FROM ({{sessions}})
-GROUP BY version"""
+GROUP BY vh"""
 
 # With group_by: per (version, device) the group key of its first update event, then the figures per release
 # and per (release, group) in one GROUPING SETS pass. Slower than FAST (it carries the key and the durations of

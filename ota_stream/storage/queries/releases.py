@@ -48,6 +48,7 @@ from ota_stream.storage.queries.release_sql import (
     version_devices,
 )
 from ota_stream.storage.queries.scope import QueryScope, rate
+from ota_stream.storage.queries.stability_sql import NO_TIES
 from ota_stream.storage.queries.stability_sql import sessions as session_rows
 
 if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
@@ -160,6 +161,7 @@ def fast_branches(
         total = TOTAL.format(active_states=_active_states(scope, use_views, params))
         # The session rows read the same hourly window as the release rows, with the same parameters.
         sessions = SESSIONS.format(sessions=session_rows(where.view, where.raw, ["crashed"], False))
+        params.update(NO_TIES)
     return {
         "pairs": rows(where, ["first_install", "failed"]),
         "durations": rows(where, ["first_ts", "install_durations"]),
@@ -167,6 +169,11 @@ def fast_branches(
         "total": total,
         "sessions": sessions,
     }
+
+
+def _unresolved(found: list[tuple[Any, ...]]) -> int:
+    """The unresolved ties of release_sql.SESSIONS' rows, in the column of first_seen."""
+    return sum(row[7] for row in found if row[0] == "sessions")
 
 
 async def _fast(
@@ -177,7 +184,8 @@ async def _fast(
     params: dict[str, Any] = {}
     sql = FAST.format(**fast_branches(scope, version, use_views, params))
     parts: dict[str, dict[int, tuple[Any, ...]]] = {}
-    for part, vh, *values in await ch.query(sql, params):
+    found = await stability.exact(ch, scope.hybrid("hour", use_views), sql, params, _unresolved)
+    for part, vh, *values in found:
         parts.setdefault(part, {})[vh] = tuple(values)
     total_active = next(iter(parts.get("total", {}).values()), ("", 0))[1]
     figures = {}
@@ -188,7 +196,12 @@ async def _fast(
         figures[name] = Figures(
             first_ms, attempted, installed, failed, failed_only, rolled, p50, p95, _curve(curve)
         )
-    counts = {name: stability.Sessions(*n) for name, *n, _, _, _, _ in parts.get("sessions", {}).values()}
+    names = {vh: row[0] for vh, row in parts.get("rows", {}).items()}
+    counts = {
+        names[vh]: stability.Sessions(*n)
+        for vh, (_, *n, _, _, _, _) in parts.get("sessions", {}).items()
+        if vh in names
+    }
     return figures, total_active, counts
 
 

@@ -21,7 +21,7 @@ from ota_stream.storage.queries.confidence import Proportion
 from ota_stream.storage.queries.release_sql import NEVER, UPDATES, rolled_back, rows, version_devices
 from ota_stream.storage.queries.releases import window_where
 from ota_stream.storage.queries.scope import QueryScope, rate
-from ota_stream.storage.queries.stability import sessions_sql
+from ota_stream.storage.queries.stability import exact, sessions_sql
 
 if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a query runs
     from ota_stream.storage.client import ClickHouse
@@ -59,13 +59,14 @@ GROUP BY device
 SEGMENTS = f"""
 SELECT if(key = '', '{UNKNOWN}', key) AS segment, count() AS attempted, countIf(fi < {NEVER}) AS installed,
     countIf(fa = 1 AND fi = {NEVER}) AS failed_only, countIf(device IN (SELECT device FROM {{rolled_back}})) AS rolled,
-    sum(n_sessions) AS sessions, sum(n_crashed) AS crashed
+    sum(n_sessions) AS sessions, sum(n_crashed) AS crashed, sum(n_unresolved)
 FROM (
     SELECT device, min(first_install) AS fi, max(failed) AS fa FROM ({{pairs}}) GROUP BY device
 ) AS figures
 LEFT JOIN ({{keys}}) AS keys USING (device)
 LEFT JOIN (
-    SELECT device, count() AS n_sessions, countIf(crashed = 1) AS n_crashed FROM ({{sessions}}) GROUP BY device
+    SELECT device, count() AS n_sessions, countIf(crashed = 1) AS n_crashed, countIf(unresolved) AS n_unresolved
+    FROM ({{sessions}}) GROUP BY device
 ) AS runs USING (device)
 GROUP BY segment
 """
@@ -114,6 +115,7 @@ async def segments(
         keys=KEYS.format(dimension=by, column=DIMENSIONS[by], view=where.view, raw=where.raw),
         sessions=runs,
     )
-    listed = [_segment(*row) for row in await ch.query(sql, params)]
+    found = await exact(ch, scope.hybrid("hour", use_views), sql, params)
+    listed = [_segment(*row[:-1]) for row in found]
     listed.sort(key=lambda s: (-s["devices_attempted"], s["key"]))
     return {"version": version, "by": by, "segments": listed, "worst": worst(listed, min_devices)}

@@ -17,17 +17,23 @@ Where the rules leave a choice (also in docs/api.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ota_stream.storage.queries.scope import QueryScope, rate
+from ota_stream.errors import Unavailable
+from ota_stream.storage.queries.scope import Hybrid, QueryScope, rate
 from ota_stream.storage.queries.stability_sql import (
     COUNTS,
     FIRST_ROWS,
-    FIRST_SESSIONS,
+    FIRST_SESSION,
+    NAMES,
+    NO_TIES,
     PER_VERSION,
-    SESSION_FIRSTS,
+    PER_VERSION_FIGURES,
+    SESSION_KEYS,
     SIDE,
+    TIES,
     rows,
     sessions,
 )
@@ -36,6 +42,13 @@ if TYPE_CHECKING:  # the client (clickhouse_connect, pyarrow) loads only where a
     from ota_stream.storage.client import ClickHouse
 
 TOP_CRASHES = 5  # LIMIT 5 BY in stability_sql.PER_VERSION
+TIE_ROUNDS = 3  # new ties can arrive between two runs of a statement
+NAMES_KEPT = 100_000
+_names: dict[int, str] = {}  # version hash -> version: a hash names one version, for the process's lifetime
+
+
+class SessionsChanging(Unavailable):
+    """New ties among the window's sessions kept arriving between the runs of one statement: try again (503)."""
 
 
 @dataclass(frozen=True)
@@ -67,21 +80,65 @@ def sessions_sql(
     scope: QueryScope, version: str | None, use_views: bool, columns: list[str], narrow: bool = True
 ) -> tuple[str, dict[str, Any]]:
     """The window's sessions with `columns`, whole hours from the view unless `use_views` is off, and the
-    statement's parameters (`narrow`: stability_sql.sessions)."""
+    statement's parameters, with no tie resolved (`narrow`: stability_sql.sessions). Run it with `exact`."""
     hybrid = scope.hybrid("hour", use_views)
-    params = dict(hybrid.params)
+    params = {**hybrid.params, **NO_TIES}
     if version is not None:
         params["version"] = version
     return sessions(hybrid.view_where, hybrid.raw_where, columns, version is not None, narrow), params
+
+
+def _last_column(found: list[tuple[Any, ...]]) -> int:
+    return sum(row[-1] for row in found)
+
+
+async def exact(
+    ch: ClickHouse,
+    window: Hybrid,
+    sql: str,
+    params: dict[str, Any],
+    unresolved: Callable[[list[tuple[Any, ...]]], int] = _last_column,
+) -> list[tuple[Any, ...]]:
+    """Runs a statement over the sessions of `window` (stability_sql.sessions) whose rows count, in their last
+    column (or where `unresolved` reads them), the ties it could not resolve: two rows of a session, not merged
+    yet, starting at one millisecond under two versions. When there are some, the ties' versions are read from
+    their `first` strings and the statement runs again with them."""
+    ties = dict(NO_TIES)
+    for _ in range(TIE_ROUNDS):
+        found = await ch.query(sql, {**params, **ties})
+        if not unresolved(found):
+            return found
+        every_row = rows(window.view_where, window.raw_where, ["first"])
+        resolved = await ch.query(TIES.format(rows=every_row), window.params)
+        ties = {"tie_keys": [key for key, _ in resolved], "tie_versions": [vh for _, vh in resolved]}
+    raise SessionsChanging(f"new ties between the sessions of {TIE_ROUNDS} runs of one statement")
+
+
+async def names(ch: ClickHouse, window: Hybrid, hashes: Iterable[int]) -> dict[int, str]:
+    """The versions of version hashes that sessions of `window` have; each is read from storage once per process."""
+    hashes = set(hashes)
+    unknown = [vh for vh in hashes if vh not in _names]
+    if unknown:
+        if len(_names) > NAMES_KEPT:
+            _names.clear()
+        sql = NAMES.format(view_where=window.view_where, raw_where=window.raw_where)
+        _names.update(await ch.query(sql, {**window.params, "hashes": unknown}))
+    return {vh: _names[vh] for vh in hashes}
 
 
 async def crash_free(
     ch: ClickHouse, scope: QueryScope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Sessions]:
     """The counts per version of the window (one version with `version`); versions without a session are absent."""
-    sql, params = sessions_sql(scope, version, use_views, ["crashed"])
-    found = await ch.query(COUNTS.format(sessions=sql), params)
-    return {name: Sessions(*counts) for name, *counts in found}
+    window = scope.hybrid("hour", use_views)
+    if version is not None:
+        sql, params = sessions_sql(scope, version, use_views, ["crashed"])
+        found = await exact(ch, window, COUNTS.format(sessions=sql), params)
+        return {version: Sessions(*found[0][1:-1])} if found else {}
+    sql, params = sessions_sql(scope, None, use_views, ["crashed"])
+    found = await exact(ch, window, COUNTS.format(sessions=sql), params)
+    named = await names(ch, window, (vh for vh, *_ in found))
+    return {named[vh]: Sessions(*counts) for vh, *counts, _ in found}
 
 
 async def of_version(
@@ -90,8 +147,9 @@ async def of_version(
     """One version's counts and the p50 of its launch durations (None without one), for a short window: its
     sessions are found without narrowing them to the version's candidates first."""
     sql, params = sessions_sql(scope, version, use_views, ["crashed", "launch_durations"], narrow=False)
-    ((n, crashed, devices, crashed_devices, quantiles, samples),) = await ch.query(
-        SIDE.format(sessions=sql), params
+    window = scope.hybrid("hour", use_views)
+    ((n, crashed, devices, crashed_devices, quantiles, samples, _),) = await exact(
+        ch, window, SIDE.format(sessions=sql), params
     )
     p50 = round(quantiles[0], 2) if samples else None
     return Sessions(n, crashed, devices, crashed_devices), p50
@@ -104,21 +162,24 @@ async def first_sessions(
     milliseconds; only `version` when given. Versions without a session are absent.
 
     For every version, merging every session of the window costs what /analytics/stability costs. Instead, each
-    version's earliest row is checked against its session's other rows: when it is the session's earliest, that
-    session is the version's first (stability_sql.FIRST_ROWS); the versions where it is not are looked for one by
-    one, exactly."""
+    version's earliest row is checked against its session's other rows: when it is the session's earliest and the
+    session has no tie, that session is the version's first (stability_sql.FIRST_ROWS); the versions where it is
+    not are looked for one by one, exactly."""
+    window = scope.hybrid("hour", use_views)
     if version is not None:
         sql, params = sessions_sql(scope, version, use_views, [])
-        found = await ch.query(FIRST_SESSIONS.format(sessions=sql), params)
-        return {name: int(first[:13]) for name, first in found}
-    hybrid = scope.hybrid("hour", use_views)
-    every_row = rows(hybrid.view_where, hybrid.raw_where, [])
-    earliest = await ch.query(FIRST_ROWS.format(rows=every_row), hybrid.params)
+        ((start, n, _),) = await exact(ch, window, FIRST_SESSION.format(sessions=sql), params)
+        return {version: start} if n else {}
+    every_row = rows(window.view_where, window.raw_where, [])
+    earliest = await ch.query(FIRST_ROWS.format(rows=every_row), window.params)
+    named = await names(ch, window, (vh for vh, _, _ in earliest))
     pairs = [tuple(at) for _, _, at in earliest]
-    checked = await ch.query(SESSION_FIRSTS.format(rows=every_row), {**hybrid.params, "pairs": pairs})
-    session_first = {(device, session): first for device, session, first in checked}
-    seen = {name: int(first[:13]) for name, first, at in earliest if session_first.get(tuple(at)) == first}
-    for name, _, _ in earliest:
+    checked = await ch.query(SESSION_KEYS.format(rows=every_row), {**window.params, "pairs": pairs})
+    session_keys = {(device, session): (start, vh) for device, session, start, vh in checked}
+    seen = {
+        named[vh]: start >> 64 for vh, start, at in earliest if session_keys.get(tuple(at)) == (start, vh)
+    }
+    for name in named.values():
         if name not in seen:
             seen.update(await first_sessions(ch, scope, name, use_views))
     return seen
@@ -152,12 +213,18 @@ async def stability(
     ch: ClickHouse, scope: QueryScope, version: str | None = None, use_views: bool = True
 ) -> dict[str, Any]:
     """`{"versions": [...]}`: every version with a session in the window (only `version` when given)."""
-    sql, params = sessions_sql(scope, version, use_views, ["crashed", "crashes", "launch_durations"])
+    columns = ["crashed", "crashes", "launch_durations"]
+    window = scope.hybrid("hour", use_views)
+    sql, params = sessions_sql(scope, version, use_views, columns)
+    found = await exact(
+        ch, window, PER_VERSION.format(figures=PER_VERSION_FIGURES.format(sessions=sql)), params
+    )
+    named = await names(ch, window, (vh for vh, *_ in found))
     versions: dict[str, dict[str, Any]] = {}
-    found = await ch.query(PER_VERSION.format(sessions=sql), params)
-    for name, *figures, code, message, with_it, among in found:
+    for vh, *figures_, code, message, with_it, among, _ in found:
+        name = named[vh]
         if name not in versions:
-            versions[name] = _version(name, figures)
+            versions[name] = _version(name, figures_)
         if code:  # '' marks a version without a crash
             crash = {"error_code": code, "error_message": message, "sessions": with_it, "devices": among}
             versions[name]["top_crashes"].append(crash)
