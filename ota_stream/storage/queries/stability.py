@@ -131,11 +131,7 @@ async def crash_free(
 ) -> dict[str, Sessions]:
     """The counts per version of the window (one version with `version`); versions without a session are absent."""
     window = scope.hybrid("hour", use_views)
-    if version is not None:
-        sql, params = sessions_sql(scope, version, use_views, ["crashed"])
-        found = await exact(ch, window, COUNTS.format(sessions=sql), params)
-        return {version: Sessions(*found[0][1:-1])} if found else {}
-    sql, params = sessions_sql(scope, None, use_views, ["crashed"])
+    sql, params = sessions_sql(scope, version, use_views, ["crashed"])
     found = await exact(ch, window, COUNTS.format(sessions=sql), params)
     named = await names(ch, window, (vh for vh, *_ in found))
     return {named[vh]: Sessions(*counts) for vh, *counts, _ in found}
@@ -221,10 +217,10 @@ async def stability(
     )
     named = await names(ch, window, (vh for vh, *_ in found))
     versions: dict[str, dict[str, Any]] = {}
-    for vh, *figures_, code, message, with_it, among, _ in found:
+    for vh, *figures, code, message, with_it, among, _ in found:
         name = named[vh]
         if name not in versions:
-            versions[name] = _version(name, figures_)
+            versions[name] = _version(name, figures)
         if code:  # '' marks a version without a crash
             crash = {"error_code": code, "error_message": message, "sessions": with_it, "devices": among}
             versions[name]["top_crashes"].append(crash)
