@@ -89,14 +89,12 @@ def main() -> None:
             params,
             args.runs,
         )
-    sql, session_params = stability.sessions_sql(
-        scope, None, True, ["crashed", "crashes", "launch_durations"]
-    )
+    hybrid = scope.hybrid("hour")
+    sql, session_params = stability.sessions_sql(hybrid, None, ["crashed", "crashes", "launch_durations"])
     figures = PER_VERSION_FIGURES.format(sessions=sql)
     timed(ch, "stability", PER_VERSION.format(figures=figures), session_params, args.runs)
     timed(ch, "stability, EXPLAIN PIPELINE", f"EXPLAIN PIPELINE {PER_VERSION.format(figures=figures)}",
           session_params, args.runs)  # fmt: skip
-    hybrid = scope.hybrid("hour")
     window = session_rows(hybrid.view_where, hybrid.raw_where, [])
     by_session = f"FROM ({window}) GROUP BY device, session"
     timed(ch, "sessions merged, count kept", f"SELECT count() FROM (SELECT device {by_session})", hybrid.params,

@@ -205,7 +205,7 @@ def test_a_tie_across_two_inserts(tmp_path: Path) -> None:
         assert parts == (4,), "the two inserts' rows are not merged: each session has two"
         events = first_insert + second_insert
         scope = QueryScope("acme", *WINDOWS["last 30 days"])
-        sql, params = stability.sessions_sql(scope, None, True, ["crashed"])
+        sql, params = stability.sessions_sql(scope.hybrid("hour"), None, ["crashed"])
         counted = ch.query_rows(stability.COUNTS.format(sessions=sql), params)
         assert sum(row[-1] for row in counted) == 2, (
             "both sessions are unresolved ties before their versions are read"

@@ -188,7 +188,8 @@ async def _fast(
     for part, vh, *values in found:
         parts.setdefault(part, {})[vh] = tuple(values)
     total_active = next(iter(parts.get("total", {}).values()), ("", 0))[1]
-    figures = {}
+    sessions = parts.get("sessions", {})
+    figures, counts = {}, {}
     for vh, (name, _, _, _, _, first_ms, quantiles, samples, _) in parts.get("rows", {}).items():
         _, attempted, installed, failed, failed_only, _, _, _, curve = parts["pairs"][vh]
         rolled = parts.get("rolled_back", {}).get(vh, ("", 0))[1]
@@ -196,12 +197,8 @@ async def _fast(
         figures[name] = Figures(
             first_ms, attempted, installed, failed, failed_only, rolled, p50, p95, _curve(curve)
         )
-    names = {vh: row[0] for vh, row in parts.get("rows", {}).items()}
-    counts = {
-        names[vh]: stability.Sessions(*n)
-        for vh, (_, *n, _, _, _, _) in parts.get("sessions", {}).items()
-        if vh in names
-    }
+        if vh in sessions:
+            counts[name] = stability.Sessions(*sessions[vh][1:5])
     return figures, total_active, counts
 
 

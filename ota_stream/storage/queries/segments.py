@@ -107,7 +107,8 @@ async def segments(
         raise ValueError(f"by must be one of {sorted(DIMENSIONS)}")
     params: dict[str, Any] = {}
     where = window_where(scope, version, use_views, params)
-    runs, session_params = sessions_sql(scope, version, use_views, ["crashed"])
+    window = scope.hybrid("hour", use_views)  # the session rows' window, as the release rows'
+    runs, session_params = sessions_sql(window, version, ["crashed"])
     params.update(session_params)
     sql = SEGMENTS.format(
         rolled_back=rolled_back(where, f"AND device IN {version_devices(where)}"),
@@ -115,7 +116,7 @@ async def segments(
         keys=KEYS.format(dimension=by, column=DIMENSIONS[by], view=where.view, raw=where.raw),
         sessions=runs,
     )
-    found = await exact(ch, scope.hybrid("hour", use_views), sql, params)
+    found = await exact(ch, window, sql, params)
     listed = [_segment(*row[:-1]) for row in found]
     listed.sort(key=lambda s: (-s["devices_attempted"], s["key"]))
     return {"version": version, "by": by, "segments": listed, "worst": worst(listed, min_devices)}

@@ -77,15 +77,14 @@ class Sessions:
 
 
 def sessions_sql(
-    scope: QueryScope, version: str | None, use_views: bool, columns: list[str], narrow: bool = True
+    window: Hybrid, version: str | None, columns: list[str], narrow: bool = True
 ) -> tuple[str, dict[str, Any]]:
-    """The window's sessions with `columns`, whole hours from the view unless `use_views` is off, and the
-    statement's parameters, with no tie resolved (`narrow`: stability_sql.sessions). Run it with `exact`."""
-    hybrid = scope.hybrid("hour", use_views)
-    params = {**hybrid.params, **NO_TIES}
+    """The sessions of `window` (`scope.hybrid("hour", use_views)`) with `columns`, and the statement's parameters,
+    with no tie resolved (`narrow`: stability_sql.sessions). Run it with `exact` over the same window."""
+    params = {**window.params, **NO_TIES}
     if version is not None:
         params["version"] = version
-    return sessions(hybrid.view_where, hybrid.raw_where, columns, version is not None, narrow), params
+    return sessions(window.view_where, window.raw_where, columns, version is not None, narrow), params
 
 
 def _last_column(found: list[tuple[Any, ...]]) -> int:
@@ -102,8 +101,8 @@ async def exact(
     """Runs a statement over the sessions of `window` (stability_sql.sessions) whose rows count, in their last
     column (or where `unresolved` reads them), the ties it could not resolve: two rows of a session, not merged
     yet, starting at one millisecond under two versions. When there are some, the ties' versions are read from
-    their `first` strings and the statement runs again with them."""
-    ties = dict(NO_TIES)
+    their `first` strings and the statement runs again with them (`params` resolve none: sessions_sql)."""
+    ties: dict[str, list[int]] = {}
     for _ in range(TIE_ROUNDS):
         found = await ch.query(sql, {**params, **ties})
         if not unresolved(found):
@@ -131,7 +130,7 @@ async def crash_free(
 ) -> dict[str, Sessions]:
     """The counts per version of the window (one version with `version`); versions without a session are absent."""
     window = scope.hybrid("hour", use_views)
-    sql, params = sessions_sql(scope, version, use_views, ["crashed"])
+    sql, params = sessions_sql(window, version, ["crashed"])
     found = await exact(ch, window, COUNTS.format(sessions=sql), params)
     named = await names(ch, window, (vh for vh, *_ in found))
     return {named[vh]: Sessions(*counts) for vh, *counts, _ in found}
@@ -142,8 +141,8 @@ async def of_version(
 ) -> tuple[Sessions, float | None]:
     """One version's counts and the p50 of its launch durations (None without one), for a short window: its
     sessions are found without narrowing them to the version's candidates first."""
-    sql, params = sessions_sql(scope, version, use_views, ["crashed", "launch_durations"], narrow=False)
     window = scope.hybrid("hour", use_views)
+    sql, params = sessions_sql(window, version, ["crashed", "launch_durations"], narrow=False)
     ((n, crashed, devices, crashed_devices, quantiles, samples, _),) = await exact(
         ch, window, SIDE.format(sessions=sql), params
     )
@@ -163,7 +162,7 @@ async def first_sessions(
     not are looked for one by one, exactly."""
     window = scope.hybrid("hour", use_views)
     if version is not None:
-        sql, params = sessions_sql(scope, version, use_views, [])
+        sql, params = sessions_sql(window, version, [])
         ((start, n, _),) = await exact(ch, window, FIRST_SESSION.format(sessions=sql), params)
         return {version: start} if n else {}
     every_row = rows(window.view_where, window.raw_where, [])
@@ -211,7 +210,7 @@ async def stability(
     """`{"versions": [...]}`: every version with a session in the window (only `version` when given)."""
     columns = ["crashed", "crashes", "launch_durations"]
     window = scope.hybrid("hour", use_views)
-    sql, params = sessions_sql(scope, version, use_views, columns)
+    sql, params = sessions_sql(window, version, columns)
     found = await exact(
         ch, window, PER_VERSION.format(figures=PER_VERSION_FIGURES.format(sessions=sql)), params
     )

@@ -40,6 +40,8 @@ MIRROR_OF_FIRST = (
 )
 # A (device, session) as one number; toUInt64 of a key keeps its low 64 bits, the version hash.
 _SESSION_KEY = "bitOr(bitShiftLeft(toUInt128(device), 64), toUInt128(session))"
+# A merged session's (e, m), its smallest earliest and largest mirror: two versions at its first millisecond.
+_TIE = "toUInt64(m) != toUInt64(e)"
 
 # name -> (the same over the raw events of one session, the merge of a session's rows), as in 011_sessions.sql
 COLUMNS = {
@@ -97,7 +99,7 @@ def sessions(view_where: str, raw_where: str, columns: list[str], version: bool,
     return f"""
     SELECT device, vh, toUInt64(bitShiftRight(e, 64)) AS ms, unresolved {listed}
     FROM (
-        SELECT device, e {listed}, toUInt64(m) != toUInt64(e) AS tie, {_SESSION_KEY} AS key,
+        SELECT device, e {listed}, {_TIE} AS tie, {_SESSION_KEY} AS key,
             tie AND NOT has({{tie_keys:Array(UInt128)}}, key) AS unresolved,
             if(tie, transform(key, {{tie_keys:Array(UInt128)}}, {{tie_versions:Array(UInt64)}}, toUInt64(0)),
                toUInt64(e)) AS vh
@@ -119,7 +121,7 @@ FROM (
     FROM ({{rows}})
     GROUP BY device, session
 )
-WHERE e != {NO_VERSION} AND toUInt64(m) != toUInt64(e)
+WHERE e != {NO_VERSION} AND {_TIE}
 """
 
 # (vh, version) of the version hashes {hashes}: each is the earliest of one of the window's rows (view or edge), so
