@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.processes import free_port  # one rule for ports, tests and benches alike
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_ports(count: int) -> int:
-    """A port p such that p .. p+count-1 are free on 127.0.0.1 (a three-node cluster takes six)."""
-    for _ in range(100):
-        port = free_port()
-        if port + count < 65535 and all(_is_free(port + n) for n in range(count)):
-            return port
-    raise RuntimeError("no free ports")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @contextmanager
@@ -43,7 +20,7 @@ def broker(existing: str | None, scratch: Path) -> Iterator[str]:
     if existing is not None:
         yield existing
         return
-    env = {**os.environ, "KAFKA_DIR": str(scratch / "kafka"), "KAFKA_PORT": str(free_port())}
+    env = {**os.environ, "KAFKA_DIR": str(scratch / "kafka"), "KAFKA_PORT": str(free_port(pairs=2))}
     subprocess.run([str(ROOT / "scripts/kafka/kafka.sh"), "up"], env=env, check=True)
     try:
         yield f"127.0.0.1:{env['KAFKA_PORT']}"

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ota_stream.models import parse_event
+from tests.support.processes import free_port
 
 PARTITIONS = 4
 TYPES = ["update_started", "update_downloaded", "update_installed", "update_failed"]
@@ -66,12 +66,6 @@ async def produce(brokers: str, topic: str, items: list[tuple[bytes, bytes]]) ->
     for key, value in items:
         await producer.send(topic, value, key=key)
     await producer.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_worker(brokers: str, topic: str, live: bool, events: int) -> float:

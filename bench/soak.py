@@ -37,7 +37,7 @@ from typing import Any
 import aiohttp
 import requests
 
-from bench.harness import ROOT, free_ports, process_group_rss_mib
+from bench.harness import ROOT, free_port, process_group_rss_mib
 
 BIN = Path(sys.executable).parent
 KAFKA = ROOT / "scripts" / "kafka" / "kafka.sh"
@@ -74,7 +74,7 @@ def event(now: datetime) -> dict[str, Any]:
 
 class Cluster:
     def __init__(self, directory: Path) -> None:
-        self.port = free_ports(6)
+        self.port = free_port(pairs=6)
         self.env = {
             **os.environ,
             "KAFKA_NODES": "3",
@@ -237,7 +237,7 @@ async def soak(
 
 
 def start_worker(cluster: Cluster, work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_ports(1)
+    port = free_port()
     env = {
         **os.environ, "KAFKA_BROKERS": cluster.bootstrap, "DATA_DIR": str(work / "worker"),
         "SERVER_PORT": str(port), "AUTH_REQUIRED": "false", "RATE_LIMIT_INGEST_EVENTS_PER_SECOND": "0",

@@ -221,13 +221,22 @@ launch() {
   echo $! > "$(pidfile "$n")"
 }
 
+# Why node N exited, on stderr: whoever started it (a test, CI) may remove its folder before anyone reads it.
+exit_report() {
+  local dir; dir=$(node_dir "$1")
+  log "the last lines node $1 wrote:"
+  tail -n 40 "$dir/stdout.log" >&2 2>/dev/null || true
+  grep -E 'ERROR|FATAL|Exception' "$dir/server.log" 2>/dev/null | tail -n 20 >&2 || true
+}
+
 # Wait until every node given answers; on a timeout stop them all (a half-started cluster helps no one).
 await_ready() {
   local waited=0 n pending=("$@")
   while :; do
     for n in "${pending[@]}"; do
       running "$n" && continue
-      log "node $n exited; see $(node_dir "$n")/server.log and $(node_dir "$n")/stdout.log"; stop "$@"; exit 1
+      log "node $n exited; see $(node_dir "$n")/server.log and $(node_dir "$n")/stdout.log"; exit_report "$n"
+      stop "$@"; exit 1
     done
     mapfile -t pending < <(unready "${pending[@]}")
     [ "${#pending[@]}" -gt 0 ] || return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -22,14 +23,27 @@ KAFKA_SCRIPT = ROOT / "scripts" / "kafka" / "kafka.sh"
 BIN = Path(sys.executable).parent
 
 
+# Listening ports are taken below the kernel's ephemeral range. A port from that range, once its process is stopped,
+# can be taken as the local end of any outgoing connection, and a client that keeps reconnecting to it (a broker to a
+# stopped node, a test to a restarting worker) can even connect to itself; either way the node or worker that comes
+# back cannot bind its port again.
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT = 10000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port(pairs: int = 1) -> int:
-    """A port p such that p .. p+pairs-1 are free on 127.0.0.1 (the broker uses p and p+1)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + pairs >= 65535:
-            continue
+    """A port p such that p .. p+pairs-1 are free on 127.0.0.1 and below the ephemeral range (the broker uses p and
+    p+1, a three-node cluster six)."""
+    highest = _ephemeral_low() - pairs
+    for _ in range(1000):
+        port = random.randint(LOWEST_PORT, highest)
         if all(_is_free(port + i) for i in range(pairs)):
             return port
     raise RuntimeError("no free port")
