@@ -48,7 +48,8 @@ def test_kafka_brokers_become_a_faust_url(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     ("value", "cores", "in_front", "alone"),
     [
-        ("auto", 2, 1, 2),
+        ("auto", 2, 2, 2),
+        ("auto", 3, 2, 3),
         ("auto", 4, 3, 4),
         ("auto", 1, 1, 1),
         ("auto", 16, 4, 4),
@@ -59,7 +60,7 @@ def test_kafka_brokers_become_a_faust_url(monkeypatch: pytest.MonkeyPatch) -> No
 def test_ingest_processes_auto_follows_the_cores(
     monkeypatch: pytest.MonkeyPatch, value: str, cores: int, in_front: int, alone: int
 ) -> None:
-    """`auto`: one per core less the Faust worker's in front of it, one per core alone, at least 1, at most 4."""
+    """`auto`: one per core, at least 1, at most 4; in front of a worker one core less from three cores up."""
     monkeypatch.setenv("INGEST_PROCESSES", value)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)))
     http = load_settings().http

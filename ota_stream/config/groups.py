@@ -56,12 +56,16 @@ class HttpSettings(Group):
     http_body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     def ingest_process_count(self, alone: bool = False) -> int:
-        """INGEST_PROCESSES, or for `auto`: in front of a worker, one per core but the one the Faust worker needs
-        (at least one, at most AUTO_INGEST_PROCESSES_MAX: each holds about 75 MiB); alone, one per core."""
+        """INGEST_PROCESSES, or for `auto`: one per core, at most AUTO_INGEST_PROCESSES_MAX (each holds about
+        75 MiB); in front of a worker, from three cores up, one core is left to the Faust worker.
+
+        Under many single-event requests the ingest processes are the bottleneck and the Faust worker needs a third
+        to a half of a core: on two cores, two ingest processes in front of it took 1.5x the single events per second
+        of one, and 1.7x the batches (bench/RESULTS.md, issue 31)."""
         if self.ingest_processes != "auto":
             return self.ingest_processes
         cores = len(os.sched_getaffinity(0))
-        return max(1, min(AUTO_INGEST_PROCESSES_MAX, cores if alone else cores - 1))
+        return max(1, min(AUTO_INGEST_PROCESSES_MAX, cores if alone or cores <= 2 else cores - 1))
 
     @property
     def canonical_url(self) -> str:

@@ -142,6 +142,9 @@ class Worker:
             "AUTH_REQUIRED": "false",
             # The session's broker is a single development broker (kafka/replication.py).
             "KAFKA_DEV_BROKER": "true",
+            # One ingest process in front, whatever the machine's cores (`auto` sizes it from them): the suite runs
+            # several workers at once. Two are tested in tests/test_roles.py.
+            "INGEST_PROCESSES": "1",
             **self.env,
             **(overrides or {}),
         }
