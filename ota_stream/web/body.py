@@ -63,6 +63,8 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     require_plain_body(request)
     seconds: float | None = request.get(BODY_TIMEOUT)
     try:
+        if request.content.is_eof():  # the body came whole with the head, as a single event does: no wait
+            return await _read(request, limit)
         async with asyncio.timeout(seconds):
             return await _read(request, limit)
     except TimeoutError:
