@@ -16,7 +16,16 @@ import requests
 from playwright.sync_api import Browser, Page
 
 from tests.support import expected, expected_drilldown, expected_releases, expected_stability
-from tests.support.browser import Console, chromium, pairs, panel, same_figures, same_table
+from tests.support.browser import (
+    PANELS,
+    Console,
+    chromium,
+    pairs,
+    panel,
+    same_figures,
+    same_table,
+    wait_ready,
+)
 from tests.support.expected import Window, assert_same, unique
 from tests.support.guards import RULES, decisions_of, failing, wait_guard_passes
 from tests.support.keys import SECURED, make_key, revoke
@@ -31,9 +40,6 @@ pytestmark = pytest.mark.e2e
 IMAGES = ROOT / "docs" / "images"
 TENANT, ORG, APP = "acme", "mobile", "shop"
 APP_KEY = f"{TENANT}/{ORG}/{APP}"
-PANELS = [
-    "live", "adoption", "releases", "stability", "curves", "versions", "active-devices", "failures", "performance",
-]  # fmt: skip
 WITH_CHARTS = ["live", "adoption", "curves", "active-devices", "performance"]
 LIVE_SECONDS = 60  # LIVE_WINDOW_SECONDS's default
 LIVE_SHOWN = 15  # the windows the page asks for (panels.js LIVE_WINDOWS)
@@ -157,14 +163,6 @@ def sign_in(page: Page, served: Served, key: str) -> None:
     page.get_by_label("Tenant").fill(TENANT)
     page.get_by_label("Read key").fill(key)
     page.get_by_label("Read key").press("Enter")
-
-
-def wait_ready(page: Page, timeout_ms: float = 120_000) -> None:
-    page.wait_for_function(
-        "(ids) => ids.every((id) => document.getElementById(id).dataset.state === 'ready')",
-        arg=PANELS,
-        timeout=timeout_ms,
-    )
 
 
 def open_app(page: Page, served: Served, key: str) -> None:

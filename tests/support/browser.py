@@ -15,6 +15,10 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 EMPTY = "—"  # what the page prints for a null
+# The page's panels: each says data-state="ready" once its figures are shown.
+PANELS = [
+    "live", "adoption", "releases", "stability", "curves", "versions", "active-devices", "failures", "performance",
+]  # fmt: skip
 
 # Reads one panel: its state, the figures of its <dl> and every table as rows of {data-field: text}.
 READ_PANEL = """(id) => {
@@ -59,6 +63,15 @@ class Console:
     def _message(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             self.errors.append(message.text)
+
+
+def wait_ready(page: Page, timeout_ms: float = 120_000) -> None:
+    """Until every panel has shown its figures."""
+    page.wait_for_function(
+        "(ids) => ids.every((id) => document.getElementById(id).dataset.state === 'ready')",
+        arg=PANELS,
+        timeout=timeout_ms,
+    )
 
 
 def panel(page: Page, section: str) -> dict[str, Any]:
