@@ -26,9 +26,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import requests
-
-from bench.harness import broker, free_port
+from bench.harness import broker, free_port, wait_healthy
 from tests.support.browser import chromium, wait_ready
 
 BIN = Path(sys.executable).parent
@@ -46,16 +44,12 @@ def start_worker(brokers: str, data: Path, work: Path) -> tuple[subprocess.Popen
         [str(BIN / "ota-stream"), "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=5).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise TimeoutError(f"the worker did not answer; see {work / 'worker.log'}")
+    try:
+        wait_healthy(url)
+    except TimeoutError:
+        process.terminate()
+        raise TimeoutError(f"the worker did not answer; see {work / 'worker.log'}") from None
+    return process, url
 
 
 def one_load(browser: object, url: str) -> list[tuple[str, float, list[tuple[float, str]]]]:

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
+
 from tests.support.processes import free_port  # one rule for ports, tests and benches alike
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_healthy(url: str, timeout: float = 300, path: str = "/health") -> None:
+    """Until `url` answers 200 at `path` (a server that has just started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}{path}", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not become healthy")
 
 
 @contextmanager

@@ -34,14 +34,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from bench.harness import ROOT, alternating, broker, cpu_seconds, free_port, peak_rss_mib
+from bench.harness import ROOT, alternating, broker, cpu_seconds, free_port, peak_rss_mib, wait_healthy
 
 BIN = Path(sys.executable).parent
 SINGLE = ROOT / "bench" / "wrk" / "single_event.lua"
@@ -136,18 +135,6 @@ class Seed:
     binary: Path
     clickhouse_url: str
     source: Path  # its crate's folder: the server runs its DDL from ./init-clickhouse.sql at start
-
-
-def wait_healthy(url: str, timeout: float = 300, path: str = "/health") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}{path}", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not become healthy")
 
 
 def start(
